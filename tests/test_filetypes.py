@@ -194,3 +194,8 @@ def test_container_names_are_clamav_names() -> None:
     # Logical signatures name containers by these strings.
     for name in ("CL_TYPE_ZIP", "CL_TYPE_RAR", "CL_TYPE_MSOLE2", "CL_TYPE_7Z", "CL_TYPE_ANY"):
         assert FileType[name].name == name
+
+
+def test_link_tag_needs_href_anywhere_after() -> None:
+    assert refine_file_type(T.CL_TYPE_TEXT_ASCII, b"<a " * 100_000) is T.CL_TYPE_TEXT_ASCII
+    assert refine_file_type(T.CL_TYPE_TEXT_ASCII, b"<a " + b"x" * 5000 + b"HrEF") is T.CL_TYPE_HTML

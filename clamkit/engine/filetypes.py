@@ -285,6 +285,9 @@ class _PatternMagic:
     start: int | None = None
     window: int = 0
     from_end: bool = False  # ``start`` counts back from the end of the file
+    # For ClamAV's ``*`` gaps: a second pattern that must follow anywhere after
+    # the first; searching it separately keeps the search linear.
+    then: re.Pattern[bytes] | None = None
 
 
 def _pm(
@@ -294,8 +297,16 @@ def _pm(
     window: int = 0,
     *,
     from_end: bool = False,
+    then: bytes | None = None,
 ) -> _PatternMagic:
-    return _PatternMagic(re.compile(regex, re.DOTALL), file_type, start, window, from_end)
+    return _PatternMagic(
+        re.compile(regex, re.DOTALL),
+        file_type,
+        start,
+        window,
+        from_end,
+        None if then is None else re.compile(then, re.DOTALL),
+    )
 
 
 def _ci(word: bytes) -> bytes:
@@ -323,9 +334,9 @@ _HTML_TAGS = (
     b"<object", b"<SCRIPT", b"<Script", b"<script", b"<TABLE", b"<table",
 )  # fmt: skip
 
-_HTML_ANYWHERE = _pm(
-    b"|".join(re.escape(t) for t in _HTML_TAGS) + b"|<[aA] .*?[hH][rR](?:EF|ef)",
-    T.CL_TYPE_HTML,
+_HTML_ANYWHERE = (
+    _pm(b"|".join(re.escape(t) for t in _HTML_TAGS), T.CL_TYPE_HTML),
+    _pm(b"<[aA] ", T.CL_TYPE_HTML, then=b"[hH][rR](?:EF|ef)"),
 )
 
 _MAIL_PATTERNS: tuple[_PatternMagic, ...] = (
@@ -338,7 +349,7 @@ _MAIL_PATTERNS: tuple[_PatternMagic, ...] = (
 )
 
 _PATTERN_MAGIC: tuple[_PatternMagic, ...] = (
-    _HTML_ANYWHERE,
+    *_HTML_ANYWHERE,
     _pm(re.escape(b"<%@ LANGUAGE ="), T.CL_TYPE_HTML, 0),
     *_MAIL_PATTERNS,
     _pm(_MIME[1:] + b".{0,1024}?" + _CTYPE, T.CL_TYPE_MHTML, 0),
@@ -364,7 +375,10 @@ _PATTERN_MAGIC: tuple[_PatternMagic, ...] = (
 
 def _pattern_hits(magic: _PatternMagic, data: bytes, size: int) -> bool:
     if magic.start is None:
-        return magic.pattern.search(data) is not None
+        found = magic.pattern.search(data)
+        if found is None or magic.then is None:
+            return found is not None
+        return magic.then.search(data, found.end()) is not None
     first = size - magic.start if magic.from_end else magic.start
     if first < 0:
         return False
@@ -463,7 +477,8 @@ def detect_file_type(head: bytes, size: int | None = None) -> FileType:
     found = _best_pattern_type(_PATTERN_MAGIC, head, size, file_type)
     if found is not file_type:
         return found
-    if _HTML_ANYWHERE.pattern.search(_utf16le_as_ascii(head)):
+    folded = _utf16le_as_ascii(head)
+    if any(_pattern_hits(magic, folded, len(folded)) for magic in _HTML_ANYWHERE):
         return T.CL_TYPE_HTML_UTF16
     return file_type
 
@@ -477,7 +492,7 @@ def refine_file_type(file_type: FileType, data: bytes) -> FileType:
     """
     if file_type is not T.CL_TYPE_TEXT_ASCII:
         return file_type
-    return _best_pattern_type((_HTML_ANYWHERE, *_MAIL_PATTERNS), data, len(data), file_type)
+    return _best_pattern_type((*_HTML_ANYWHERE, *_MAIL_PATTERNS), data, len(data), file_type)
 
 
 # ---------------------------------------------------------------------------
