@@ -1,0 +1,398 @@
+"""Run a compiled ``Engine`` over one object: a file, a buffer or a stream.
+
+Strategy: the data is reached through a buffer (an mmap for files, so the
+page cache holds it rather than our heap).  Each *view* of it (the raw bytes,
+plus the normalised text or HTML that target types 7 and 3 see) is fed to the
+anchor automaton in bounded chunks decoded as latin-1, so a scan never holds a
+second full-size copy of a large file.  Anchor hits name candidate matchers
+and start positions; only those are verified with the matcher's regex against
+the whole view.  Hashes are computed only for sizes some signature has.
+Logical signatures are evaluated once per view from the match counts of their
+subsignatures.
+
+Result order (allmatch): body signatures by match position, then file hashes,
+then logical signatures in load order; without allmatch the first of those
+is reported.  The reference interleaves these in ways that depend on its scan
+passes and sometimes reports a name twice; clamkit reports each name once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+from clamkit.engine.filetypes import FileType, detect_file_type, refine_file_type, target_types
+from clamkit.engine.logic import byte_compare_matches, evaluate, pcre_matches
+from clamkit.engine.normalize import html_views, normalize_text
+from clamkit.signatures.model import (
+    ByteCompareSubsignature,
+    HashAlgorithm,
+    OffsetKind,
+    PcreSubsignature,
+    Target,
+)
+
+if TYPE_CHECKING:
+    import ahocorasick
+
+    from clamkit.engine.compiler import BodyMatcher, Engine, HashIndex
+
+MiB = 1024 * 1024
+
+# How much of a view the automaton sees at once: large enough that the
+# per-chunk overhead vanishes, small enough to bound the decoded copy.
+CHUNK_SIZE = 8 * MiB
+
+# An anchor whose distance from the pattern start varies by at most this much
+# is verified at each possible start; wider ranges fall back to one regex
+# search over the view per scan.
+MAX_POSITIONS_PER_HIT = 64
+
+# How many leading bytes file type detection looks at.
+TYPE_DETECTION_BYTES = 4096
+
+_HASHERS = {
+    HashAlgorithm.MD5: hashlib.md5,
+    HashAlgorithm.SHA1: hashlib.sha1,
+    HashAlgorithm.SHA256: hashlib.sha256,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    """Per-scan settings; defaults are ClamAV's (MaxFileSize, MaxScanSize)."""
+
+    allmatch: bool = False
+    max_filesize: int = 100 * MiB
+    max_scansize: int = 400 * MiB
+
+
+DEFAULT_OPTIONS = ScanOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """``names`` empty means clean; the byte counts feed clamscan's summary."""
+
+    names: tuple[str, ...]
+    bytes_read: int
+    bytes_scanned: int
+
+    @property
+    def infected(self) -> bool:
+        return bool(self.names)
+
+
+Buffer = bytes | bytearray | memoryview | mmap.mmap
+
+
+class _ViewMatches:
+    """What the body matchers found in one view."""
+
+    __slots__ = ("body_hits", "searched", "sub_starts")
+
+    def __init__(self) -> None:
+        # body signature index -> first match position
+        self.body_hits: dict[int, int] = {}
+        # (logical index, subsignature index) -> distinct start positions
+        self.sub_starts: dict[tuple[int, int], set[int]] = {}
+        # matchers already searched over the whole view
+        self.searched: set[int] = set()
+
+    def record(self, matcher: BodyMatcher, start: int) -> None:
+        if matcher.sub_index is None:
+            if matcher.owner not in self.body_hits:
+                self.body_hits[matcher.owner] = start
+        else:
+            self.sub_starts.setdefault((matcher.owner, matcher.sub_index), set()).add(start)
+
+    def done(self, matcher: BodyMatcher) -> bool:
+        """A plain body signature needs one match; subsignatures are counted."""
+        return matcher.sub_index is None and matcher.owner in self.body_hits
+
+
+def _window(matcher: BodyMatcher, size: int) -> tuple[int, int] | None:
+    """Allowed start positions [low, high] for the matcher, None if nowhere."""
+    offset = matcher.offset
+    if offset.kind is OffsetKind.ANY:
+        return 0, size
+    if offset.kind is OffsetKind.ABSOLUTE:
+        low = offset.value
+    elif offset.kind is OffsetKind.EOF:
+        low = size - offset.value
+    else:
+        # EP/Sx/SEx/SL need executable parsing, which this engine does not do yet.
+        return None
+    high = low + (offset.maxshift or 0)
+    if high < 0 or low > size:
+        return None
+    return max(low, 0), min(high, size)
+
+
+def _search(
+    matcher: BodyMatcher, view: Buffer, window: tuple[int, int], found: _ViewMatches
+) -> None:
+    """Find matches of ``matcher`` starting anywhere in ``window``."""
+    low, high = window
+    regex = matcher.regex
+    position = low
+    while position <= high:
+        match = regex.search(view, position)
+        if match is None or match.start() > high:
+            return
+        found.record(matcher, match.start())
+        if found.done(matcher):
+            return
+        position = match.start() + 1
+
+
+def _verify_at(
+    matcher: BodyMatcher, view: Buffer, start: int, size: int, found: _ViewMatches
+) -> None:
+    window = _window(matcher, size)
+    if window is None or not window[0] <= start <= window[1]:
+        return
+    if matcher.regex.match(view, start):
+        found.record(matcher, start)
+
+
+AnchorRefs = tuple[tuple[int, int, int], ...]
+
+
+def _anchor_hits(
+    automaton: ahocorasick.Automaton, view: Buffer, size: int, overlap: int, lower: bool
+) -> Iterator[tuple[int, AnchorRefs]]:
+    """(anchor start, refs) for every anchor occurrence, chunk by chunk."""
+    for chunk_start in range(0, size, CHUNK_SIZE):
+        chunk = bytes(view[chunk_start : chunk_start + CHUNK_SIZE + overlap])
+        if lower:
+            chunk = chunk.lower()
+        text = chunk.decode("latin-1")
+        last_chunk = chunk_start + CHUNK_SIZE >= size
+        for end, (length, refs) in automaton.iter(text):
+            start = end - length + 1
+            # Hits starting in the overlap belong to the next chunk.
+            if start < CHUNK_SIZE or last_chunk:
+                yield chunk_start + start, refs
+
+
+def _match_view(engine: Engine, view: Buffer, targets: frozenset[Target]) -> _ViewMatches:
+    size = len(view)
+    found = _ViewMatches()
+    matchers = engine.matchers
+    overlap = engine.max_anchor_length - 1
+    for automaton, lower in ((engine.automaton, False), (engine.nocase_automaton, True)):
+        if automaton is None:
+            continue
+        for anchor_start, refs in _anchor_hits(automaton, view, size, overlap, lower):
+            for matcher_id, delta_min, delta_max in refs:
+                matcher = matchers[matcher_id]
+                if matcher.target not in targets or found.done(matcher):
+                    continue
+                if delta_max == delta_min:
+                    _verify_at(matcher, view, anchor_start - delta_min, size, found)
+                elif delta_max >= 0 and delta_max - delta_min <= MAX_POSITIONS_PER_HIT:
+                    for start in range(anchor_start - delta_max, anchor_start - delta_min + 1):
+                        if start >= 0:
+                            _verify_at(matcher, view, start, size, found)
+                elif matcher_id not in found.searched:
+                    found.searched.add(matcher_id)
+                    window = _window(matcher, size)
+                    if window is not None:
+                        _search(matcher, view, window, found)
+    for matcher_id in engine.positional:
+        matcher = matchers[matcher_id]
+        if matcher.target in targets:
+            window = _window(matcher, size)
+            if window is not None:
+                _verify_at(matcher, view, window[0], size, found)
+    for matcher_id in engine.unanchored:
+        matcher = matchers[matcher_id]
+        if matcher.target in targets:
+            window = _window(matcher, size)
+            if window is not None:
+                _search(matcher, view, window, found)
+    return found
+
+
+def _logical_matches(
+    engine: Engine, view: Buffer, targets: frozenset[Target], found: _ViewMatches, file_size: int
+) -> list[int]:
+    """Indexes of the logical signatures that hold on this view, in load order."""
+    candidates = {owner for owner, _ in found.sub_starts}
+    candidates.update(engine.always_evaluate)
+    matched = []
+    for index in sorted(candidates):
+        signature = engine.logical_signatures[index]
+        description = signature.target_description
+        if (description.target or Target.ANY) not in targets:
+            continue
+        if description.file_size is not None and file_size not in description.file_size:
+            continue
+        if (
+            description.container is not None
+            or description.entry_point is not None
+            or description.number_of_sections is not None
+            or description.icon_group1 is not None
+            or description.icon_group2 is not None
+        ):
+            # Needs container or executable context that this scan lacks.
+            continue
+        counts = [
+            len(found.sub_starts.get((index, i), ())) for i in range(len(signature.subsignatures))
+        ]
+        for sub_index, sub in enumerate(signature.subsignatures):
+            if isinstance(sub, PcreSubsignature):
+                counts[sub_index] = pcre_matches(sub, view, evaluate(sub.trigger, counts))
+            elif isinstance(sub, ByteCompareSubsignature):
+                starts = sorted(found.sub_starts.get((index, sub.trigger), ()))
+                counts[sub_index] = int(byte_compare_matches(sub, view, starts))
+        if evaluate(signature.expression, counts):
+            matched.append(index)
+    return matched
+
+
+def _digests(
+    data: Buffer, size: int, tables: list[dict[HashAlgorithm, HashIndex]]
+) -> dict[HashAlgorithm, bytes]:
+    wanted = {
+        algorithm
+        for table in tables
+        for algorithm, index in table.items()
+        if index.wanted_for(size)
+    }
+    hashers = {algorithm: _HASHERS[algorithm]() for algorithm in wanted}
+    if hashers:
+        view = memoryview(data)
+        for position in range(0, size, CHUNK_SIZE):
+            piece = view[position : position + CHUNK_SIZE]
+            for hasher in hashers.values():
+                hasher.update(piece)
+    return {algorithm: hasher.digest() for algorithm, hasher in hashers.items()}
+
+
+def _hash_names(
+    table: dict[HashAlgorithm, HashIndex], digests: dict[HashAlgorithm, bytes], size: int
+) -> list[str]:
+    names: list[str] = []
+    for algorithm, digest in digests.items():
+        index = table.get(algorithm)
+        if index is not None:
+            names.extend(index.lookup(digest, size))
+    return names
+
+
+_TEXT_TYPES = frozenset(
+    {
+        FileType.CL_TYPE_TEXT_ASCII,
+        FileType.CL_TYPE_TEXT_UTF8,
+        FileType.CL_TYPE_TEXT_UTF16LE,
+        FileType.CL_TYPE_TEXT_UTF16BE,
+    }
+)
+_HTML_TYPES = frozenset({FileType.CL_TYPE_HTML, FileType.CL_TYPE_HTML_UTF16})
+_HTML_TARGETS = frozenset({Target.ANY, Target.HTML})
+_TEXT_TARGETS = frozenset({Target.ANY, Target.TEXT})
+
+
+def _views(data: Buffer, file_type: FileType) -> Iterator[tuple[Buffer, frozenset[Target]]]:
+    """The forms of the object that signatures see, with the targets each serves.
+
+    As on the reference: HTML is seen only normalised (two forms); text is
+    seen raw by everything but target 7, then normalised by targets 0 and 7,
+    unless its whole content shows it is HTML or mail after all.
+    """
+    if file_type in _HTML_TYPES:
+        views = html_views(bytes(data))
+        yield views.normalized, _HTML_TARGETS
+        yield views.text, _HTML_TARGETS
+        return
+    if file_type not in _TEXT_TYPES:
+        yield data, target_types(file_type)
+        return
+    refined = refine_file_type(file_type, data)
+    yield data, target_types(refined) - {Target.TEXT}
+    if refined in _HTML_TYPES:
+        views = html_views(bytes(data))
+        yield views.normalized, _HTML_TARGETS
+        yield views.text, _HTML_TARGETS
+    elif refined in _TEXT_TYPES:
+        yield normalize_text(bytes(data)), _TEXT_TARGETS
+
+
+def scan_bytes(engine: Engine, data: Buffer, options: ScanOptions | None = None) -> ScanResult:
+    options = options or DEFAULT_OPTIONS
+    size = len(data)
+    if size > options.max_filesize:
+        # ClamAV does not scan files over MaxFileSize and reports them clean.
+        return ScanResult((), size, 0)
+    file_type = detect_file_type(bytes(data[:TYPE_DETECTION_BYTES]), size)
+    names: list[str] = []
+
+    def report(new: list[str]) -> bool:
+        """Add names; True when the scan may stop here."""
+        for name in new:
+            if name not in names:
+                names.append(name)
+        return bool(names) and not options.allmatch
+
+    scanned = 0
+    stop = False
+    digests = _digests(data, size, [engine.hashes, engine.allow_list])
+    for position, (view, targets) in enumerate(_views(data, file_type)):
+        if scanned + len(view) > options.max_scansize:
+            break
+        scanned += len(view)
+        found = _match_view(engine, view, targets)
+        body = sorted(found.body_hits.items(), key=lambda item: (item[1], item[0]))
+        if report([engine.body_signatures[index].name for index, _ in body]):
+            stop = True
+            break
+        if position == 0 and report(_hash_names(engine.hashes, digests, size)):
+            stop = True
+            break
+        logical = _logical_matches(engine, view, targets, found, size)
+        if report([engine.logical_signatures[index].name for index in logical]):
+            stop = True
+            break
+    if not stop and not names:
+        # Hash signatures stand even when no view was scanned.
+        report(_hash_names(engine.hashes, digests, size))
+    if names and _hash_names(engine.allow_list, digests, size):
+        names = []
+    return ScanResult(tuple(names), size, scanned)
+
+
+def _scan_open_file(engine: Engine, handle: BinaryIO, options: ScanOptions) -> ScanResult:
+    """Scan through an mmap, so the page cache rather than our heap holds the data."""
+    size = os.fstat(handle.fileno()).st_size
+    if size == 0:
+        return scan_bytes(engine, b"", options)
+    if size > options.max_filesize:
+        return ScanResult((), size, 0)
+    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        return scan_bytes(engine, mapped, options)
+
+
+def scan_file(
+    engine: Engine, path: str | os.PathLike[str], options: ScanOptions | None = None
+) -> ScanResult:
+    """Scan a regular file; raises OSError when it cannot be opened."""
+    with open(path, "rb") as handle:
+        return _scan_open_file(engine, handle, options or DEFAULT_OPTIONS)
+
+
+def scan_fileobj(
+    engine: Engine, fileobj: BinaryIO, options: ScanOptions | None = None
+) -> ScanResult:
+    """Scan a stream (standard input): spooled to a private temporary file first."""
+    with tempfile.TemporaryFile(prefix="clamkit-") as spool:
+        shutil.copyfileobj(fileobj, spool, CHUNK_SIZE)
+        spool.flush()
+        return _scan_open_file(engine, spool, options or DEFAULT_OPTIONS)
