@@ -1,0 +1,519 @@
+"""The ``clamscan`` command: load a database, scan files, directories and stdin,
+print what ClamAV 1.4's clamscan prints, and exit 0 (clean), 1 (found) or 2 (trouble).
+
+Strategy: typer declares the options once; everything else about them is
+derived from that declaration: the ClamAV-style ``--help`` text, and the
+ClamAV option syntax that click does not speak (``--switch=yes|no|true|false|1|0``,
+unique prefixes of long options), which ``_rewrite_argv`` turns into plain
+click tokens before parsing.  Usage errors are reported with getopt's and
+ClamAV's wording, never click's.  The walker (``_Walker``) mirrors the
+reference's traversal: command-line symlinks are followed, symlinks inside
+directories are reported and skipped, directories are read in on-disk order,
+at most ``MAX_DIR_RECURSION`` levels deep.  The engine and the loader are
+imported only when a scan really starts, so ``-V`` and ``-h`` stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, BinaryIO
+
+import typer
+
+from clamkit import __version__
+from clamkit.cli.output import (
+    ACCESS_DENIED,
+    CANNOT_ACCESS_FILE,
+    CANNOT_OPEN_DIRECTORY,
+    CANNOT_OPEN_FILE,
+    CANNOT_PARSE_OPTIONS,
+    CANNOT_READ_FILE,
+    EMPTY_FILE,
+    EXCLUDED_PROC,
+    MISSING_ARGUMENT,
+    NOT_SUPPORTED_FILE_TYPE,
+    OK,
+    STDIN_NAME,
+    SYMBOLIC_LINK,
+    UNKNOWN_OPTION,
+    Output,
+    ScanStats,
+    Timing,
+    format_summary,
+)
+
+if TYPE_CHECKING:
+    from clamkit.engine import Engine, ScanOptions, ScanResult
+
+# The reference descends at most this many directory levels below a
+# command-line directory (its --max-dir-recursion default).
+MAX_DIR_RECURSION = 15
+
+# Values ClamAV's option parser accepts for a switch written as --switch=VALUE.
+_TRUE_WORDS = frozenset({"yes", "true", "1"})
+_FALSE_WORDS = frozenset({"no", "false", "0"})
+
+_BANNER = f"""
+                       clamkit: Scanner {__version__}
+           A ClamAV-compatible scanner written in Python
+
+    clamscan [options] [file/directory/-]
+"""
+
+app = typer.Typer(
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": []},
+)
+
+
+class UsageError(Exception):
+    """A command line the reference would refuse; ``lines`` go to stderr as they are."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__(lines[-1])
+        self.lines = lines
+
+
+@app.command()
+def clamscan(
+    ctx: typer.Context,
+    paths: Annotated[list[str] | None, typer.Argument(show_default=False)] = None,
+    help_: Annotated[bool, typer.Option("--help", "-h", help="Print this help")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", "-V", help="Print the version and exit")
+    ] = False,
+    database: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--database",
+            "-d",
+            metavar="FILE/DIR",
+            help="Load signatures from FILE, or every database file in DIR (repeatable)",
+        ),
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Descend into subdirectories")
+    ] = False,
+    infected: Annotated[
+        bool,
+        typer.Option("--infected", "-i", help="Print only the files where something was found"),
+    ] = False,
+    allmatch: Annotated[
+        bool, typer.Option("--allmatch", "-z", help="Report every signature that matches a file")
+    ] = False,
+    no_summary: Annotated[
+        bool, typer.Option("--no-summary", help="Leave out the summary at the end")
+    ] = False,
+    to_stdout: Annotated[
+        bool, typer.Option("--stdout", help="Print warnings and errors to stdout, not stderr")
+    ] = False,
+    detect_pua: Annotated[
+        bool, typer.Option("--detect-pua", help="Load PUA.* signatures (potentially unwanted apps)")
+    ] = False,
+) -> int:
+    """Scan files and directories (the current directory when none is given)."""
+    if help_:
+        sys.stdout.write(_help_text(_option_specs(ctx.command)))
+        return 0
+    databases = database or []
+    if version:
+        print(_version_line(databases))
+        return 0
+    output = Output(sys.stdout, sys.stderr, infected_only=infected, to_stdout=to_stdout)
+    return _run(
+        paths or [],
+        databases,
+        output,
+        recursive=recursive,
+        allmatch=allmatch,
+        detect_pua=detect_pua,
+        summary=not no_summary,
+    )
+
+
+def _run(
+    paths: Sequence[str],
+    databases: Sequence[str],
+    output: Output,
+    *,
+    recursive: bool,
+    allmatch: bool,
+    detect_pua: bool,
+    summary: bool,
+) -> int:
+    started, clock = time.time(), time.perf_counter()
+    stats = ScanStats()
+    known_viruses = 0
+    engine = _load_engine(databases, detect_pua, output)
+    if engine is None:
+        stats.trouble = True
+    else:
+        known_viruses = engine.signature_count
+        from clamkit.engine import ScanOptions
+
+        walker = _Walker(engine, ScanOptions(allmatch=allmatch), output, stats, recursive)
+        if paths:
+            for path in paths:
+                walker.scan_argument(path)
+        else:
+            walker.scan_argument(os.getcwd())
+    if summary:
+        timing = Timing(started, time.time(), time.perf_counter() - clock)
+        output.summary(format_summary(stats, known_viruses, __version__, timing))
+    return stats.exit_code
+
+
+def _load_engine(databases: Sequence[str], detect_pua: bool, output: Output) -> Engine | None:
+    """The compiled engine, or None after printing why the database did not load."""
+    from clamkit.database.loader import DatabaseError, LoadOptions, load_database
+    from clamkit.defaults import MissingDefaultsError, bundled_database_dir
+    from clamkit.engine import compile_engine
+
+    try:
+        paths = list(databases) or [bundled_database_dir()]
+        database = load_database(paths, LoadOptions(detect_pua=detect_pua))
+    except MissingDefaultsError as error:
+        output.error(str(error))
+        return None
+    except DatabaseError as error:
+        for detail in error.details:
+            output.library_error(detail)
+        output.error(error.summary)
+        return None
+    for warning in database.report.warnings:
+        output.library_warning(warning)
+    return compile_engine(database)
+
+
+class _Walker:
+    """Visits command-line arguments the way the reference's clamscan does."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        options: ScanOptions,
+        output: Output,
+        stats: ScanStats,
+        recursive: bool,
+    ) -> None:
+        self._engine = engine
+        self._options = options
+        self._output = output
+        self._stats = stats
+        self._recursive = recursive
+        self._proc_device = _device_of("/proc")
+
+    def scan_argument(self, argument: str) -> None:
+        if argument == "-":
+            self._scan_stdin()
+            return
+        try:
+            info = os.lstat(argument)
+            if stat.S_ISLNK(info.st_mode):
+                info = os.stat(argument)
+        except OSError as error:
+            if not os.path.islink(argument):
+                self._output.system_error(argument, error.strerror or str(error))
+                self._output.warning(f"{argument}: {CANNOT_ACCESS_FILE}")
+                self._stats.trouble = True
+            # The reference passes over a dangling symlink without a word.
+            return
+        if stat.S_ISDIR(info.st_mode):
+            self._scan_directory(argument.rstrip("/") or "/", 0)
+        elif stat.S_ISREG(info.st_mode):
+            self._scan_file(argument, info)
+        else:
+            self._output.warning(f"{argument}: {NOT_SUPPORTED_FILE_TYPE}")
+            self._stats.trouble = True
+
+    def _scan_directory(self, path: str, depth: int) -> None:
+        try:
+            entries = os.scandir(path)
+        except OSError:
+            self._output.notice(path, CANNOT_OPEN_DIRECTORY)
+            self._stats.errors += 1
+            return
+        self._stats.directories += 1
+        prefix = path if path.endswith("/") else path + "/"
+        with entries:
+            for entry in entries:
+                child = prefix + entry.name
+                try:
+                    if entry.is_symlink():
+                        self._output.notice(child, SYMBOLIC_LINK)
+                    elif entry.is_dir(follow_symlinks=False):
+                        if self._recursive and depth + 1 < MAX_DIR_RECURSION:
+                            self._scan_directory(child, depth + 1)
+                    elif entry.is_file(follow_symlinks=False):
+                        self._scan_file(child, entry.stat(follow_symlinks=False))
+                except OSError:
+                    # Vanished while we looked: the reference skips it too.
+                    continue
+
+    def _scan_file(self, path: str, info: os.stat_result) -> None:
+        if info.st_dev == self._proc_device:
+            self._output.notice(path, EXCLUDED_PROC)
+            return
+        if info.st_size == 0:
+            self._output.notice(path, EMPTY_FILE)
+            return
+        if not os.access(path, os.R_OK):
+            self._output.notice(path, ACCESS_DENIED)
+            self._stats.errors += 1
+            return
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed below, after the scan
+        except OSError as error:
+            self._output.warning(f"{CANNOT_OPEN_FILE} {path}: {error.strerror}")
+            self._stats.errors += 1
+            return
+        with handle:
+            try:
+                result = self._engine.scan_file(path, self._options)
+            except OSError:
+                # Files of pseudo file systems (sysfs) cannot be mapped but
+                # can be read; the reference scans what they yield.
+                result = self._scan_stream(path, handle)
+        if result is not None:
+            self._report(path, result)
+
+    def _scan_stdin(self) -> None:
+        stream = sys.stdin.buffer if sys.stdin is not None else None
+        result = self._scan_stream(STDIN_NAME, stream)
+        if result is not None:
+            self._report(STDIN_NAME, result)
+
+    def _scan_stream(self, name: str, stream: BinaryIO | None) -> ScanResult | None:
+        try:
+            if stream is None:
+                raise OSError("standard input is closed")
+            return self._engine.scan_fileobj(stream, self._options)
+        except OSError:
+            self._output.scan_error(name, CANNOT_READ_FILE)
+            self._stats.errors += 1
+            return None
+
+    def _report(self, name: str, result: ScanResult) -> None:
+        self._stats.files += 1
+        self._stats.add_data(result.bytes_read, result.bytes_scanned)
+        if result.names:
+            self._stats.infected += 1
+            for found in result.names:
+                self._output.found(name, found)
+        else:
+            self._output.notice(name, OK)
+
+
+def _device_of(path: str) -> int | None:
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Version and help
+
+
+def _version_line(databases: Sequence[str]) -> str:
+    """``clamkit VERSION``, plus ``/DB_VERSION/DB_DATE`` as the reference adds
+    them when the database directory holds a daily container."""
+    from clamkit.database.cvd import HEADER_SIZE, CvdError, parse_header
+    from clamkit.defaults import MissingDefaultsError, bundled_database_dir
+
+    line = f"clamkit {__version__}"
+    try:
+        directory = Path(databases[0]) if databases else bundled_database_dir()
+    except MissingDefaultsError:
+        return line
+    headers = []
+    for name in ("daily.cvd", "daily.cld"):
+        try:
+            with open(directory / name, "rb") as container:
+                headers.append(parse_header(container.read(HEADER_SIZE)))
+        except (OSError, CvdError):
+            continue
+    dated = [header for header in headers if header.build_time_seconds is not None]
+    if not dated:
+        return line
+    newest = max(dated, key=lambda header: header.version)
+    return f"{line}/{newest.version}/{time.ctime(newest.build_time_seconds)}"
+
+
+def _help_text(specs: Sequence[_OptionSpec]) -> str:
+    rows = []
+    for spec in specs:
+        long_form, short_form = spec.long, spec.short or ""
+        if spec.takes_value:
+            long_form += f"={spec.metavar}"
+            short_form += f" {spec.metavar}" if spec.short else ""
+        elif spec.long not in ("--help", "--version"):
+            long_form += "[=yes/no(*)]"
+        rows.append(f"    {long_form:<25}{short_form:<15}{spec.help}".rstrip())
+    return _BANNER + "\n" + "\n".join(rows) + "\n\n"
+
+
+# ---------------------------------------------------------------------------
+# ClamAV's command-line syntax in front of typer
+
+
+@dataclass(frozen=True, slots=True)
+class _OptionSpec:
+    """One option as the command declares it to typer."""
+
+    long: str
+    short: str | None
+    takes_value: bool
+    metavar: str
+    help: str
+
+    @property
+    def shown(self) -> str:
+        """How ClamAV names an option in its messages: ``--recursive (-r)``."""
+        return f"{self.long} ({self.short})" if self.short else self.long
+
+
+def _option_specs(command: object) -> tuple[_OptionSpec, ...]:
+    """The options of a typer-built command, read from its parameters."""
+    specs = []
+    for param in getattr(command, "params", ()):
+        if param.param_type_name != "option":
+            continue
+        long_name = next(name for name in param.opts if name.startswith("--"))
+        short = next((name for name in param.opts if not name.startswith("--")), None)
+        specs.append(
+            _OptionSpec(long_name, short, not param.is_flag, param.metavar or "", param.help or "")
+        )
+    return tuple(specs)
+
+
+def _unknown_option(text: str) -> UsageError:
+    return UsageError(
+        f"{_program_name()}: {text}", f"ERROR: {UNKNOWN_OPTION}", f"ERROR: {CANNOT_PARSE_OPTIONS}"
+    )
+
+
+def _missing_argument(text: str) -> UsageError:
+    return UsageError(
+        f"{_program_name()}: {text}", f"ERROR: {MISSING_ARGUMENT}", f"ERROR: {CANNOT_PARSE_OPTIONS}"
+    )
+
+
+def _find_long(name: str, specs: Sequence[_OptionSpec]) -> _OptionSpec:
+    """The option ``--name`` stands for: exact, or the one it is a prefix of (getopt_long)."""
+    exact = [spec for spec in specs if spec.long == name]
+    matches = exact or [spec for spec in specs if spec.long.startswith(name)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise _unknown_option(f"option `{name}' is ambiguous")
+    raise _unknown_option(f"unrecognized option `{name}'")
+
+
+def _value_token(spec: _OptionSpec, value: str) -> str:
+    if not value:
+        raise UsageError(
+            f"ERROR: Option {spec.shown} requires a non-empty string argument",
+            f"ERROR: {CANNOT_PARSE_OPTIONS}",
+        )
+    return f"{spec.long}={value}"
+
+
+def _switch_is_on(spec: _OptionSpec, value: str) -> bool:
+    if value.lower() in _TRUE_WORDS:
+        return True
+    if value.lower() in _FALSE_WORDS:
+        return False
+    raise UsageError(
+        f"ERROR: Incorrect argument format for option {spec.shown}",
+        f"ERROR: {CANNOT_PARSE_OPTIONS}",
+    )
+
+
+def _canonical_argv(argv: Sequence[str], specs: Sequence[_OptionSpec]) -> list[str]:
+    """Parse ``argv`` with getopt_long's rules and ClamAV's, and return tokens
+    typer reads unambiguously: ``--long`` or ``--long=value``, then ``--`` and
+    the paths.
+
+    Like GNU getopt, options may follow paths; unique prefixes of long
+    options are accepted; short options may be grouped (``-ri``) and take
+    their value attached (``-dFILE``) or as the next argument.  A switch
+    given as ``--switch=no`` is left out, which keeps it at its default (off).
+    """
+    by_short = {spec.short: spec for spec in specs if spec.short}
+    options: list[str] = []
+    paths: list[str] = []
+    rest = list(argv)
+    while rest:
+        token = rest.pop(0)
+        if token == "--":
+            paths += rest
+            break
+        if token.startswith("--"):
+            name, equals, value = token.partition("=")
+            spec = _find_long(name, specs)
+            if spec.takes_value:
+                if not equals:
+                    if not rest:
+                        raise _missing_argument(f"option `{spec.long}' requires an argument")
+                    value = rest.pop(0)
+                options.append(_value_token(spec, value))
+            elif not equals or _switch_is_on(spec, value):
+                options.append(spec.long)
+        elif token.startswith("-") and token != "-":
+            for position in range(1, len(token)):
+                spec = by_short.get("-" + token[position])
+                if spec is None:
+                    raise _unknown_option(f"illegal option -- {token[position]}")
+                if not spec.takes_value:
+                    options.append(spec.long)
+                    continue
+                value = token[position + 1 :]
+                if not value:
+                    if not rest:
+                        raise _missing_argument(f"option requires an argument -- {token[position]}")
+                    value = rest.pop(0)
+                options.append(_value_token(spec, value))
+                break
+        else:
+            paths.append(token)
+    return [*options, "--", *paths]
+
+
+def _program_name() -> str:
+    """What getopt calls the program: argv[0], or ``clamscan`` under ``python -m``."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    return "clamscan" if not argv0 or argv0.endswith(".py") or argv0 == "-m" else argv0
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run clamscan on ``argv`` (without the program name) and return the exit code."""
+    command = typer.main.get_command(app)
+    try:
+        tokens = _canonical_argv(argv, _option_specs(command))
+        return int(command.main(tokens, prog_name="clamscan", standalone_mode=False))
+    except UsageError as error:
+        for line in error.lines:
+            sys.stderr.write(line + "\n")
+        return 2
+
+
+def main() -> None:
+    # Die quietly on a closed pipe or Ctrl-C, as the reference does, rather
+    # than with a Python traceback.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

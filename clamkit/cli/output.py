@@ -1,0 +1,172 @@
+"""What clamscan prints and where: ClamAV 1.4's message texts, the stream each
+kind of line goes to, and the summary block.
+
+Strategy: the scan walker only says what happened (a result, a notice about a
+path, a warning, an error); ``Output`` alone decides, the way the reference
+does, whether the line goes to stdout or stderr, whether ``--infected`` hides
+it and whether ``--stdout`` moves it.  The texts are named constants so the
+tests compare against the same strings.  Every line is flushed at once so
+that stdout and stderr interleave in the reference's order when both go to
+one terminal or file.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TextIO
+
+# Texts after "path: " (or "stdin: ") on a result or notice line.
+OK = "OK"
+FOUND = "FOUND"
+ERROR_SUFFIX = "ERROR"
+EMPTY_FILE = "Empty file"
+SYMBOLIC_LINK = "Symbolic link"
+ACCESS_DENIED = "Access denied"
+EXCLUDED_PROC = "Excluded (/proc)"
+CANNOT_OPEN_DIRECTORY = "Can't open directory."
+# The reference's wording for a read failure in the middle of a scan.
+CANNOT_READ_FILE = "Can't read file"
+STDIN_NAME = "stdin"
+
+# Warning texts (printed after "WARNING: ").
+CANNOT_ACCESS_FILE = "Can't access file"
+NOT_SUPPORTED_FILE_TYPE = "Not supported file type"
+CANNOT_OPEN_FILE = "Can't open file"
+
+# Error texts (printed after "ERROR: ").
+UNKNOWN_OPTION = "Unknown option passed"
+MISSING_ARGUMENT = "Incomplete option passed (missing argument)"
+CANNOT_PARSE_OPTIONS = "Can't parse command line options"
+
+SUMMARY_TITLE = "----------- SCAN SUMMARY -----------"
+DATE_FORMAT = "%Y:%m:%d %H:%M:%S"
+
+# ClamAV counts data in blocks of this size, rounding down per file, and
+# prints the totals in MiB.
+BLOCK_SIZE = 4096
+BLOCKS_PER_MB = 1024 * 1024 // BLOCK_SIZE
+
+
+@dataclass(slots=True)
+class ScanStats:
+    """The counters of the summary block, plus whether anything went wrong.
+
+    ``errors`` is what the summary shows as "Total errors"; ``trouble`` is
+    set as well by problems the reference does not count there (a missing
+    path, a FIFO on the command line) but that still make the exit code 2.
+    """
+
+    directories: int = 0
+    files: int = 0
+    infected: int = 0
+    errors: int = 0
+    trouble: bool = False
+    blocks_scanned: int = 0
+    blocks_read: int = 0
+
+    def add_data(self, bytes_read: int, bytes_scanned: int) -> None:
+        self.blocks_read += bytes_read // BLOCK_SIZE
+        self.blocks_scanned += bytes_scanned // BLOCK_SIZE
+
+    @property
+    def exit_code(self) -> int:
+        """1 when anything was found (even with errors), 2 after trouble, else 0."""
+        if self.infected:
+            return 1
+        return 2 if self.errors or self.trouble else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """When the run started and ended (wall clock) and how long it took."""
+
+    started: float
+    ended: float
+    elapsed: float
+
+
+def format_summary(
+    stats: ScanStats, known_viruses: int, engine_version: str, timing: Timing
+) -> list[str]:
+    """The summary block's lines, starting with the blank line before the title."""
+    scanned_mb = stats.blocks_scanned / BLOCKS_PER_MB
+    read_mb = stats.blocks_read / BLOCKS_PER_MB
+    ratio = stats.blocks_scanned / stats.blocks_read if stats.blocks_read else 0.0
+    whole_seconds = int(timing.elapsed)
+    lines = [
+        "",
+        SUMMARY_TITLE,
+        f"Known viruses: {known_viruses}",
+        f"Engine version: {engine_version}",
+        f"Scanned directories: {stats.directories}",
+        f"Scanned files: {stats.files}",
+        f"Infected files: {stats.infected}",
+    ]
+    if stats.errors:
+        lines.append(f"Total errors: {stats.errors}")
+    lines += [
+        f"Data scanned: {scanned_mb:.2f} MB",
+        f"Data read: {read_mb:.2f} MB (ratio {ratio:.2f}:1)",
+        f"Time: {timing.elapsed:.3f} sec ({whole_seconds // 60} m {whole_seconds % 60} s)",
+        f"Start Date: {time.strftime(DATE_FORMAT, time.localtime(timing.started))}",
+        f"End Date:   {time.strftime(DATE_FORMAT, time.localtime(timing.ended))}",
+    ]
+    return lines
+
+
+class Output:
+    """Routes each kind of line as the reference does.
+
+    - results and notices about a path go to stdout; ``--infected`` keeps
+      only FOUND lines;
+    - ``WARNING:`` and ``ERROR:`` lines go to stderr, or stdout with
+      ``--stdout``;
+    - a system error about a path (``path: No such file or directory``)
+      and the database loader's diagnostics, framed as the reference frames
+      its library's (``LibClamAV Error: ...``), always go to stderr, even
+      with ``--stdout``.
+    """
+
+    def __init__(
+        self, stdout: TextIO, stderr: TextIO, *, infected_only: bool, to_stdout: bool
+    ) -> None:
+        self._stdout = stdout
+        self._stderr = stderr
+        self._infected_only = infected_only
+        self._messages = stdout if to_stdout else stderr
+
+    @staticmethod
+    def _write(stream: TextIO, line: str) -> None:
+        stream.write(line + "\n")
+        stream.flush()
+
+    def found(self, path: str, name: str) -> None:
+        self._write(self._stdout, f"{path}: {name} {FOUND}")
+
+    def notice(self, path: str, text: str) -> None:
+        """``path: OK`` and the like: information that ``--infected`` hides."""
+        if not self._infected_only:
+            self._write(self._stdout, f"{path}: {text}")
+
+    def scan_error(self, path: str, text: str) -> None:
+        self.notice(path, f"{text} {ERROR_SUFFIX}")
+
+    def system_error(self, path: str, strerror: str) -> None:
+        self._write(self._stderr, f"{path}: {strerror}")
+
+    def library_error(self, text: str) -> None:
+        self._write(self._stderr, f"LibClamAV Error: {text}")
+
+    def library_warning(self, text: str) -> None:
+        self._write(self._stderr, f"LibClamAV Warning: {text}")
+
+    def warning(self, text: str) -> None:
+        self._write(self._messages, f"WARNING: {text}")
+
+    def error(self, text: str) -> None:
+        self._write(self._messages, f"ERROR: {text}")
+
+    def summary(self, lines: list[str]) -> None:
+        for line in lines:
+            self._write(self._stdout, line)
