@@ -134,6 +134,7 @@ CASES = {
             "dir/",
             "clean.txt/",
             "fifo",
+            "dir/fifo",
             "dangling",
             "clean-link.txt",
             "dlink",
@@ -145,7 +146,7 @@ CASES = {
     "recursion depth": Case(("-d", DB, "-r", "deep"), cwd="files"),
     "infected only": Case(("-d", DB, "-r", "-i", "dir", "missing", "empty.txt"), cwd="files"),
     "no summary": Case(("-d", DB, "--no-summary", "-r", "dir"), cwd="files"),
-    "stdout": Case(("-d", DB, "--stdout", "missing", "fifo", "clean.txt"), cwd="files"),
+    "stdout": Case(("-d", DB, "--stdout", "missing", "dir/fifo", "clean.txt"), cwd="files"),
     "allmatch": Case(("-d", DB, "-z", "eicar.com", "clam.exe", "clean.txt"), cwd="files"),
     "stdin": Case(("-d", DB, "-"), cwd="files", stdin=EICAR),
     "stdin twice": Case(

@@ -218,19 +218,25 @@ class _Walker:
             return
         try:
             info = os.lstat(argument)
-            if stat.S_ISLNK(info.st_mode):
-                info = os.stat(argument)
         except OSError as error:
-            if not os.path.islink(argument):
-                self._output.system_error(argument, error.strerror or str(error))
-                self._output.warning(f"{argument}: {CANNOT_ACCESS_FILE}")
-                self._stats.trouble = True
-            # The reference passes over a dangling symlink without a word.
+            self._output.system_error(argument, error.strerror or str(error))
+            self._output.warning(f"{argument}: {CANNOT_ACCESS_FILE}")
+            self._stats.trouble = True
             return
+        is_link = stat.S_ISLNK(info.st_mode)
+        if is_link:
+            try:
+                info = os.stat(argument)
+            except OSError:
+                # The reference passes over a dangling symlink without a word.
+                return
         if stat.S_ISDIR(info.st_mode):
             self._scan_directory(argument.rstrip("/") or "/", 0)
         elif stat.S_ISREG(info.st_mode):
             self._scan_file(argument, info)
+        elif is_link:
+            # Command-line symlinks are followed to files and directories only.
+            self._output.notice(argument, SYMBOLIC_LINK)
         else:
             self._output.warning(f"{argument}: {NOT_SUPPORTED_FILE_TYPE}")
             self._stats.trouble = True
