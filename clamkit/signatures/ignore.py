@@ -32,6 +32,8 @@ class Skip(enum.Enum):
     IGNORED = "ignored by .ign/.ign2"
     TARGET = "unknown target type"
     LEGACY_DOUBLE_EQUALS = "legacy .db line with '=='"
+    UNKNOWN_ATTRIBUTE = "unknown target description attribute"
+    UNKNOWN_FILE_TYPE = "unknown file type"
 
 
 def parse_ignore_line(line: str) -> IgnoreEntry:
