@@ -1,0 +1,211 @@
+"""Scan benchmark: clamkit's clamscan against ClamAV's, side by side.
+
+Strategy: both scanners run as the commands users run (``python -m
+clamkit.cli.clamscan`` and ``/usr/bin/clamscan``), with the shared
+``real-subset`` and ``clamav-testsig`` databases, on three inputs: a tiny
+file (so the run is start-up plus database load), one 200 MB file of random
+bytes, and a directory of 5,000 random files of 1-64 KB.  The data is
+generated from a fixed seed into a temporary directory.  Each run is started
+by a minimal Python runner that reports the run's wall time and its peak RSS
+(``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``).  Scan throughput is the
+data size over the run's wall time minus the load time of the same scanner.
+Results go to stdout as a table and to ``bench/results/scan.json``.
+
+Usage: ``python3 bench/scan_bench.py [--seed N] [--output PATH]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_SIGS = PROJECT_ROOT.parent / "shared" / "sigs"
+DATABASES = (SHARED_SIGS / "real-subset", SHARED_SIGS / "clamav-testsig")
+REFERENCE = "/usr/bin/clamscan"
+RESULTS = PROJECT_ROOT / "bench" / "results" / "scan.json"
+
+MiB = 1024 * 1024
+BIG_FILE_SIZE = 200 * MiB
+SMALL_FILES = 5000
+SMALL_FILE_SIZES = (1024, 64 * 1024)
+CHUNK = 8 * MiB
+# The issue's targets for clamkit.
+TARGET_LOAD_SECONDS = 3.0
+TARGET_RSS_MB = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One scanner run: wall time, peak RSS of the child, exit code, result lines."""
+
+    seconds: float
+    peak_rss_mb: float
+    exit_code: int
+    infected_lines: int
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    name: str
+    paths: tuple[str, ...]
+    size_bytes: int
+
+
+def generate(directory: Path, seed: int) -> tuple[Workload, Workload, Workload]:
+    """Write the tiny file, the big file and the small files; return the workloads."""
+    rng = random.Random(seed)
+    tiny = directory / "tiny.txt"
+    tiny.write_text("clamkit benchmark\n")
+    big = directory / "random-200M.bin"
+    with big.open("wb") as stream:
+        for _ in range(BIG_FILE_SIZE // CHUNK):
+            stream.write(rng.randbytes(CHUNK))
+    small = directory / "small"
+    small.mkdir()
+    total = 0
+    for index in range(SMALL_FILES):
+        size = rng.randint(*SMALL_FILE_SIZES)
+        (small / f"{index:05d}.bin").write_bytes(rng.randbytes(size))
+        total += size
+    return (
+        Workload("load (tiny file)", (str(tiny),), tiny.stat().st_size),
+        Workload("one 200 MB random file", (str(big),), BIG_FILE_SIZE),
+        Workload(f"{SMALL_FILES:,} random files of 1-64 KB", ("-r", str(small)), total),
+    )
+
+
+# Runs one command and reports its wall time and peak RSS.  A child's peak
+# RSS counts what it inherited at fork, so the command is started from this
+# small interpreter (-I -S: no site packages), not from the benchmark process
+# that held the generated data.
+_RUNNER = """
+import json, resource, subprocess, sys, time
+with open(sys.argv[1], "wb") as sink:
+    started = time.perf_counter()
+    code = subprocess.run(sys.argv[2:], stdout=sink, stderr=subprocess.STDOUT).returncode
+    seconds = time.perf_counter() - started
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": seconds, "maxrss_kib": usage.ru_maxrss, "code": code}))
+"""
+
+
+def measure(command: list[str], workload: Workload, scratch: Path) -> Run:
+    """Run ``command`` on the workload through ``_RUNNER``; its output goes to a file."""
+    database_options = [option for path in DATABASES for option in ("-d", str(path))]
+    argv = [*command, "--no-summary", "-i", *database_options, *workload.paths]
+    output = scratch / "output.txt"
+    runner = [sys.executable, "-I", "-S", "-c", _RUNNER, str(output), *argv]
+    completed = subprocess.run(runner, capture_output=True, text=True, check=True, cwd=scratch)
+    figures = json.loads(completed.stdout)
+    lines = output.read_text(errors="replace").splitlines()
+    if figures["code"] not in (0, 1):
+        tail = "\n".join(lines[-5:])
+        raise RuntimeError(f"{' '.join(argv)} exited with {figures['code']}:\n{tail}")
+    return Run(
+        seconds=figures["seconds"],
+        # Linux reports ru_maxrss in KiB.
+        peak_rss_mb=figures["maxrss_kib"] / 1024,
+        exit_code=figures["code"],
+        infected_lines=sum(1 for line in lines if line.endswith(" FOUND")),
+    )
+
+
+def throughput(workload: Workload, run: Run, load: Run) -> float | None:
+    """MB/s of scanning alone: the run's time less the same scanner's load time."""
+    scanning = run.seconds - load.seconds
+    if scanning <= 0:
+        return None
+    return workload.size_bytes / MiB / scanning
+
+
+def _cell(run: Run, rate: float | None) -> str:
+    speed = f", {rate:6.1f} MB/s" if rate is not None else ""
+    return f"{run.seconds:8.2f} s, {run.peak_rss_mb:6.0f} MB{speed}"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=20251124)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    missing = [str(path) for path in (*DATABASES, Path(REFERENCE)) if not path.exists()]
+    if missing:
+        print(f"scan_bench: not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    scanners = {
+        "clamkit": [sys.executable, "-m", "clamkit.cli.clamscan"],
+        "ClamAV": [REFERENCE],
+    }
+    os.environ["PYTHONPATH"] = str(PROJECT_ROOT)
+    with tempfile.TemporaryDirectory(prefix="clamkit-bench-") as temporary:
+        scratch = Path(temporary)
+        print(f"generating data (seed {args.seed}) in {scratch} ...", file=sys.stderr)
+        workloads = generate(scratch, args.seed)
+        runs: dict[str, dict[str, Run]] = {name: {} for name in scanners}
+        for workload in workloads:
+            for name, command in scanners.items():
+                print(f"{name}: {workload.name} ...", file=sys.stderr)
+                runs[name][workload.name] = measure(command, workload, scratch)
+
+    load_name = workloads[0].name
+    reference_version = _reference_version()
+    rows = []
+    print(f"\n{'workload':<34}{'clamkit':<36}{'ClamAV ' + reference_version:<36}")
+    for workload in workloads:
+        cells = []
+        row: dict[str, object] = {"workload": workload.name, "bytes": workload.size_bytes}
+        for name in scanners:
+            run = runs[name][workload.name]
+            load = runs[name][load_name]
+            rate = throughput(workload, run, load) if workload.name != load_name else None
+            cells.append(_cell(run, rate))
+            row[name] = {**asdict(run), "scan_mb_per_s": rate}
+        rows.append(row)
+        print(f"{workload.name:<34}{cells[0]:<36}{cells[1]:<36}")
+    clamkit_load = runs["clamkit"][load_name]
+    verdict = {
+        "load_seconds": clamkit_load.seconds,
+        "load_target_met": clamkit_load.seconds < TARGET_LOAD_SECONDS,
+        "peak_rss_mb": max(run.peak_rss_mb for run in runs["clamkit"].values()),
+    }
+    verdict["rss_target_met"] = verdict["peak_rss_mb"] < TARGET_RSS_MB
+    print(
+        f"\nclamkit load {clamkit_load.seconds:.2f} s (target < {TARGET_LOAD_SECONDS:.0f} s), "
+        f"peak RSS {verdict['peak_rss_mb']:.0f} MB (target < {TARGET_RSS_MB:.0f} MB)"
+    )
+    report = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "reference": reference_version,
+        "seed": args.seed,
+        "databases": [str(path.relative_to(PROJECT_ROOT.parent)) for path in DATABASES],
+        "results": rows,
+        "targets": verdict,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written {args.output}", file=sys.stderr)
+    return 0
+
+
+def _reference_version() -> str:
+    completed = subprocess.run([REFERENCE, "-V"], capture_output=True, text=True, check=False)
+    return completed.stdout.strip().removeprefix("ClamAV ").split("/")[0]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
