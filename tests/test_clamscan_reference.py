@@ -96,6 +96,8 @@ def tree(tmp_path_factory: pytest.TempPathFactory, testfiles: Path, shared_sigs:
     (files / "dir" / "sub").mkdir(parents=True)
     (files / "eicar.com").write_bytes(EICAR)
     (files / "clean.txt").write_text("hello\n")
+    # A name that is not UTF-8 is printed byte for byte.
+    (files / "dir" / os.fsdecode(b"caf\xe9.txt")).write_bytes(EICAR)
     (files / "empty.txt").touch()
     (files / "clam.exe").write_bytes((testfiles / "clam.exe").read_bytes())
     (files / "dir" / "clean.txt").write_text("clean\n")

@@ -15,6 +15,7 @@ imported only when a scan really starts, so ``-V`` and ``-h`` stay fast.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import stat
@@ -518,6 +519,10 @@ def main() -> None:
     # than with a Python traceback.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # File names are bytes: print the ones that are not UTF-8 as they are.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="surrogateescape")
     sys.exit(run(sys.argv[1:]))
 
 
