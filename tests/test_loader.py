@@ -8,6 +8,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from clamkit.database import loader
 from clamkit.database.loader import (
@@ -374,3 +376,23 @@ def test_newer_of_cvd_and_cld_is_loaded(tmp_path: Path) -> None:
         f"The {tmp_path / 'daily.cvd'} database is older and will not be loaded, "
         "you should manually remove it from the database directory."
     )
+
+
+# Text near the formats' syntax, so that lines get past the first checks.
+FUZZ_ALPHABET = "0123456789abcdefxz:;,*=-+{}()[]|!?/\\$# \t\rEPSLVI\u00e9"
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    extension=st.sampled_from(["hdb", "fp", "ndb", "db", "ldb", "ign2", "mdb", "yar", "cld"]),
+    text=st.text(FUZZ_ALPHABET, max_size=120),
+)
+def test_any_input_loads_or_fails_cleanly(tmp_path: Path, extension: str, text: str) -> None:
+    path = tmp_path / f"fuzz.{extension}"
+    path.write_bytes(text.encode("utf-8"))
+    try:
+        load_database([path], LoadOptions(detect_pua=True))
+    except DatabaseError as error:
+        assert error.details and error.summary

@@ -108,6 +108,20 @@ def test_real_containers(reference_clamscan: str, target: Path, number: int, pua
     assert clamkit_known([path], pua) == expected
 
 
+@pytest.mark.parametrize(("cvd_number", "cld_number"), [(3, 4), (4, 3), (3, 3)])
+def test_cvd_and_cld_of_one_database(
+    reference_clamscan: str, tmp_path: Path, target: Path, cvd_number: int, cld_number: int
+) -> None:
+    for number, suffix in ((cvd_number, "cvd"), (cld_number, "cld")):
+        source = CVD_DIR / f"test-{number}.cvd"
+        if not source.is_file():
+            pytest.skip(f"shared CVD files not found in {CVD_DIR}")
+        (tmp_path / f"test.{suffix}").write_bytes(source.read_bytes())
+    expected = reference_known(reference_clamscan, [tmp_path], target, False)
+    assert expected is not None
+    assert clamkit_known([tmp_path], False) == expected
+
+
 # Database directories as {file name: content}; each is compared as a whole.
 CASES: dict[str, dict[str, str]] = {
     # hash lines
