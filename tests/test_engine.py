@@ -99,10 +99,10 @@ def test_target_type_filters(tmp_path: Path) -> None:
 def test_executable_offsets_never_match_and_never_crash(tmp_path: Path) -> None:
     engine = engine_from(
         tmp_path,
-        a_ndb="Ep:0:EP+0:6d61726b6572\nSect:0:S0+0,100:6d61726b6572\nLast:0:SL+0:6d61726b6572\n",
+        a_ndb="Ep:1:EP+0:6d61726b6572\nSect:1:S0+0,100:6d61726b6572\nLast:1:SL+0:6d61726b6572\n",
     )
     assert engine.report.needs_executable == 3
-    assert names(engine, BINARY_PREFIX + b"marker", allmatch=True) == ()
+    assert names(engine, b"MZ" + BINARY_PREFIX + b"marker", allmatch=True) == ()
 
 
 def test_logical_signature_counts(tmp_path: Path) -> None:

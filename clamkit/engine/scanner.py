@@ -281,10 +281,10 @@ def _hash_names(
     table: dict[HashAlgorithm, HashIndex], digests: dict[HashAlgorithm, bytes], size: int
 ) -> list[str]:
     names: list[str] = []
-    for algorithm, digest in digests.items():
+    for algorithm in HashAlgorithm:  # MD5, SHA1, SHA256: a stable report order
         index = table.get(algorithm)
-        if index is not None:
-            names.extend(index.lookup(digest, size))
+        if index is not None and algorithm in digests:
+            names.extend(index.lookup(digests[algorithm], size))
     return names
 
 
@@ -340,6 +340,8 @@ def scan_bytes(engine: Engine, data: Buffer, options: ScanOptions | None = None)
         for name in new:
             if name not in names:
                 names.append(name)
+            if not options.allmatch:
+                break
         return bool(names) and not options.allmatch
 
     scanned = 0
