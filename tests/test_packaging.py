@@ -162,7 +162,7 @@ def test_quick_start_has_exactly_two_one_line_commands() -> None:
     commands = _quick_start_commands()
     assert len(commands) == 2
     assert all("\n" not in command for command in commands)
-    assert all(command.startswith("python3 -m venv ") for command in commands)
+    assert all(command.startswith("{ python3 -m venv .venv ||") for command in commands)
     assert "clamscan" in commands[0] and "pytest" in commands[1]
 
 
