@@ -182,6 +182,11 @@ CASES: dict[str, dict[str, str]] = {
     "ndb short on html": {"x.ndb": "N:3:*:5835\n"},
     "ndb three fields": {"x.ndb": "N:0:*\n"},
     "sdb is ndb": {"x.sdb": f"N:0:*:{EICAR}\n"},
+    "pua names outside pua files": {
+        "x.ndb": f"PUA.Win.Tool:0:*:{EICAR}\n",
+        "x.hdb": f"{MD5}:68:PUA.Win.Hash\n",
+    },
+    "pua files": {"x.ndu": f"N:0:*:{EICAR}\n", "x.hdu": f"{MD5}:68:H\n", "x.ldu": "# c\n"},
     # legacy lines
     "db": {"x.db": f"N={EICAR}\n"},
     "db double equals": {"x.db": f"N=={EICAR}\n"},
