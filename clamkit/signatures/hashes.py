@@ -47,12 +47,10 @@ def c_atoi(text: str) -> int:
     return (-value if negative else value) & 0xFFFFFFFF
 
 
-def flevel_range(fields: list[str], first: int) -> tuple[int | None, int | None]:
-    """(MinFL, MaxFL) from ``fields[first]`` and ``fields[first + 1]``, None when absent."""
+def _flevel_range(fields: list[str]) -> tuple[int | None, int | None]:
+    """(MinFL, MaxFL) from fields 4 and 5, None when absent."""
     count = len(fields)
-    low = c_atoi(fields[first]) if count > first else None
-    high = c_atoi(fields[first + 1]) if count > first + 1 else None
-    return low, high
+    return (c_atoi(fields[3]) if count > 3 else None, c_atoi(fields[4]) if count > 4 else None)
 
 
 def excludes(low: int | None, high: int | None, level: int) -> bool:
@@ -93,7 +91,7 @@ def _size(text: str, min_flevel: int | None) -> int | None:
 def parse_hash_line(line: str, name_suffix: str = "") -> HashSignature:
     """One hash line; ``name_suffix`` (the loader's ``.UNOFFICIAL``) ends the name."""
     fields = _fields(line)
-    min_flevel, max_flevel = flevel_range(fields, 3)
+    min_flevel, max_flevel = _flevel_range(fields)
     size = _size(fields[1], min_flevel)
     name = fields[2]
     if not name:
@@ -119,7 +117,7 @@ def skip_reason(line: str, level: int, ignored: IgnoreList) -> Skip | None:
     """Why the reference drops this line silently, or None if it refuses it."""
     try:
         fields = _fields(line)
-        min_flevel, max_flevel = flevel_range(fields, 3)
+        min_flevel, max_flevel = _flevel_range(fields)
         if excludes(min_flevel, max_flevel, level):
             return Skip.FLEVEL
         _size(fields[1], min_flevel)
