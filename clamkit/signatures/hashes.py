@@ -10,7 +10,7 @@ hundreds of thousands of these lines.  Numbers are read the way ClamAV 1.4.6
 - MinFL/MaxFL are C ``atoi`` values taken as unsigned 32-bit numbers, so a
   non-number reads as 0 and ``-1`` as 4294967295.
 The reference checks a line in the order FLEVEL range, size, wildcard, ignore
-list, name, hash; ``skip_reason`` replays that order for lines ``parse``
+list, name, hash; ``skip_reason`` replays that order for lines ``parse_hash_line``
 refuses, so a line the reference drops silently is dropped here too.
 """
 
