@@ -1,10 +1,11 @@
 """Body patterns as the matcher runs them: a verification regex and prefilter anchors.
 
 Strategy: a ``Pattern`` plus its subsignature modifiers is first *lowered*
-into a flat list of units (a byte from a set, a choice of byte sequences, a
-gap, a zero-width boundary check, a line break), once per variant (plain,
-and the ``::w`` wide form).  Case folding and widening happen during
-lowering, so the two consumers never see modifiers:
+into a flat list of units (fixed bytes, a byte from a set, a choice of byte
+sequences, a gap, a zero-width boundary check, a line break), once per
+variant (plain, and the ``::w`` wide form).  Widening happens during
+lowering and each variant carries its ``::i``/``::f`` flags, so the two
+consumers share one reading of the pattern:
 - ``pattern_regex`` prints the units as one Python ``bytes`` regex (DOTALL)
   for ``rx.match(data, pos)``.  Pass the whole buffer and a position, not a
   slice: boundary and fullword checks look at the bytes before ``pos``.
@@ -171,14 +172,14 @@ def _masked_values(value: int, mask: int) -> frozenset[int]:
     return frozenset(v for v in range(256) if v & mask == value)
 
 
-def _add_text(units: list[_Unit], data: bytes) -> None:
+def _add_text(units: list[_Unit] | list[_Fixed], data: bytes) -> None:
     if units and isinstance(units[-1], _Text):
         units[-1] = _Text(units[-1].data + data)
     else:
         units.append(_Text(data))
 
 
-def _add_bytes(units: list[_Unit], element: Literal | Masked, wide: bool) -> None:
+def _add_bytes(units: list[_Unit] | list[_Fixed], element: Literal | Masked, wide: bool) -> None:
     if isinstance(element, Literal):
         # Latin-1 then UTF-16-LE puts a 00 after every byte.
         data = element.data
@@ -200,11 +201,11 @@ def _lower(elements: tuple[PatternElement, ...], wide: bool) -> tuple[_Unit, ...
         elif isinstance(element, Alternatives):
             options = []
             for option in element.options:
-                option_units: list[_Unit] = []
+                option_units: list[_Fixed] = []
                 for item in option:
                     _add_bytes(option_units, item, wide)
                 options.append(tuple(option_units))
-            units.append(_Choice(tuple(options), element.negated))  # type: ignore[arg-type]
+            units.append(_Choice(tuple(options), element.negated))
         else:
             units.append(_boundary(element, index, last, elements))
     return tuple(units)

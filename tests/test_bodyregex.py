@@ -1,0 +1,435 @@
+"""pattern_regex and pattern_anchors on generated data, element by element.
+
+The reference's behaviour for the same elements is checked file by file in
+test_pattern_reference.py; here every byte value and gap size is tried, and a
+property test checks the promise the prefilter relies on: every match holds
+one of the anchors at an allowed distance from its start.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import strategies as st
+
+from clamkit.engine.bodyregex import (
+    LEFT_WORD_BOUNDARY,
+    MAX_ANCHOR_EXPANSION,
+    RIGHT_WORD_BOUNDARY,
+    Anchor,
+    pattern_anchors,
+    pattern_regex,
+)
+from clamkit.signatures.model import (
+    Alternatives,
+    BoundaryMark,
+    Gap,
+    Literal,
+    Masked,
+    Pattern,
+    SignatureError,
+    SubsignatureModifiers,
+)
+from clamkit.signatures.pattern import parse_pattern
+
+NOCASE = SubsignatureModifiers(nocase=True)
+WIDE = SubsignatureModifiers(wide=True)
+ALNUM = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def found(text: str, data: bytes, modifiers: SubsignatureModifiers | None = None) -> bool:
+    return pattern_regex(parse_pattern(text, modifiers), modifiers).search(data) is not None
+
+
+def anchors(
+    text: str, modifiers: SubsignatureModifiers | None = None, max_length: int | None = None
+) -> tuple[Anchor, ...]:
+    return pattern_anchors(parse_pattern(text, modifiers), modifiers, max_length=max_length)
+
+
+def wide(text: bytes) -> bytes:
+    return b"".join(bytes((value, 0)) for value in text)
+
+
+# ---------------------------------------------------------------------------
+# Regex: one syntax element at a time
+
+
+@pytest.mark.parametrize(
+    ("text", "accepted"),
+    [
+        ("6865??6c6f", range(256)),
+        ("6865a?6c6f", range(0xA0, 0xB0)),
+        ("6865?a6c6f", range(0x0A, 0x100, 0x10)),
+        ("6865(6c|6d)6c6f", b"lm"),
+        ("6865!(6c|6d)6c6f", set(range(256)) - set(b"lm")),
+    ],
+)
+def test_one_byte_elements_over_every_byte_value(text: str, accepted: object) -> None:
+    for value in range(256):
+        assert found(text, b"he" + bytes((value,)) + b"lo") is (value in accepted), value
+
+
+@pytest.mark.parametrize(
+    ("gap", "sizes"),
+    [
+        ("{3}", {3}),
+        ("{-2}", {0, 1, 2}),
+        ("{2-}", set(range(2, 10))),
+        ("{1-3}", {1, 2, 3}),
+        ("{2-2}", {2}),
+        ("{5-2}", set()),
+        ("*", set(range(10))),
+        ("{0}", set(range(10))),
+        ("{4-0}", set(range(4, 10))),
+    ],
+)
+def test_gap_sizes(gap: str, sizes: set[int]) -> None:
+    for size in range(10):
+        data = b"hello" + b"-" * size + b"ww"
+        assert found(f"68656c6c6f{gap}7777", data) is (size in sizes), size
+
+
+def test_large_fixed_gap_is_exact() -> None:
+    assert found("6865{200}6c6f", b"he" + b"." * 200 + b"lo")
+    assert not found("6865{200}6c6f", b"he" + b"." * 199 + b"lo")
+
+
+def test_unbounded_gap_is_lazy() -> None:
+    match = pattern_regex(parse_pattern("6865*6c6f")).match(b"he lo lo")
+    assert match is not None and match.end() == 5
+
+
+def test_parts_are_found_in_order_after_earlier_occurrences() -> None:
+    assert found("6865*6c6c*776f", b"wo ll he wo ll ll wo")
+    assert not found("6865*6c6c*776f", b"wo ll he wo")
+    assert found("6865*6c6c{-1}6f6f", b"he llxx ll.oo")
+
+
+def test_fullword_does_not_stop_at_the_first_occurrence_of_the_last_part() -> None:
+    fullword = SubsignatureModifiers(fullword=True)
+    assert found("6865*6c6c6f", b"he llox llo ", fullword)
+
+
+@pytest.mark.parametrize(
+    ("text", "matching", "other"),
+    [
+        ("6865(6c6c|6d6d)6f", [b"hello", b"hemmo"], [b"helmo", b"heo"]),
+        ("6865(6c|6c6c)6f6f", [b"heloo", b"helloo"], [b"hellloo"]),
+        ("6865(6c|6d6d|)6f", [b"helo", b"hemmo", b"heo"], [b"hemo"]),
+        ("6865(6c??|6?)6f", [b"helxo", b"he`o"], [b"hexo"]),
+        ("6865!(6c6c|6d6d)6f", [b"helmo", b"hexxo"], [b"hello", b"hemmo"]),
+    ],
+)
+def test_alternatives(text: str, matching: list[bytes], other: list[bytes]) -> None:
+    for data in matching:
+        assert found(text, data), data
+    for data in other:
+        assert not found(text, data), data
+
+
+def test_anchored_single_byte_before_the_signature() -> None:
+    for size in range(6):
+        data = b"h" + b"-" * size + b"llo"
+        assert found("68[1-3]6c6c6f", data) is (1 <= size <= 3), size
+
+
+@pytest.mark.parametrize(
+    ("text", "before", "after"),
+    [
+        ("(B)68656c6c6f", LEFT_WORD_BOUNDARY, None),
+        ("68656c6c6f(B)", None, RIGHT_WORD_BOUNDARY),
+    ],
+)
+def test_word_boundary_tables(
+    text: str, before: frozenset[int] | None, after: frozenset[int] | None
+) -> None:
+    for value in range(256):
+        expected = value in (before or after or ())
+        assert found(text, b"x" + bytes((value,)) + b"hello" + bytes((value,)) + b"x") is expected
+
+
+def test_word_boundary_inside_a_part_consumes_a_byte_from_either_table() -> None:
+    either = LEFT_WORD_BOUNDARY | RIGHT_WORD_BOUNDARY
+    for value in range(256):
+        assert found("6865(B)6c6c6f", b"he" + bytes((value,)) + b"llo") is (value in either)
+    assert not found("6865(B)6c6c6f", b"hello")
+
+
+def test_word_boundary_at_file_edges() -> None:
+    assert found("(B)68656c6c6f", b"hello!")
+    assert found("68656c6c6f(B)", b"!hello")
+    assert not found("(B)(B)68656c6c6f", b"hello")
+    assert found("(B)(B)68656c6c6f", b" hello")
+
+
+def test_boundary_next_to_a_part_split_looks_instead_of_consuming() -> None:
+    assert found("6865*(B)6c6c6f", b"he-llo")
+    assert not found("6865*(B)6c6c6f", b"he-xllo")
+    assert found("6865(B)*6c6c6f", b"he-xllo")
+    assert found("6865{1}(B)6c6c6f", b"he- llo")
+    assert not found("6865{1}(B)6c6c6f", b"he-llo")
+
+
+@pytest.mark.parametrize(
+    ("text", "matching", "other"),
+    [
+        ("(L)68656c6c6f", [b"hello", b"x\nhello"], [b"x\rhello", b"x hello"]),
+        ("68656c6c6f(L)", [b"hello", b"hello\n", b"hello\r\n"], [b"hello\r", b"hello\rx"]),
+        ("68656c6c6f(L)7878", [b"hello\nxx", b"hello\r\nxx"], [b"hello\rxx", b"hello\n\rxx"]),
+    ],
+)
+def test_line_boundaries(text: str, matching: list[bytes], other: list[bytes]) -> None:
+    for data in matching:
+        assert found(text, data), data
+    for data in other:
+        assert not found(text, data), data
+
+
+def test_boundaries_see_outside_the_match_window() -> None:
+    regex = pattern_regex(parse_pattern("(B)68656c6c6f(L)"))
+    assert regex.match(b"xhello\n", 1) is None
+    assert regex.match(b" hello\n", 1) is not None
+    # endpos ends the data for the scanner's windows: (L) sees the edge there.
+    assert regex.match(b" hellox", 1, 6) is not None
+
+
+def test_nocase_folds_ascii_letters_only() -> None:
+    assert found("68656c6c6f", b"HeLlO", NOCASE)
+    assert found("48454c4c4f", b"hello", NOCASE)
+    assert found("(48|49)656c6c6f", b"iello", NOCASE)
+    assert not found("40656c6c6f", b"`ello", NOCASE)
+    assert not found("c8656c6c6f", b"\xe8ello", NOCASE)
+
+
+def test_nocase_nibbles_compare_raw_bytes() -> None:
+    assert found("6?656c6c6f", b"hello", NOCASE)
+    assert not found("6?656c6c6f", b"Hello", NOCASE)
+    assert found("4?656c6c6f", b"Hello", NOCASE)
+
+
+def test_wide_puts_a_nul_after_every_byte_but_not_into_gaps() -> None:
+    assert found("68656c6c6f", wide(b"hello"), WIDE)
+    assert not found("68656c6c6f", b"hello", WIDE)
+    assert not found("68656c6c6f", wide(b"hell") + b"o\x01", WIDE)
+    assert found("6865??6c6c6f", wide(b"heXllo"), WIDE)
+    assert not found("6865??6c6c6f", wide(b"he") + b"XX" + wide(b"llo"), WIDE)
+    assert found("6865{2}6c6c6f", wide(b"he") + b"XX" + wide(b"llo"), WIDE)
+    assert found("6865(6c|6d)6c6c6f", wide(b"hemllo"), WIDE)
+
+
+def test_wide_and_ascii_accept_either_form() -> None:
+    both = SubsignatureModifiers(wide=True, ascii=True)
+    assert found("68656c6c6f", b"hello", both)
+    assert found("68656c6c6f", wide(b"hello"), both)
+
+
+def test_fullword_neighbours() -> None:
+    fullword = SubsignatureModifiers(fullword=True)
+    for value in range(256):
+        expected = value not in ALNUM
+        assert found("68656c6c6f", bytes((value,)) + b"hello-", fullword) is expected
+        assert found("68656c6c6f", b"-hello" + bytes((value,)), fullword) is expected
+    assert found("68656c6c6f", b"hello", fullword)
+    assert not found("2d68656c6c6f2d", b"x-hello-x", fullword)
+
+
+def test_wide_fullword_looks_two_bytes_back_and_one_ahead() -> None:
+    fullword = SubsignatureModifiers(fullword=True, wide=True)
+    assert found("68656c6c6f", b"x" + wide(b"hello"), fullword)
+    assert found("68656c6c6f", b"-x" + wide(b"hello"), fullword)
+    assert not found("68656c6c6f", b"x\0" + wide(b"hello"), fullword)
+    assert found("68656c6c6f", wide(b"hello") + b"\0x", fullword)
+    assert not found("68656c6c6f", wide(b"hello") + b"x", fullword)
+
+
+# ---------------------------------------------------------------------------
+# Anchors
+
+
+def test_a_plain_literal_is_its_own_anchor() -> None:
+    assert anchors("68656c6c6f") == (Anchor(b"hello", False, 0, 0),)
+
+
+def test_distances_follow_gaps() -> None:
+    assert anchors("6865{-3}776f726c6421") == (Anchor(b"world!", False, 2, 5),)
+    assert anchors("6865??????776f726c6421") == (Anchor(b"world!", False, 5, 5),)
+    assert anchors("6865{2-}776f726c642121") == (Anchor(b"world!!", False, 4, None),)
+
+
+def test_a_fixed_distance_is_worth_some_length() -> None:
+    assert anchors("68656c6c6f*776f726c64") == (Anchor(b"hello", False, 0, 0),)
+    assert anchors("68656c6c6f*776f726c6421") == (Anchor(b"world!", False, 5, None),)
+
+
+def test_runs_of_one_byte_give_way_to_a_better_literal() -> None:
+    assert anchors("0000000000000000*8b4c24048b") == (Anchor(b"\x8bL$\x04\x8b", False, 8, None),)
+    assert anchors("ffffffffffff??8b") == (Anchor(b"\xff" * 6, False, 0, 0),)
+    assert anchors("ffffffffffff??8b4c") == (Anchor(b"\x8bL", False, 7, 7),)
+
+
+def test_short_alternatives_and_nibbles_extend_a_short_literal() -> None:
+    assert anchors("??(61|62)6364") == (
+        Anchor(b"acd", False, 1, 1),
+        Anchor(b"bcd", False, 1, 1),
+    )
+    expanded = anchors("6?6364")
+    assert len(expanded) == 16
+    literals = {anchor.literal for anchor in expanded}
+    assert literals == {bytes((v, 0x63, 0x64)) for v in range(0x60, 0x70)}
+
+
+def test_expansion_is_capped() -> None:
+    result = anchors("(61|62|63|64|65)(61|62|63|64)6364")
+    assert 1 < len(result) <= MAX_ANCHOR_EXPANSION
+    assert all(len(anchor.literal) == 3 for anchor in result)
+
+
+def test_nocase_anchors_are_lowercase() -> None:
+    assert anchors("48454c4c4f", NOCASE) == (Anchor(b"hello", True, 0, 0),)
+
+
+def test_wide_and_ascii_anchor_each_form() -> None:
+    both = SubsignatureModifiers(wide=True, ascii=True)
+    assert set(anchors("68656c6c6f", both)) == {
+        Anchor(wide(b"hello"), False, 0, 0),
+        Anchor(b"hello", False, 0, 0),
+    }
+
+
+def test_length_cap_keeps_the_most_informative_stretch() -> None:
+    result = anchors("000000000000008b4c2404ff", max_length=4)
+    assert result == (Anchor(b"\x8bL$\x04", False, 7, 7),)
+
+
+def test_no_anchor_without_two_fixed_bytes() -> None:
+    built = Pattern((Literal(b"a"), Masked(0, 0), Literal(b"b")), "61??62")
+    assert pattern_anchors(built) == ()
+    with pytest.raises(ValueError, match="at least 2"):
+        anchors("68656c6c6f", max_length=1)
+
+
+# ---------------------------------------------------------------------------
+# Property: every match holds an anchor
+
+
+_HEX_BYTES = ["61", "62", "41", "00", "0a", "20", "2d"]
+_TOKENS = [
+    "??",
+    "6?",
+    "?1",
+    "{1}",
+    "{2}",
+    "(61|62)",
+    "(6162|63)",
+    "(61|)",
+    "!(61|62)",
+    "!(6162|0a20)",
+    "(B)",
+    "(L)",
+    "(61??|4?)",
+]
+_SPLITS = ["*", "{-2}", "{1-3}", "{2-}", "{0}", "{130}"]
+_ALPHABET = b"aAb\0\n\r -x1"
+
+
+@st.composite
+def patterns(draw: st.DrawFn) -> str:
+    parts = []
+    for _ in range(draw(st.integers(1, 3))):
+        core = "".join(draw(st.lists(st.sampled_from(_HEX_BYTES), min_size=2, max_size=4)))
+        before = "".join(draw(st.lists(st.sampled_from(_TOKENS + _HEX_BYTES), max_size=3)))
+        after = "".join(draw(st.lists(st.sampled_from(_TOKENS + _HEX_BYTES), max_size=3)))
+        parts.append(before + core + after)
+    splits = [draw(st.sampled_from(_SPLITS)) for _ in parts[1:]]
+    text = parts[0]
+    for split, part in zip(splits, parts[1:], strict=True):
+        text += split + part
+    if draw(st.booleans()):
+        text = draw(st.sampled_from(["61[0-2]", "6?[1-3]"])) + text
+    return text
+
+
+modifier_sets = (
+    st.builds(
+        SubsignatureModifiers,
+        nocase=st.booleans(),
+        wide=st.booleans(),
+        fullword=st.booleans(),
+        ascii=st.booleans(),
+    )
+    | st.none()
+)
+
+
+def _witness(pattern: Pattern, modifiers: SubsignatureModifiers | None, seed: int) -> bytes:
+    """Data shaped like a match of the pattern (boundaries and fullword may still fail)."""
+    chooser = random.Random(seed)
+    out = bytearray()
+
+    def emit(element: Literal | Masked) -> None:
+        if isinstance(element, Literal):
+            out.extend(element.data)
+        else:
+            out.append(chooser.choice([v for v in range(256) if v & element.mask == element.value]))
+
+    for element in pattern.elements:
+        if isinstance(element, Literal | Masked):
+            emit(element)
+        elif isinstance(element, Gap):
+            high = element.min + 3 if element.max is None else element.max
+            out.extend(chooser.choices(_ALPHABET, k=chooser.randint(element.min, max(high, 0))))
+        elif isinstance(element, Alternatives):
+            for item in chooser.choice(element.options):
+                emit(item)
+        elif isinstance(element, BoundaryMark):
+            out.append(chooser.choice(b" \n-"))
+    data = bytes(out)
+    if modifiers is not None and modifiers.wide and chooser.random() < 0.5:
+        data = wide(data)
+    if modifiers is not None and modifiers.nocase:
+        letters = ALNUM - set(b"0123456789")
+        data = bytes(v ^ 0x20 if v in letters and chooser.random() < 0.5 else v for v in data)
+    return data
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(
+    patterns(),
+    modifier_sets,
+    st.binary(max_size=12).map(lambda raw: bytes(_ALPHABET[v % len(_ALPHABET)] for v in raw)),
+    st.integers(0, 2**16),
+    st.sampled_from([None, 2, 3, 8]),
+)
+def test_every_match_contains_an_anchor(
+    text: str,
+    modifiers: SubsignatureModifiers | None,
+    noise: bytes,
+    seed: int,
+    max_length: int | None,
+) -> None:
+    try:
+        pattern = parse_pattern(text, modifiers)
+    except SignatureError:
+        reject()
+    data = noise + _witness(pattern, modifiers, seed) + noise[::-1]
+    regex = pattern_regex(pattern, modifiers)
+    found_anchors = pattern_anchors(pattern, modifiers, max_length=max_length)
+    assert found_anchors
+    assert all(len(anchor.literal) <= (max_length or len(text)) for anchor in found_anchors)
+    lowered = data.lower()
+    for start in range(len(data) + 1):
+        if regex.match(data, start) is None:
+            continue
+        assert any(
+            _anchor_at(anchor, lowered if anchor.nocase else data, start)
+            for anchor in found_anchors
+        ), (text, modifiers, data, start, found_anchors)
+
+
+def _anchor_at(anchor: Anchor, data: bytes, start: int) -> bool:
+    last = len(data) if anchor.delta_max is None else start + anchor.delta_max
+    position = data.find(anchor.literal, start + anchor.delta_min)
+    return position != -1 and position <= last
