@@ -3,10 +3,11 @@ print what ClamAV 1.4's clamscan prints, and exit 0 (clean), 1 (found) or 2 (tro
 
 Strategy: typer declares the options once; everything else about them is
 derived from that declaration: the ClamAV-style ``--help`` text, and the
-ClamAV option syntax that click does not speak (``--switch=yes|no|true|false|1|0``,
-unique prefixes of long options), which ``_rewrite_argv`` turns into plain
-click tokens before parsing.  Usage errors are reported with getopt's and
-ClamAV's wording, never click's.  The walker (``_Walker``) mirrors the
+getopt/ClamAV syntax that typer does not speak (``--switch=yes|no|true|false|1|0``,
+unique prefixes of long options, options after paths), which
+``_canonical_argv`` parses and turns into tokens typer reads unambiguously.
+Usage errors are therefore reported with getopt's and ClamAV's wording, and
+typer never prints its own.  The walker (``_Walker``) mirrors the
 reference's traversal: command-line symlinks are followed, symlinks inside
 directories are reported and skipped, directories are read in on-disk order,
 at most ``MAX_DIR_RECURSION`` levels deep.  The engine and the loader are
