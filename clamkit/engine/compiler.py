@@ -5,8 +5,8 @@ Strategy:
 - Whole-file hashes go into dicts keyed by (digest, size), one per algorithm,
   plus the sets of sizes that have signatures, so a scan only computes a
   digest when some signature of that size (or of any size) could match.
-- Every body pattern (an ``.ndb``/``.db`` signature or a logical subsignature)
-  becomes one ``BodyMatcher``.  The literal anchors of all matchers go into
+- Every distinct body pattern (of ``.ndb``/``.db`` signatures and logical
+  subsignatures) becomes one ``BodyMatcher``.  The literal anchors of all matchers go into
   one Aho-Corasick automaton (a second one for case-insensitive anchors); the
   scanner only verifies matchers whose anchors fired.  Matchers pinned to one
   position (``n`` or ``EOF-n`` without a shift) skip the automaton and are
@@ -31,14 +31,16 @@ import ahocorasick
 from clamkit.database.loader import Database
 from clamkit.engine import scanner
 from clamkit.engine.bodyregex import pattern_anchors, pattern_regex
-from clamkit.engine.logic import true_without_matches
+from clamkit.engine.logic import count_limit, required_subsignatures, true_without_matches
 from clamkit.engine.scanner import Buffer, ScanOptions, ScanResult
 from clamkit.signatures.model import (
     AllowListEntry,
     BodySignature,
     BodySubsignature,
+    ByteCompareSubsignature,
     HashAlgorithm,
     HashSignature,
+    Literal,
     LogicalSignature,
     Offset,
     OffsetKind,
@@ -55,19 +57,24 @@ MAX_ANCHOR_BYTES = 8
 
 @dataclass(slots=True, eq=False)
 class BodyMatcher:
-    """One body pattern and where it may match.
+    """One distinct body pattern, where it may match, and who uses it.
 
-    ``owner`` is the index of the owning signature in ``Engine.body_signatures``
-    (``sub_index`` None) or ``Engine.logical_signatures`` (``sub_index`` set).
-    The compiled regex is a memo filled on first use; everything else is fixed.
+    Identical patterns (the same text, modifiers, offset and target) share a
+    matcher, so ``4d5a`` at offset 0, used by thousands of logical signatures,
+    is verified once per scan.  ``signatures`` are the indexes of the extended
+    signatures it stands for; ``triggers`` the logical signatures to evaluate
+    when it matches; ``count_limit`` how many matches are worth counting
+    (None: all, for byte compares that read at the last one).  The compiled
+    regex is a memo filled on first use; everything else is fixed.
     """
 
     pattern: Pattern
     modifiers: SubsignatureModifiers | None
     offset: Offset
     target: Target
-    owner: int
-    sub_index: int | None
+    signatures: tuple[int, ...] = ()
+    triggers: tuple[int, ...] = ()
+    count_limit: int | None = 1
     _regex: re.Pattern[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -75,10 +82,6 @@ class BodyMatcher:
         if self._regex is None:
             self._regex = pattern_regex(self.pattern, self.modifiers)
         return self._regex
-
-    @property
-    def is_logical(self) -> bool:
-        return self.sub_index is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,10 @@ class Engine:
     max_anchor_length: int
     positional: tuple[int, ...]  # matcher ids checked at one fixed position
     unanchored: tuple[int, ...]  # matcher ids searched without an anchor
+    # Per logical signature: the matcher of each subsignature (-1 for PCRE
+    # and byte compares) and the matchers that must all have matched.
+    logical_matchers: tuple[tuple[int, ...], ...]
+    logical_required: tuple[tuple[int, ...], ...]
     # Logical signatures that can be true although no subsignature matched.
     always_evaluate: tuple[int, ...]
     report: CompileReport
@@ -160,22 +167,95 @@ def _is_positional(offset: Offset) -> bool:
     return offset.maxshift is None and offset.kind in (OffsetKind.ABSOLUTE, OffsetKind.EOF)
 
 
+class _MatcherTable:
+    """Collects distinct matchers and who uses each, before they are frozen."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple, int] = {}
+        self.matchers: list[BodyMatcher] = []
+        self.signatures: list[list[int]] = []
+        self.triggers: list[list[int]] = []
+        self.limits: list[int | None] = []
+
+    def add(
+        self,
+        pattern: Pattern,
+        modifiers: SubsignatureModifiers | None,
+        offset: Offset,
+        target: Target,
+    ) -> int:
+        key = (pattern.source, modifiers, offset, target)
+        matcher_id = self.ids.get(key)
+        if matcher_id is None:
+            matcher_id = self.ids[key] = len(self.matchers)
+            self.matchers.append(BodyMatcher(pattern, modifiers, offset, target))
+            self.signatures.append([])
+            self.triggers.append([])
+            self.limits.append(1)
+        return matcher_id
+
+    def raise_limit(self, matcher_id: int, limit: int | None) -> None:
+        current = self.limits[matcher_id]
+        if current is not None:
+            self.limits[matcher_id] = None if limit is None else max(current, limit)
+
+    def frozen(self) -> tuple[BodyMatcher, ...]:
+        for matcher, signatures, triggers, limit in zip(
+            self.matchers, self.signatures, self.triggers, self.limits, strict=True
+        ):
+            matcher.signatures = tuple(signatures)
+            matcher.triggers = tuple(triggers)
+            matcher.count_limit = limit
+        return tuple(self.matchers)
+
+
+def _longest_literal(pattern: Pattern) -> int:
+    return max((len(e.data) for e in pattern.elements if isinstance(e, Literal)), default=0)
+
+
+def _add_logical(
+    table: _MatcherTable, index: int, signature: LogicalSignature
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Register a logical signature's body subsignatures; returns its matcher ids
+    and the ids of the matchers that must all match."""
+    target = signature.target_description.target or Target.ANY
+    limit = count_limit(signature.expression)
+    read_at_last = {
+        sub.trigger for sub in signature.subsignatures if isinstance(sub, ByteCompareSubsignature)
+    }
+    ids = []
+    for sub_index, sub in enumerate(signature.subsignatures):
+        if not isinstance(sub, BodySubsignature):
+            ids.append(-1)
+            continue
+        matcher_id = table.add(sub.pattern, sub.modifiers, sub.offset, target)
+        table.raise_limit(matcher_id, None if sub_index in read_at_last else limit)
+        ids.append(matcher_id)
+    required = [ids[i] for i in sorted(required_subsignatures(signature.expression)) if ids[i] >= 0]
+    # Evaluate only once the rarest required pattern matched (the one with the
+    # longest literal); with none required, any body subsignature may decide.
+    if required:
+        keys = [max(required, key=lambda m: _longest_literal(table.matchers[m].pattern))]
+    else:
+        keys = [matcher_id for matcher_id in ids if matcher_id >= 0]
+    for matcher_id in set(keys):
+        table.triggers[matcher_id].append(index)
+    return tuple(ids), tuple(sorted(set(required)))
+
+
 def compile_engine(database: Database) -> Engine:
-    matchers: list[BodyMatcher] = []
+    table = _MatcherTable()
     for index, signature in enumerate(database.body_signatures):
-        matchers.append(
-            BodyMatcher(signature.pattern, None, signature.offset, signature.target, index, None)
-        )
-    always_evaluate = []
+        matcher_id = table.add(signature.pattern, None, signature.offset, signature.target)
+        table.signatures[matcher_id].append(index)
+    logical_matchers, logical_required, always_evaluate = [], [], []
     for index, signature in enumerate(database.logical_signatures):
-        target = signature.target_description.target or Target.ANY
-        for sub_index, sub in enumerate(signature.subsignatures):
-            if isinstance(sub, BodySubsignature):
-                matchers.append(
-                    BodyMatcher(sub.pattern, sub.modifiers, sub.offset, target, index, sub_index)
-                )
+        ids, required = _add_logical(table, index, signature)
+        logical_matchers.append(ids)
+        logical_required.append(required)
         if true_without_matches(signature.expression):
             always_evaluate.append(index)
+    matchers = table.frozen()
 
     automata = {False: ahocorasick.Automaton(), True: ahocorasick.Automaton()}
     anchor_refs: dict[bool, dict[str, list[tuple[int, int, int]]]] = {
@@ -220,12 +300,14 @@ def compile_engine(database: Database) -> Engine:
         allow_list=_hash_indexes(database.allow_list),
         body_signatures=database.body_signatures,
         logical_signatures=database.logical_signatures,
-        matchers=tuple(matchers),
+        matchers=matchers,
         automaton=built[False],
         nocase_automaton=built[True],
         max_anchor_length=max_anchor_length,
         positional=tuple(positional),
         unanchored=tuple(unanchored),
+        logical_matchers=tuple(logical_matchers),
+        logical_required=tuple(logical_required),
         always_evaluate=tuple(always_evaluate),
         report=CompileReport(
             matchers=len(matchers),

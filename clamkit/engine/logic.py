@@ -34,7 +34,14 @@ from clamkit.signatures.model import (
     SubRef,
 )
 
-__all__ = ["byte_compare_matches", "evaluate", "pcre_matches", "true_without_matches"]
+__all__ = [
+    "byte_compare_matches",
+    "count_limit",
+    "evaluate",
+    "pcre_matches",
+    "required_subsignatures",
+    "true_without_matches",
+]
 
 Buffer = bytes | bytearray | memoryview
 
@@ -167,3 +174,36 @@ def pcre_matches(sub: PcreSubsignature, data: Buffer, trigger_fired: bool) -> in
             break
         position = match.end()
     return found
+
+
+def required_subsignatures(expression: Expression) -> frozenset[int]:
+    """Subsignatures that must have matched for ``expression`` to hold.
+
+    The scanner skips evaluating a signature while any of these is missing,
+    which is what keeps a file with thousands of partly-matching signatures
+    cheap.  The answer errs on the side of the empty set.
+    """
+    if isinstance(expression, SubRef):
+        return frozenset({expression.index})
+    if isinstance(expression, Count):
+        needs_one = expression.operator == ">" or (
+            expression.operator == "=" and expression.value > 0
+        )
+        return required_subsignatures(expression.operand) if needs_one else frozenset()
+    parts = [required_subsignatures(operand) for operand in expression.operands]
+    if isinstance(expression, Or):
+        return frozenset.intersection(*parts)
+    return frozenset.union(*parts)
+
+
+def count_limit(expression: Expression) -> int:
+    """How many matches of a subsignature can make a difference to ``expression``.
+
+    Counting past the largest number any condition compares with (plus one)
+    changes no verdict, so the scanner stops counting there.
+    """
+    if isinstance(expression, SubRef):
+        return 1
+    if isinstance(expression, Count):
+        return max(expression.value + 1, count_limit(expression.operand))
+    return max(count_limit(operand) for operand in expression.operands)

@@ -93,28 +93,27 @@ Buffer = bytes | bytearray | memoryview | mmap.mmap
 
 
 class _ViewMatches:
-    """What the body matchers found in one view."""
+    """Start positions found per matcher in one view, counted up to its limit."""
 
-    __slots__ = ("body_hits", "searched", "sub_starts")
+    __slots__ = ("searched", "starts")
 
     def __init__(self) -> None:
-        # body signature index -> first match position
-        self.body_hits: dict[int, int] = {}
-        # (logical index, subsignature index) -> distinct start positions
-        self.sub_starts: dict[tuple[int, int], set[int]] = {}
+        # matcher id -> start positions, in the order found
+        self.starts: dict[int, dict[int, None]] = {}
         # matchers already searched over the whole view
         self.searched: set[int] = set()
 
-    def record(self, matcher: BodyMatcher, start: int) -> None:
-        if matcher.sub_index is None:
-            if matcher.owner not in self.body_hits:
-                self.body_hits[matcher.owner] = start
-        else:
-            self.sub_starts.setdefault((matcher.owner, matcher.sub_index), set()).add(start)
+    def record(self, matcher_id: int, start: int) -> None:
+        self.starts.setdefault(matcher_id, {})[start] = None
 
-    def done(self, matcher: BodyMatcher) -> bool:
-        """A plain body signature needs one match; subsignatures are counted."""
-        return matcher.sub_index is None and matcher.owner in self.body_hits
+    def done(self, matcher_id: int, matcher: BodyMatcher) -> bool:
+        """Whether more matches of this matcher would change nothing."""
+        found = self.starts.get(matcher_id)
+        return (
+            found is not None
+            and matcher.count_limit is not None
+            and len(found) >= matcher.count_limit
+        )
 
 
 def _window(matcher: BodyMatcher, size: int) -> tuple[int, int] | None:
@@ -136,7 +135,11 @@ def _window(matcher: BodyMatcher, size: int) -> tuple[int, int] | None:
 
 
 def _search(
-    matcher: BodyMatcher, view: Buffer, window: tuple[int, int], found: _ViewMatches
+    matcher_id: int,
+    matcher: BodyMatcher,
+    view: Buffer,
+    window: tuple[int, int],
+    found: _ViewMatches,
 ) -> None:
     """Find matches of ``matcher`` starting anywhere in ``window``."""
     low, high = window
@@ -146,20 +149,25 @@ def _search(
         match = regex.search(view, position)
         if match is None or match.start() > high:
             return
-        found.record(matcher, match.start())
-        if found.done(matcher):
+        found.record(matcher_id, match.start())
+        if found.done(matcher_id, matcher):
             return
         position = match.start() + 1
 
 
 def _verify_at(
-    matcher: BodyMatcher, view: Buffer, start: int, size: int, found: _ViewMatches
+    matcher_id: int,
+    matcher: BodyMatcher,
+    view: Buffer,
+    start: int,
+    size: int,
+    found: _ViewMatches,
 ) -> None:
     window = _window(matcher, size)
     if window is None or not window[0] <= start <= window[1]:
         return
     if matcher.regex.match(view, start):
-        found.record(matcher, start)
+        found.record(matcher_id, start)
 
 
 AnchorRefs = tuple[tuple[int, int, int], ...]
@@ -193,42 +201,56 @@ def _match_view(engine: Engine, view: Buffer, targets: frozenset[Target]) -> _Vi
         for anchor_start, refs in _anchor_hits(automaton, view, size, overlap, lower):
             for matcher_id, delta_min, delta_max in refs:
                 matcher = matchers[matcher_id]
-                if matcher.target not in targets or found.done(matcher):
+                if matcher.target not in targets or found.done(matcher_id, matcher):
                     continue
                 if delta_max == delta_min:
-                    _verify_at(matcher, view, anchor_start - delta_min, size, found)
+                    _verify_at(matcher_id, matcher, view, anchor_start - delta_min, size, found)
                 elif delta_max >= 0 and delta_max - delta_min <= MAX_POSITIONS_PER_HIT:
                     for start in range(anchor_start - delta_max, anchor_start - delta_min + 1):
                         if start >= 0:
-                            _verify_at(matcher, view, start, size, found)
+                            _verify_at(matcher_id, matcher, view, start, size, found)
                 elif matcher_id not in found.searched:
                     found.searched.add(matcher_id)
                     window = _window(matcher, size)
                     if window is not None:
-                        _search(matcher, view, window, found)
+                        _search(matcher_id, matcher, view, window, found)
     for matcher_id in engine.positional:
         matcher = matchers[matcher_id]
         if matcher.target in targets:
             window = _window(matcher, size)
             if window is not None:
-                _verify_at(matcher, view, window[0], size, found)
+                _verify_at(matcher_id, matcher, view, window[0], size, found)
     for matcher_id in engine.unanchored:
         matcher = matchers[matcher_id]
         if matcher.target in targets:
             window = _window(matcher, size)
             if window is not None:
-                _search(matcher, view, window, found)
+                _search(matcher_id, matcher, view, window, found)
     return found
+
+
+def _body_names(engine: Engine, found: _ViewMatches) -> list[str]:
+    """Extended signatures that matched, by first match position, then load order."""
+    hits = []
+    for matcher_id, starts in found.starts.items():
+        first = min(starts)
+        hits.extend((first, index) for index in engine.matchers[matcher_id].signatures)
+    return [engine.body_signatures[index].name for _, index in sorted(hits)]
 
 
 def _logical_matches(
     engine: Engine, view: Buffer, targets: frozenset[Target], found: _ViewMatches, file_size: int
 ) -> list[int]:
     """Indexes of the logical signatures that hold on this view, in load order."""
-    candidates = {owner for owner, _ in found.sub_starts}
-    candidates.update(engine.always_evaluate)
+    matchers = engine.matchers
+    starts = found.starts
+    candidates = set(engine.always_evaluate)
+    for matcher_id in starts:
+        candidates.update(matchers[matcher_id].triggers)
     matched = []
     for index in sorted(candidates):
+        if not all(matcher_id in starts for matcher_id in engine.logical_required[index]):
+            continue
         signature = engine.logical_signatures[index]
         description = signature.target_description
         if (description.target or Target.ANY) not in targets:
@@ -244,15 +266,14 @@ def _logical_matches(
         ):
             # Needs container or executable context that this scan lacks.
             continue
-        counts = [
-            len(found.sub_starts.get((index, i), ())) for i in range(len(signature.subsignatures))
-        ]
+        sub_matchers = engine.logical_matchers[index]
+        counts = [len(starts.get(matcher_id, ())) for matcher_id in sub_matchers]
         for sub_index, sub in enumerate(signature.subsignatures):
             if isinstance(sub, PcreSubsignature):
                 counts[sub_index] = pcre_matches(sub, view, evaluate(sub.trigger, counts))
             elif isinstance(sub, ByteCompareSubsignature):
-                starts = sorted(found.sub_starts.get((index, sub.trigger), ()))
-                counts[sub_index] = int(byte_compare_matches(sub, view, starts))
+                trigger_starts = list(starts.get(sub_matchers[sub.trigger], ()))
+                counts[sub_index] = int(byte_compare_matches(sub, view, trigger_starts))
         if evaluate(signature.expression, counts):
             matched.append(index)
     return matched
@@ -352,8 +373,7 @@ def scan_bytes(engine: Engine, data: Buffer, options: ScanOptions | None = None)
             break
         scanned += len(view)
         found = _match_view(engine, view, targets)
-        body = sorted(found.body_hits.items(), key=lambda item: (item[1], item[0]))
-        if report([engine.body_signatures[index].name for index, _ in body]):
+        if report(_body_names(engine, found)):
             stop = True
             break
         if position == 0 and report(_hash_names(engine.hashes, digests, size)):
