@@ -39,6 +39,9 @@ BIG_FILE_SIZE = 200 * MiB
 SMALL_FILES = 5000
 SMALL_FILE_SIZES = (1024, 64 * 1024)
 CHUNK = 8 * MiB
+# Both scanners pass over files above 100 MB by default: raise the limits so
+# the 200 MB file is really scanned.
+LIMITS = ("--max-filesize=300M", "--max-scansize=300M")
 # The issue's targets for clamkit.
 TARGET_LOAD_SECONDS = 3.0
 TARGET_RSS_MB = 300.0
@@ -102,7 +105,7 @@ print(json.dumps({"seconds": seconds, "maxrss_kib": usage.ru_maxrss, "code": cod
 def measure(command: list[str], workload: Workload, scratch: Path) -> Run:
     """Run ``command`` on the workload through ``_RUNNER``; its output goes to a file."""
     database_options = [option for path in DATABASES for option in ("-d", str(path))]
-    argv = [*command, "--no-summary", "-i", *database_options, *workload.paths]
+    argv = [*command, "--no-summary", "-i", *LIMITS, *database_options, *workload.paths]
     output = scratch / "output.txt"
     runner = [sys.executable, "-I", "-S", "-c", _RUNNER, str(output), *argv]
     completed = subprocess.run(runner, capture_output=True, text=True, check=True, cwd=scratch)

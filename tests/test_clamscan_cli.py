@@ -120,6 +120,8 @@ def test_help_lists_every_option(clamscan: Run) -> None:
             assert option in result.out
         for option in ("--infected", "--allmatch", "--no-summary", "--stdout", "--detect-pua"):
             assert option in result.out
+        for option in ("--max-filesize=#n", "--max-scansize=#n"):
+            assert option in result.out
 
 
 def test_version_shows_the_bundled_database(clamscan: Run) -> None:
@@ -228,6 +230,37 @@ SPECS = cli._option_specs(cli.typer.main.get_command(cli.app))
 )
 def test_canonical_argv(argv: list[str], tokens: list[str]) -> None:
     assert cli._canonical_argv(argv, SPECS) == tokens
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [("5068", 5068), ("2k", 2048), ("3M", 3 * 1024**2), ("1G", 1024**3), ("0", sys.maxsize)],
+)
+def test_sizes(value: str, size: int) -> None:
+    assert cli._parse_size("--max-filesize", value) == size
+
+
+@pytest.mark.parametrize("value", ["", "-1", "1T", "M", "1.5M", "١٢"])
+def test_bad_sizes(clamscan: Run, value: str) -> None:
+    result = clamscan(f"--max-filesize={value}", "x")
+    assert result.code == 2
+    assert result.err.splitlines() == [
+        "ERROR: Incorrect argument format for option --max-filesize",
+        "ERROR: Can't parse command line options",
+    ]
+
+
+def test_size_limits(clamscan: Run, db: str, tmp_path: Path) -> None:
+    padded = tmp_path / "padded.com"
+    padded.write_bytes(EICAR + bytes(5000))
+    over = clamscan("-d", db, "--no-summary", "--max-filesize=5067", str(padded))
+    assert (over.code, over.out) == (0, f"{padded}: OK\n")
+    at = clamscan("-d", db, "--no-summary", "--max-filesize", "5068", str(padded))
+    assert at.out == found(str(padded), "Test.Body.One") + "\n"
+    unlimited = clamscan("-d", db, "--no-summary", "--max-filesize=0", str(padded))
+    assert unlimited.code == 1
+    scan_limited = clamscan("-d", db, "--no-summary", "--max-scansize=1K", str(padded))
+    assert scan_limited.out == f"{padded}: OK\n"
 
 
 def test_switch_values(clamscan: Run, db: str, files: Path) -> None:

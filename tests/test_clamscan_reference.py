@@ -96,6 +96,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory, testfiles: Path, shared_sigs:
     (files / "dir" / "sub").mkdir(parents=True)
     (files / "eicar.com").write_bytes(EICAR)
     (files / "clean.txt").write_text("hello\n")
+    (files / "padded.com").write_bytes(EICAR + bytes(5000))
     # A name that is not UTF-8 is printed byte for byte.
     (files / "dir" / os.fsdecode(b"caf\xe9.txt")).write_bytes(EICAR)
     (files / "empty.txt").touch()
@@ -169,6 +170,21 @@ CASES = {
     "options after paths": Case(("dir", "-r", f"-d{DB}", "--no-summary"), cwd="files"),
     "pua off": Case(("-d", "../pua", "clean.txt", "eicar.com"), cwd="files"),
     "pua on": Case(("-d", "../pua", "--detect-pua", "clean.txt", "eicar.com"), cwd="files"),
+    "size limits": Case(
+        ("-d", DB, "--no-summary", "--max-filesize=5067", "padded.com", "eicar.com"), cwd="files"
+    ),
+    "size limit reached": Case(
+        ("-d", DB, "--no-summary", "--max-filesize=5068", "--max-scansize=5M", "padded.com"),
+        cwd="files",
+    ),
+    "scan size limit": Case(
+        ("-d", DB, "--no-summary", "--max-scansize=1k", "padded.com"), cwd="files"
+    ),
+    "no size limit": Case(
+        ("-d", DB, "--no-summary", "--max-filesize=0", "padded.com"), cwd="files"
+    ),
+    "bad size": Case(("--max-filesize=1T", "files")),
+    "empty size": Case(("--max-scansize=", "files")),
     "data read": Case(("-d", DB, "sizes"), cwd="files", mask_data_scanned=True),
     "missing database": Case(("-d", "nothing.hdb", "files/clean.txt")),
     "empty database directory": Case(("-d", "empty-db", "--stdout", "files/clean.txt")),

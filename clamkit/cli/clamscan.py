@@ -58,6 +58,13 @@ if TYPE_CHECKING:
 # command-line directory (its --max-dir-recursion default).
 MAX_DIR_RECURSION = 15
 
+# How the help text names a size option's value; such values are checked by
+# _parse_size, so an empty one is a format error as in the reference.
+SIZE_METAVAR = "#n"
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+# A size limit of 0 lifts the limit.
+_NO_LIMIT = sys.maxsize
+
 # Values ClamAV's option parser accepts for a switch written as --switch=VALUE.
 _TRUE_WORDS = frozenset({"yes", "true", "1"})
 _FALSE_WORDS = frozenset({"no", "false", "0"})
@@ -121,8 +128,32 @@ def clamscan(
     detect_pua: Annotated[
         bool, typer.Option("--detect-pua", help="Load PUA.* signatures (potentially unwanted apps)")
     ] = False,
+    max_filesize: Annotated[
+        str | None,
+        typer.Option(
+            "--max-filesize",
+            metavar=SIZE_METAVAR,
+            help="Pass over (as clean) files larger than this; K, M, G suffixes; 0: no limit",
+        ),
+    ] = None,
+    max_scansize: Annotated[
+        str | None,
+        typer.Option(
+            "--max-scansize",
+            metavar=SIZE_METAVAR,
+            help="Scan at most this much data per file; K, M, G suffixes; 0: no limit",
+        ),
+    ] = None,
 ) -> int:
     """Scan files and directories (the current directory when none is given)."""
+    limits = {
+        field: _parse_size(option, value)
+        for field, option, value in (
+            ("max_filesize", "--max-filesize", max_filesize),
+            ("max_scansize", "--max-scansize", max_scansize),
+        )
+        if value is not None
+    }
     if help_:
         sys.stdout.write(_help_text(_option_specs(ctx.command)))
         return 0
@@ -139,6 +170,7 @@ def clamscan(
         allmatch=allmatch,
         detect_pua=detect_pua,
         summary=not no_summary,
+        limits=limits,
     )
 
 
@@ -151,6 +183,7 @@ def _run(
     allmatch: bool,
     detect_pua: bool,
     summary: bool,
+    limits: dict[str, int],
 ) -> int:
     started, clock = time.time(), time.perf_counter()
     stats = ScanStats()
@@ -162,7 +195,8 @@ def _run(
         known_viruses = engine.signature_count
         from clamkit.engine import ScanOptions
 
-        walker = _Walker(engine, ScanOptions(allmatch=allmatch), output, stats, recursive)
+        options = ScanOptions(allmatch=allmatch, **limits)
+        walker = _Walker(engine, options, output, stats, recursive)
         if paths:
             for path in paths:
                 walker.scan_argument(path)
@@ -428,7 +462,7 @@ def _find_long(name: str, specs: Sequence[_OptionSpec]) -> _OptionSpec:
 
 
 def _value_token(spec: _OptionSpec, value: str) -> str:
-    if not value:
+    if not value and spec.metavar != SIZE_METAVAR:
         raise UsageError(
             f"ERROR: Option {spec.shown} requires a non-empty string argument",
             f"ERROR: {CANNOT_PARSE_OPTIONS}",
@@ -445,6 +479,17 @@ def _switch_is_on(spec: _OptionSpec, value: str) -> bool:
         f"ERROR: Incorrect argument format for option {spec.shown}",
         f"ERROR: {CANNOT_PARSE_OPTIONS}",
     )
+
+
+def _parse_size(option: str, value: str) -> int:
+    """A ClamAV size: digits with an optional K, M or G (any case); 0 means no limit."""
+    digits, unit = (value[:-1], value[-1].lower()) if value[-1:].isalpha() else (value, "")
+    if not (digits.isascii() and digits.isdigit()) or unit not in _SIZE_UNITS:
+        raise UsageError(
+            f"ERROR: Incorrect argument format for option {option}",
+            f"ERROR: {CANNOT_PARSE_OPTIONS}",
+        )
+    return int(digits) * _SIZE_UNITS[unit] or _NO_LIMIT
 
 
 def _canonical_argv(argv: Sequence[str], specs: Sequence[_OptionSpec]) -> list[str]:
