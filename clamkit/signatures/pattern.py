@@ -35,8 +35,8 @@ Deliberate differences: the reference also takes ``{}``/``{-}`` (as ``*``),
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
+import re
+from typing import NamedTuple
 
 from clamkit.signatures.model import (
     Alternatives,
@@ -63,6 +63,8 @@ MAX_ANCHORED_GAP = 32
 _MAX_GAP = 2**31 - 1
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+# Most of a real database is long runs of plain hex: those are read in one go.
+_HEX_RUN = re.compile(r"(?:[0-9a-fA-F]{2})+")
 
 OptionElement = Literal | Masked
 
@@ -88,6 +90,19 @@ def parse_pattern(
     digits: 3 where the reference uses Boyer-Moore for it (.db, .ndb target 0,
     .ndb target 1 with an offset other than ``*`` and without a shift).
     """
+    wide = modifiers is not None and modifiers.wide
+    # ::wa adds the wide form to the plain one; both must pass.
+    variants = (True, False) if wide and modifiers and modifiers.ascii else (wide,)
+    if _HEX_RUN.fullmatch(text):
+        # The common case, plain hex: only its length can be wrong.
+        size = len(text) // 2 * (1 if False in variants else 2)
+        needed = max(min_plain_length, 2)
+        if size < needed:
+            raise SignatureError(
+                f"pattern {_shorten(text)} is too short: plain hex needs {needed} bytes here"
+                + (" after ::w widening" if wide else "")
+            )
+        return Pattern((Literal(bytes.fromhex(text)),), text)
     parser = _Parser(text)
     tokens = parser.tokens()
     if not tokens:
@@ -99,26 +114,13 @@ def parse_pattern(
                     "negated alternatives are not allowed with ::i, ::w, ::f or ::a", token.start
                 )
     parts = _parts(tokens, parser)
-    wide = modifiers is not None and modifiers.wide
-    # ::wa adds the wide form to the plain one; both must pass.
-    variants = {True, not modifiers.ascii} if wide and modifiers else {False}
     for variant_wide in variants:
         for number, part in enumerate(parts, 1):
             _check_part(part, number, len(parts), variant_wide, parser)
-    # Tokens hold one byte each; ::w doubles what the reference sees.
-    plain_length = len(tokens) * (1 if False in variants else 2)
-    if all(isinstance(token.element, Literal) for token in tokens) and (
-        plain_length < min_plain_length
-    ):
-        raise SignatureError(
-            f"pattern {_shorten(text)} is too short: a plain hex pattern here needs "
-            f"{min_plain_length} bytes"
-        )
     return Pattern(tuple(_merge([token.element for token in tokens])), text)
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(NamedTuple):
     """One parsed element and where it came from (for messages and part rules)."""
 
     element: PatternElement
@@ -161,6 +163,10 @@ class _Parser:
         self.pos = min(stops, default=len(self.text))
 
     def _element(self) -> tuple[PatternElement, bool]:
+        run = _HEX_RUN.match(self.text, self.pos)
+        if run:
+            self.pos = run.end()
+            return Literal(bytes.fromhex(run[0])), False
         char = self.text[self.pos]
         if char in _HEX_DIGITS or char == "?":
             return self._byte(), False
@@ -328,7 +334,8 @@ def _parts(tokens: list[_Token], parser: _Parser) -> list[list[_Token]]:
 
 
 def _is_single_byte(token: _Token) -> bool:
-    return isinstance(token.element, Literal | Masked)
+    element = token.element
+    return isinstance(element, Masked) or (isinstance(element, Literal) and len(element.data) == 1)
 
 
 def _check_part(part: list[_Token], number: int, count: int, wide: bool, parser: _Parser) -> None:
@@ -346,21 +353,22 @@ def _check_part(part: list[_Token], number: int, count: int, wide: bool, parser:
                 "a [x-y] range needs one single byte on one side, at the start or end of its part",
                 token.start,
             )
-    fixed = []
+    # The longest run of consecutive fixed bytes, as the reference counts them.
+    fixed = longest = 0
     for token in part[start:end]:
         element = token.element
         if isinstance(element, Literal):
-            fixed.extend([True, True] if wide else [True])
+            fixed += len(element.data) * (2 if wide else 1)
         elif isinstance(element, Masked):
-            fixed.extend([False, True] if wide else [False])
-        elif isinstance(element, Gap):
-            fixed.extend([False] * element.min)
-        elif isinstance(element, Alternatives):
-            fixed.append(False)
-        elif token is not part[0] and token is not part[-1]:
-            # A boundary mark inside a part consumes one byte.
-            fixed.append(False)
-    if not any(a and b for a, b in itertools.pairwise(fixed)):
+            # Widening puts a fixed 00 after the wildcard.
+            fixed = 1 if wide else 0
+        elif isinstance(element, BoundaryMark) and token in (part[0], part[-1]):
+            # A boundary mark at a part's edge only looks; inside it consumes a byte.
+            continue
+        else:
+            fixed = 0
+        longest = max(longest, fixed)
+    if longest < 2:
         where = "the pattern" if count == 1 else f"part {number} of the pattern"
         text = parser.text[part[0].start : part[-1].end]
         raise SignatureError(
