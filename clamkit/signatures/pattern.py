@@ -27,8 +27,6 @@ Rules observed on the reference, where its documentation is silent or differs:
   generic groups and for any group in a subsignature with modifiers.
 - ``(B)`` and ``(L)`` (upper case only) may stand anywhere; what they mean
   depends on their place in the part (see ``clamkit.engine.bodyregex``).
-- ``::`` inside the hex ends its part: the text up to the next ``*`` or ``{``
-  is skipped (one real subsignature reads ``hex::i*hex::i*hex::i``).
 Deliberate differences: the reference also takes ``{}``/``{-}`` (as ``*``),
 ``{ 3}``, ``{+3}`` and nested ``((aa|bb))``; those are refused here.
 """
@@ -59,7 +57,7 @@ INLINE_GAP_LIMIT = 128
 # The widest ``[x-y]`` the reference accepts.
 MAX_ANCHORED_GAP = 32
 
-# The reference reads gap bounds as C ints; larger values wrap around there.
+# The reference reads gap bounds as C ints and wraps larger values; they are refused here.
 _MAX_GAP = 2**31 - 1
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -145,22 +143,10 @@ class _Parser:
     def tokens(self) -> list[_Token]:
         tokens = []
         while self.pos < len(self.text):
-            if self.text.startswith("::", self.pos):
-                self._skip_options()
-                continue
             start = self.pos
             element, split = self._element()
             tokens.append(_Token(element, start, self.pos, split))
         return tokens
-
-    def _skip_options(self) -> None:
-        """Skip '::' and the rest of its part, up to the next '*' or '{'.
-
-        The reference ignores that text: one real subsignature reads
-        ``hex::i*hex::i*hex::i``, where only the last ``::i`` is a modifier.
-        """
-        stops = [found for found in map(self.text.find, "*{", (self.pos,) * 2) if found >= 0]
-        self.pos = min(stops, default=len(self.text))
 
     def _element(self) -> tuple[PatternElement, bool]:
         run = _HEX_RUN.match(self.text, self.pos)
