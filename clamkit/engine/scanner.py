@@ -18,6 +18,7 @@ passes and sometimes reports a name twice; clamkit reports each name once.
 
 from __future__ import annotations
 
+import array
 import hashlib
 import mmap
 import os
@@ -170,39 +171,49 @@ def _verify_at(
         found.record(matcher_id, start)
 
 
-AnchorRefs = tuple[tuple[int, int, int], ...]
-
-
 def _anchor_hits(
-    automaton: ahocorasick.Automaton, view: Buffer, size: int, overlap: int, lower: bool
-) -> Iterator[tuple[int, AnchorRefs]]:
-    """(anchor start, refs) for every anchor occurrence, chunk by chunk."""
+    automaton: ahocorasick.Automaton,
+    lengths: array.array,
+    view: Buffer,
+    overlap: int,
+    lower: bool,
+) -> Iterator[tuple[int, int]]:
+    """(anchor start, anchor id) for every anchor occurrence, chunk by chunk."""
+    size = len(view)
     for chunk_start in range(0, size, CHUNK_SIZE):
         chunk = bytes(view[chunk_start : chunk_start + CHUNK_SIZE + overlap])
         if lower:
             chunk = chunk.lower()
-        text = chunk.decode("latin-1")
         last_chunk = chunk_start + CHUNK_SIZE >= size
-        for end, (length, refs) in automaton.iter(text):
-            start = end - length + 1
+        for end, anchor_id in automaton.iter(chunk.decode("latin-1")):
+            start = end - lengths[anchor_id] + 1
             # Hits starting in the overlap belong to the next chunk.
             if start < CHUNK_SIZE or last_chunk:
-                yield chunk_start + start, refs
+                yield chunk_start + start, anchor_id
 
 
 def _match_view(engine: Engine, view: Buffer, targets: frozenset[Target]) -> _ViewMatches:
     size = len(view)
     found = _ViewMatches()
     matchers = engine.matchers
-    overlap = engine.max_anchor_length - 1
+    table = engine.anchors
+    lengths, first_ref = table.lengths, table.first_ref
+    ref_matchers, ref_delta_min, ref_delta_max = (
+        table.ref_matchers,
+        table.ref_delta_min,
+        table.ref_delta_max,
+    )
+    overlap = table.max_length - 1
     for automaton, lower in ((engine.automaton, False), (engine.nocase_automaton, True)):
         if automaton is None:
             continue
-        for anchor_start, refs in _anchor_hits(automaton, view, size, overlap, lower):
-            for matcher_id, delta_min, delta_max in refs:
+        for anchor_start, anchor_id in _anchor_hits(automaton, lengths, view, overlap, lower):
+            for ref in range(first_ref[anchor_id], first_ref[anchor_id + 1]):
+                matcher_id = ref_matchers[ref]
                 matcher = matchers[matcher_id]
                 if matcher.target not in targets or found.done(matcher_id, matcher):
                     continue
+                delta_min, delta_max = ref_delta_min[ref], ref_delta_max[ref]
                 if delta_max == delta_min:
                     _verify_at(matcher_id, matcher, view, anchor_start - delta_min, size, found)
                 elif delta_max >= 0 and delta_max - delta_min <= MAX_POSITIONS_PER_HIT:

@@ -217,7 +217,7 @@ def _check_description(description: TargetDescription, level: int | None) -> Non
 def _parse_subsignature(text: str, index: int, target: Target) -> Subsignature:
     try:
         if ":" not in text and "/" not in text and "#" not in text and "$" not in text:
-            return BodySubsignature(ANY_OFFSET, parse_pattern(text, _PLAIN), _PLAIN)
+            return _plain_body(text)
         subsignature = _classify(text, index)
     except SkippedSignature:
         raise
@@ -232,6 +232,13 @@ def _parse_subsignature(text: str, index: int, target: Target) -> Subsignature:
             f"subsignature {index}: offset {subsignature.offset.kind.value} needs target 1, 6 or 9"
         )
     return subsignature
+
+
+@functools.lru_cache(maxsize=65536)
+def _plain_body(text: str) -> BodySubsignature:
+    """A subsignature that is only a pattern; a quarter of the real ones are
+    repeats (``4d5a`` alone stands in thousands), so parses are shared."""
+    return BodySubsignature(ANY_OFFSET, parse_pattern(text, _PLAIN), _PLAIN)
 
 
 def _classify(text: str, index: int) -> Subsignature:
