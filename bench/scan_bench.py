@@ -83,7 +83,11 @@ def generate(directory: Path, seed: int) -> tuple[Workload, Workload, Workload]:
     return (
         Workload("load (tiny file)", (str(tiny),), tiny.stat().st_size),
         Workload("one 200 MB random file", (str(big),), BIG_FILE_SIZE),
-        Workload(f"{SMALL_FILES:,} random files of 1-64 KB", ("-r", str(small)), total),
+        Workload(
+            f"{SMALL_FILES:,} random files of 1-64 KB ({total / MiB:.0f} MB)",
+            ("-r", str(small)),
+            total,
+        ),
     )
 
 
@@ -132,8 +136,8 @@ def throughput(workload: Workload, run: Run, load: Run) -> float | None:
 
 
 def _cell(run: Run, rate: float | None) -> str:
-    speed = f", {rate:6.1f} MB/s" if rate is not None else ""
-    return f"{run.seconds:8.2f} s, {run.peak_rss_mb:6.0f} MB{speed}"
+    speed = f" ({rate:.1f} MB/s)" if rate is not None else ""
+    return f"{run.seconds:.2f} s{speed}, peak RSS {run.peak_rss_mb:.0f} MB"
 
 
 def main(argv: list[str]) -> int:
@@ -161,9 +165,11 @@ def main(argv: list[str]) -> int:
                 runs[name][workload.name] = measure(command, workload, scratch)
 
     load_name = workloads[0].name
-    reference_version = _reference_version()
+    versions = {name: _version(command) for name, command in scanners.items()}
     rows = []
-    print(f"\n{'workload':<34}{'clamkit':<36}{'ClamAV ' + reference_version:<36}")
+    # A Markdown table: README.md shows it as printed.
+    print(f"\n| workload | {versions['clamkit']} | {versions['ClamAV']} |")
+    print("| --- | --- | --- |")
     for workload in workloads:
         cells = []
         row: dict[str, object] = {"workload": workload.name, "bytes": workload.size_bytes}
@@ -174,7 +180,7 @@ def main(argv: list[str]) -> int:
             cells.append(_cell(run, rate))
             row[name] = {**asdict(run), "scan_mb_per_s": rate}
         rows.append(row)
-        print(f"{workload.name:<34}{cells[0]:<36}{cells[1]:<36}")
+        print(f"| {workload.name} | {cells[0]} | {cells[1]} |")
     clamkit_load = runs["clamkit"][load_name]
     verdict = {
         "load_seconds": clamkit_load.seconds,
@@ -193,7 +199,7 @@ def main(argv: list[str]) -> int:
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "reference": reference_version,
+        "versions": versions,
         "seed": args.seed,
         "databases": [str(path.relative_to(PROJECT_ROOT.parent)) for path in DATABASES],
         "results": rows,
@@ -205,9 +211,10 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _reference_version() -> str:
-    completed = subprocess.run([REFERENCE, "-V"], capture_output=True, text=True, check=False)
-    return completed.stdout.strip().removeprefix("ClamAV ").split("/")[0]
+def _version(command: list[str]) -> str:
+    """``clamkit 0.1.0`` or ``ClamAV 1.4.6``: the -V line without the database part."""
+    completed = subprocess.run([*command, "-V"], capture_output=True, text=True, check=True)
+    return completed.stdout.strip().split("/")[0]
 
 
 if __name__ == "__main__":
