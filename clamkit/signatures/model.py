@@ -334,6 +334,4 @@ class LogicalSignature:
 
 
 # Everything a database line can become.
-ParsedSignature = (
-    HashSignature | AllowListEntry | IgnoreEntry | BodySignature | LogicalSignature
-)
+ParsedSignature = HashSignature | AllowListEntry | IgnoreEntry | BodySignature | LogicalSignature
