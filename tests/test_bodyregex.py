@@ -1,26 +1,33 @@
-"""pattern_regex and pattern_anchors on generated data, element by element.
+"""pattern_regex, pattern_anchors and pattern_verifier on generated data.
 
 The reference's behaviour for the same elements is checked file by file in
-test_pattern_reference.py; here every byte value and gap size is tried, and a
-property test checks the promise the prefilter relies on: every match holds
-one of the anchors at an allowed distance from its start.
+test_pattern_reference.py; here every byte value and gap size is tried, and
+property tests check the promises the scanner relies on: every match holds
+one of the anchors at an allowed distance from its start, and the verifier
+decides exactly what the regex decides, while reading a view about once.
 """
 
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
+from clamkit.engine import bodyregex
 from clamkit.engine.bodyregex import (
     LEFT_WORD_BOUNDARY,
     MAX_ANCHOR_EXPANSION,
     RIGHT_WORD_BOUNDARY,
     Anchor,
+    Verifier,
+    VerifyMemo,
     pattern_anchors,
     pattern_regex,
+    pattern_verifier,
 )
 from clamkit.signatures.model import (
     Alternatives,
@@ -40,7 +47,12 @@ ALNUM = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 
 def found(text: str, data: bytes, modifiers: SubsignatureModifiers | None = None) -> bool:
-    return pattern_regex(parse_pattern(text, modifiers), modifiers).search(data) is not None
+    """Whether the pattern occurs in data; the verifier must find the same start."""
+    pattern = parse_pattern(text, modifiers)
+    match = pattern_regex(pattern, modifiers).search(data)
+    start = pattern_verifier(pattern, modifiers).search(data, 0, VerifyMemo())
+    assert start == (None if match is None else match.start()), (text, data)
+    return match is not None
 
 
 def anchors(
@@ -336,9 +348,9 @@ _ALPHABET = b"aAb\0\n\r -x1"
 
 
 @st.composite
-def patterns(draw: st.DrawFn) -> str:
+def patterns(draw: st.DrawFn, min_parts: int = 1) -> str:
     parts = []
-    for _ in range(draw(st.integers(1, 3))):
+    for _ in range(draw(st.integers(min_parts, 3))):
         core = "".join(draw(st.lists(st.sampled_from(_HEX_BYTES), min_size=2, max_size=4)))
         before = "".join(draw(st.lists(st.sampled_from(_TOKENS + _HEX_BYTES), max_size=3)))
         after = "".join(draw(st.lists(st.sampled_from(_TOKENS + _HEX_BYTES), max_size=3)))
@@ -395,14 +407,11 @@ def _witness(pattern: Pattern, modifiers: SubsignatureModifiers | None, seed: in
     return data
 
 
+noises = st.binary(max_size=12).map(lambda raw: bytes(_ALPHABET[v % len(_ALPHABET)] for v in raw))
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-@given(
-    patterns(),
-    modifier_sets,
-    st.binary(max_size=12).map(lambda raw: bytes(_ALPHABET[v % len(_ALPHABET)] for v in raw)),
-    st.integers(0, 2**16),
-    st.sampled_from([None, 2, 3, 8]),
-)
+@given(patterns(), modifier_sets, noises, st.integers(0, 2**16), st.sampled_from([None, 2, 3, 8]))
 def test_every_match_contains_an_anchor(
     text: str,
     modifiers: SubsignatureModifiers | None,
@@ -433,3 +442,152 @@ def _anchor_at(anchor: Anchor, data: bytes, start: int) -> bool:
     last = len(data) if anchor.delta_max is None else start + anchor.delta_max
     position = data.find(anchor.literal, start + anchor.delta_min)
     return position != -1 and position <= last
+
+
+# ---------------------------------------------------------------------------
+# Verifier
+
+
+def verifier(text: str, modifiers: SubsignatureModifiers | None = None) -> Verifier:
+    return pattern_verifier(parse_pattern(text, modifiers), modifiers)
+
+
+def test_a_later_start_may_end_earlier_than_the_leftmost_one() -> None:
+    text = "7878*(61????62|63)??6565*6564"
+    # From 2, "a??b" "?" "ee" ends at 9; from 4, "c" "?" "ee" ends at 8, the
+    # least a start there can give, and only from 8 is "ed" found.
+    data = b"xxaxcbeeed"
+    assert verifier(text).match(data, 0, VerifyMemo())
+    assert pattern_regex(parse_pattern(text)).match(data)
+    assert not verifier(text).match(data[:4] + b"-" + data[5:], 0, VerifyMemo())
+
+
+def test_a_first_part_of_several_lengths_ends_where_the_rest_can_follow() -> None:
+    # The regex tries "aa" first; only "a" leaves the "ab" that follows.
+    assert verifier("7878(6161|61)*6162").match(b"xxaab", 0, VerifyMemo())
+
+
+def test_a_part_after_a_bounded_gap_may_be_a_later_occurrence() -> None:
+    text = "7878*6162{-2}6364*6565"
+    assert verifier(text).match(b"xx ab__ab_cd ee", 0, VerifyMemo())
+    assert not verifier(text).match(b"xx ab__ab___cd ee", 0, VerifyMemo())
+
+
+@pytest.mark.parametrize(("after", "expected"), [(b"\r\n", True), (b"\n", True), (b"xx", False)])
+def test_a_line_boundary_at_the_far_edge_of_a_gap(after: bytes, expected: bool) -> None:
+    # "cd" may start anywhere in 4..24; at 24 its (L) looks at the bytes 26 and 27.
+    data = b"xxab" + b"-" * 20 + b"cd" + after + b"ee"
+    assert found("7878*6162{-20}6364(L)*6565", data) is expected
+
+
+def test_the_memo_answers_only_for_thresholds_up_to_what_it_found() -> None:
+    # From 0, "ab" is searched from 5 and found at 5; from 1 it must be searched from 6.
+    check = verifier("7878{3-}6162")
+    memo = VerifyMemo()
+    assert [check.match(b"xxx--ab", hit, memo) for hit in (0, 1)] == [True, False]
+
+
+def test_wide_and_ascii_forms_with_parts() -> None:
+    both = SubsignatureModifiers(wide=True, ascii=True)
+    # The wide form matches from 2; the ascii "he" at 6 has no ascii "llo" after it.
+    assert found("6865*6c6c6f", b"xx" + wide(b"he") + b"he" + wide(b"llo"), both)
+    assert not found("6865*6c6c6f", wide(b"he") + b"llo", both)
+
+
+def test_a_gap_may_not_run_past_the_end_of_the_view() -> None:
+    # Hand-built: the parser refuses a trailing gap.
+    pattern = Pattern((Literal(b"he"), Gap(0, None), Literal(b"llo"), Gap(2, None)), "")
+    check, regex = pattern_verifier(pattern), pattern_regex(pattern)
+    for data in (b"hello..", b"hello."):
+        assert check.match(data, 0, VerifyMemo()) is bool(regex.match(data))
+        assert check.search(data, 0, VerifyMemo()) == (0 if regex.search(data) else None)
+    assert not check.match(b"hello.", 0, VerifyMemo())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(patterns(min_parts=2), modifier_sets, noises, st.integers(0, 2**16))
+def test_verifier_decides_like_the_regex(
+    text: str, modifiers: SubsignatureModifiers | None, noise: bytes, seed: int
+) -> None:
+    try:
+        pattern = parse_pattern(text, modifiers)
+    except SignatureError:
+        reject()
+    # Several witnesses make hits whose later parts overlap: what the memo is for.
+    witnesses = [_witness(pattern, modifiers, seed + number) for number in range(3)]
+    data = noise + noise[:2].join(witnesses) + noise[::-1]
+    regex = pattern_regex(pattern, modifiers)
+    check = pattern_verifier(pattern, modifiers)
+    positions = list(range(len(data) + 1))
+    expected = {position: regex.match(data, position) is not None for position in positions}
+    shuffled = random.Random(seed).sample(positions, len(positions))
+    # The scanner's order (increasing) and any other, one memo per view.
+    for order in (positions, shuffled):
+        memo = VerifyMemo()
+        assert {position: check.match(data, position, memo) for position in order} == expected
+    memo = VerifyMemo()
+    for position in shuffled:
+        leftmost = regex.search(data, position)
+        assert check.search(data, position, memo) == (leftmost and leftmost.start())
+
+
+PHP_HITS = 1024
+PHP_VIEW = 1 << 20
+
+
+def _php_view(tail: bytes) -> tuple[bytes, list[int]]:
+    """1 MB of text with a ``<?php`` every KiB, and ``tail`` at the end."""
+    chooser = random.Random(7)
+    data = bytearray(chooser.choices(b"abcdefgh \n", k=PHP_VIEW - len(tail)))
+    hits = list(range(0, len(data), len(data) // PHP_HITS))
+    for hit in hits:
+        data[hit : hit + 5] = b"<?php"
+    return bytes(data + tail), hits
+
+
+@pytest.mark.parametrize("tail", [b"", b"include"])
+def test_verifying_every_hit_reads_the_view_about_once(
+    monkeypatch: pytest.MonkeyPatch, tail: bytes
+) -> None:
+    """Each hit alone would make the regex read to the end: 1,024 times the view."""
+    data, hits = _php_view(tail)
+    check = verifier("3c3f706870*696e636c756465")
+    read = []
+    search = bodyregex._Stage.earliest_end
+
+    def counted(
+        stage: bodyregex._Stage, view: bytes, threshold: int, exact: bool
+    ) -> tuple[int, int] | None:
+        found = search(stage, view, threshold, exact)
+        # A search reads from its threshold to what it found, or to the end.
+        read.append((len(view) if found is None else found[1]) - threshold)
+        return found
+
+    monkeypatch.setattr(bodyregex._Stage, "earliest_end", counted)
+    memo = VerifyMemo()
+    assert [check.match(data, hit, memo) for hit in hits] == [bool(tail)] * len(hits)
+    assert check.search(data, 0, memo) == (hits[0] if tail else None)
+    assert len(read) == 1 and read[0] <= len(data)
+
+
+def test_verifying_every_hit_costs_less_than_a_few_regex_reads() -> None:
+    data, hits = _php_view(b"")
+    pattern = parse_pattern("3c3f706870*696e636c756465")
+    regex, check = pattern_regex(pattern), pattern_verifier(pattern)
+
+    def verify_every_hit() -> None:
+        memo = VerifyMemo()
+        for hit in hits:
+            check.match(data, hit, memo)
+
+    def cost(run: Callable[[], object]) -> float:
+        timings = []
+        for _ in range(3):
+            began = time.perf_counter()
+            run()
+            timings.append(time.perf_counter() - began)
+        return min(timings)
+
+    # The regex at the first hit reads the whole view once: the unit of cost.
+    # Verifying each hit with the regex costs hundreds of those.
+    assert cost(verify_every_hit) < 20 * cost(lambda: regex.match(data, hits[0]))

@@ -4,11 +4,19 @@ Strategy: a ``Pattern`` plus its subsignature modifiers is first *lowered*
 into a flat list of units (fixed bytes, a byte from a set, a choice of byte
 sequences, a gap, a zero-width boundary check, a line break), once per
 variant (plain, and the ``::w`` wide form).  Widening happens during
-lowering and each variant carries its ``::i``/``::f`` flags, so the two
+lowering and each variant carries its ``::i``/``::f`` flags, so the
 consumers share one reading of the pattern:
 - ``pattern_regex`` prints the units as one Python ``bytes`` regex (DOTALL)
   for ``rx.match(data, pos)``.  Pass the whole buffer and a position, not a
   slice: boundary and fullword checks look at the bytes before ``pos``.
+  It is the definition of what matches, and what the tests compare with.
+- ``pattern_verifier`` decides the same, without the regex's quadratic cost
+  when a scan checks many hits of a pattern with unbounded gaps (each
+  ``match`` would read on to the end of the view).  It cuts a variant at
+  its unbounded gaps into *stages*, matched one by one from the earliest
+  end of the previous one, and a per-view ``VerifyMemo`` remembers each
+  stage's last search, so increasing hits read the view about once.
+  Patterns without an unbounded gap are left to the regex.
 - ``pattern_anchors`` picks, per variant, the run of fixed-width units whose
   literal expansion is least likely to occur by chance, and returns it as
   ``Anchor`` literals with their distance from the match start.
@@ -36,6 +44,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import mmap
 import re
 from dataclasses import dataclass
 
@@ -57,8 +66,12 @@ __all__ = [
     "MAX_ANCHOR_EXPANSION",
     "RIGHT_WORD_BOUNDARY",
     "Anchor",
+    "Buffer",
+    "Verifier",
+    "VerifyMemo",
     "pattern_anchors",
     "pattern_regex",
+    "pattern_verifier",
 ]
 
 # Bytes that may precede a leading (B) and follow a trailing (B), measured on
@@ -253,37 +266,55 @@ def pattern_regex(
 
 
 def _variant_regex(variant: _Variant) -> bytes:
-    body = b"".join(_segments(variant))
+    before, after = _fullword_checks(variant)
+    return before + b"".join(_segments(variant)) + after
+
+
+def _fullword_checks(variant: _Variant) -> tuple[bytes, bytes]:
+    """The zero-width regexes ``::f`` puts before and after the match."""
     if not variant.fullword:
-        return body
+        return b"", b""
     # The wide form's left neighbour character starts two bytes back.
     before = b"." if variant.wide else b""
     alnum = _class(_ALNUM)
-    return b"(?<!" + alnum + before + b")" + body + b"(?!" + alnum + b")"
+    return b"(?<!" + alnum + before + b")", b"(?!" + alnum + b")"
 
 
 def _segments(variant: _Variant) -> list[bytes]:
-    """Regex pieces; a fixed-width segment after an unbounded gap is made atomic."""
-    units = variant.units
-    pieces: list[bytes] = []
-    start = 0
-    for end in range(1, len(units) + 1):
-        if end < len(units) and not _is_unbounded(units[end]):
+    """Regex pieces; a fixed-width stage after an unbounded gap is made atomic."""
+    stages = _split_unbounded(variant.units)
+    pieces = []
+    for index, (gap, units) in enumerate(stages):
+        source = _units_regex(units, variant.nocase)
+        if index == 0:
+            pieces.append(source)
             continue
-        segment = units[start:end]
-        source = b"".join(_unit_regex(unit, variant.nocase) for unit in segment)
-        # What follows the last segment (the fullword check) may reject its
-        # earliest occurrence, so only earlier segments can commit.
-        final = end == len(units) and variant.fullword
-        if not final and _is_unbounded(segment[0]) and all(map(_is_fixed, segment[1:])):
+        source = b".{%d,}?" % gap + source
+        # What follows the last stage (the fullword check) may reject its
+        # earliest occurrence, so only earlier stages can commit.
+        final = index == len(stages) - 1 and variant.fullword
+        if not final and all(map(_is_fixed, units)):
             source = b"(?>" + source + b")"
         pieces.append(source)
-        start = end
     return pieces
 
 
-def _is_unbounded(unit: _Unit) -> bool:
-    return isinstance(unit, _Skip) and unit.max is None
+def _split_unbounded(units: tuple[_Unit, ...]) -> list[tuple[int, tuple[_Unit, ...]]]:
+    """The units between unbounded gaps, each with the least size of the gap before it."""
+    stages: list[tuple[int, list[_Unit]]] = [(0, [])]
+    for unit in units:
+        if not (isinstance(unit, _Skip) and unit.max is None):
+            stages[-1][1].append(unit)
+        elif len(stages) > 1 and not stages[-1][1]:
+            # Two unbounded gaps in a row (hand-built patterns only) are one.
+            stages[-1] = (stages[-1][0] + unit.min, [])
+        else:
+            stages.append((unit.min, []))
+    return [(gap, tuple(stage)) for gap, stage in stages]
+
+
+def _units_regex(units: tuple[_Unit, ...], nocase: bool) -> bytes:
+    return b"".join(_unit_regex(unit, nocase) for unit in units)
 
 
 def _is_fixed(unit: _Unit) -> bool:
@@ -364,6 +395,327 @@ def _class(values: frozenset[int]) -> bytes:
         first, last = values_in_run[0], values_in_run[-1]
         ranges.append(b"\\x%02x" % first if first == last else b"\\x%02x-\\x%02x" % (first, last))
     return b"[" + (b"^" if negate else b"") + b"".join(ranges) + b"]"
+
+
+# ---------------------------------------------------------------------------
+# Verifier
+
+
+class VerifyMemo:
+    """What the verifiers learnt about one view; make a fresh one per view.
+
+    For each stage after an unbounded gap: where its last search started, which
+    start it found and where that match ends, and from which threshold on the
+    rest of the pattern is known to fail.
+    """
+
+    __slots__ = ("_records",)
+
+    def __init__(self) -> None:
+        self._records: dict[_Chain, list[_Record]] = {}
+
+    def _for(self, chain: _Chain, size: int) -> list[_Record]:
+        records = self._records.get(chain)
+        if records is None:
+            records = self._records[chain] = [_Record(size) for _ in chain.stages]
+        return records
+
+
+class _Record:
+    """For thresholds in ``low..high`` the stage's earliest match end is ``end``."""
+
+    __slots__ = ("end", "fail_from", "high", "low")
+
+    def __init__(self, size: int) -> None:
+        self.low, self.high, self.end = 1, 0, 0
+        # The stages from this one on match no start at or after this threshold.
+        self.fail_from = size + 1
+
+
+class Verifier:
+    """Decides where a pattern matches, in time linear in the view over a whole scan.
+
+    ``data`` is the whole view and ``pos`` a position in ``0..len(data)``;
+    ``memo`` belongs to that view.  Answers equal ``pattern_regex``'s
+    ``match(data, pos)`` and ``search(data, pos)``.
+    """
+
+    __slots__ = ("_chains", "_regex")
+
+    def __init__(self, regex: re.Pattern[bytes] | None, chains: tuple[_Chain, ...]) -> None:
+        # Without unbounded gaps the regex is as fast as it gets: no memo needed.
+        self._regex = regex
+        self._chains = chains
+
+    def match(self, data: Buffer, pos: int, memo: VerifyMemo) -> bool:
+        """Whether the pattern matches starting at ``pos``."""
+        if self._regex is not None:
+            return self._regex.match(data, pos) is not None
+        return any(chain.match(data, pos, memo) for chain in self._chains)
+
+    def search(self, data: Buffer, pos: int, memo: VerifyMemo) -> int | None:
+        """The leftmost start at or after ``pos`` where the pattern matches."""
+        if self._regex is not None:
+            found = self._regex.search(data, pos)
+            return None if found is None else found.start()
+        starts = [chain.search(data, pos, memo) for chain in self._chains]
+        return min((start for start in starts if start is not None), default=None)
+
+
+def pattern_verifier(pattern: Pattern, modifiers: SubsignatureModifiers | None = None) -> Verifier:
+    """A ``Verifier`` for the pattern: ``pattern_regex`` without its quadratic cases."""
+    chains = tuple(_chain(variant) for variant in _variants(pattern, modifiers))
+    if all(len(chain.stages) == 1 for chain in chains):
+        return Verifier(pattern_regex(pattern, modifiers), ())
+    return Verifier(None, chains)
+
+
+# A view in memory or mapped from a file.
+Buffer = bytes | bytearray | memoryview | mmap.mmap
+# Sorted, disjoint, inclusive ranges of positions in a view.
+_Spans = list[tuple[int, int]]
+
+# The most bytes a trailing look reads past the end of its match (``\r\n``):
+# a search cut short by ``endpos`` must see them.
+_LOOKAHEAD_BYTES = 2
+# A window of start positions this narrow is tried position by position.
+_SCAN_WINDOW = 8
+
+
+def _merge_spans(spans: _Spans) -> _Spans:
+    merged: _Spans = []
+    for low, high in sorted(spans):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Run:
+    """Units of one fixed width, matched as one regex."""
+
+    regex: re.Pattern[bytes]
+    width: int
+
+    def starts(self, data: Buffer, low: int, high: int) -> list[int]:
+        """The positions in ``low..high`` where the run matches."""
+        regex = self.regex
+        if high - low < _SCAN_WINDOW:
+            return [start for start in range(low, high + 1) if regex.match(data, start)]
+        # endpos keeps a search from running past the window, yet shows a
+        # match starting in it all it looks at.
+        endpos = high + self.width + _LOOKAHEAD_BYTES
+        found = []
+        position = low
+        while position <= high:
+            match = regex.search(data, position, endpos)
+            if match is None or match.start() > high:
+                break
+            found.append(match.start())
+            position = match.start() + 1
+        return found
+
+    def advance(self, data: Buffer, spans: _Spans, limit: int) -> _Spans:
+        ends = []
+        for low, high in spans:
+            for start in self.starts(data, low, min(high, limit - self.width)):
+                ends.append((start + self.width, start + self.width))
+        return _merge_spans(ends)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Union:
+    """Runs of different widths, any of which may match: options, ``\\r?\\n``."""
+
+    runs: tuple[_Run, ...]
+
+    def advance(self, data: Buffer, spans: _Spans, limit: int) -> _Spans:
+        return _merge_spans([span for run in self.runs for span in run.advance(data, spans, limit)])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Range:
+    """A gap of ``min..max`` bytes (``min > max`` never matches)."""
+
+    min: int
+    max: int
+
+    def advance(self, data: Buffer, spans: _Spans, limit: int) -> _Spans:
+        if self.min > self.max:
+            return []
+        moved = [(low + self.min, min(high + self.max, limit)) for low, high in spans]
+        return _merge_spans([(low, high) for low, high in moved if low <= limit])
+
+
+_Step = _Run | _Union | _Range
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Stage:
+    """The units between two unbounded gaps, ``gap`` the least size of the gap before.
+
+    ``regex`` finds where the stage matches; ``width`` is None when its
+    matches vary in length, and then ``steps`` enumerate the ends of the
+    matches at one start.
+    """
+
+    regex: re.Pattern[bytes]
+    gap: int
+    width: int | None
+    min_width: int
+    steps: tuple[_Step, ...]
+
+    def least_end(self, data: Buffer, start: int) -> int:
+        """The earliest end of the matches at ``start``, where ``regex`` matches."""
+        return self._ends(data, start, len(data))[0][0]
+
+    def earliest_end(self, data: Buffer, threshold: int, exact: bool) -> tuple[int, int] | None:
+        """(start, end) of the match starting at or after ``threshold`` that ends first.
+
+        Without ``exact`` any match from the leftmost start will do.
+        """
+        match = self.regex.search(data, threshold)
+        if match is None or self.width is not None or not exact:
+            return None if match is None else match.span()
+        start = match.start()
+        best = (start, self.least_end(data, start))
+        # A later start may still end earlier: try those that could.
+        while True:
+            endpos = min(len(data), best[1] - 1 + _LOOKAHEAD_BYTES)
+            match = self.regex.search(data, start + 1, endpos)
+            if match is None or match.start() + self.min_width >= best[1]:
+                return best
+            start = match.start()
+            ends = self._ends(data, start, best[1] - 1)
+            if ends:
+                best = (start, ends[0][0])
+
+    def _ends(self, data: Buffer, start: int, limit: int) -> _Spans:
+        """The ends, at most ``limit``, of the stage's matches starting at ``start``."""
+        spans = [(start, start)]
+        for step in self.steps:
+            spans = step.advance(data, spans, limit)
+            if not spans:
+                break
+        return spans
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Chain:
+    """One variant as stages separated by unbounded gaps, matched stage by stage.
+
+    After an unbounded gap only the earliest end of what came before matters
+    (anything later in the view is reachable from it), so each stage is
+    searched for its earliest-ending match from a threshold.  That answer is
+    the same for every threshold up to the start it found, and a failure
+    holds for every higher threshold: the memo keeps both, so a scan that
+    verifies hits in increasing order reads the view about once per stage.
+    """
+
+    stages: tuple[_Stage, ...]
+
+    def match(self, data: Buffer, pos: int, memo: VerifyMemo) -> bool:
+        first = self.stages[0]
+        found = first.regex.match(data, pos)
+        if found is None:
+            return False
+        if self._rest(data, found.end(), memo):
+            return True
+        # An earlier end of the first stage may still do, if even its
+        # shortest conceivable match would: only then enumerate its ends.
+        if first.width is not None or not self._rest(data, pos + first.min_width, memo):
+            return False
+        return self._rest(data, first.least_end(data, pos), memo)
+
+    def search(self, data: Buffer, pos: int, memo: VerifyMemo) -> int | None:
+        while pos <= len(data):
+            found = self.stages[0].regex.search(data, pos)
+            if found is None:
+                return None
+            if self.match(data, found.start(), memo):
+                return found.start()
+            pos = found.start() + 1
+        return None
+
+    def _rest(self, data: Buffer, end: int, memo: VerifyMemo) -> bool:
+        """Whether the stages after the first match somewhere after ``end``."""
+        records = memo._for(self, len(data))
+        last = len(self.stages) - 1
+        path = []
+        for index in range(1, last + 1):
+            stage, record = self.stages[index], records[index]
+            threshold = end + stage.gap
+            if threshold >= record.fail_from:
+                break
+            path.append((record, threshold))
+            if not record.low <= threshold <= record.high:
+                # Only whether the last stage matches counts, not where it ends.
+                found = stage.earliest_end(data, threshold, exact=index < last)
+                if found is None:
+                    break
+                record.low, record.high = threshold, found[0]
+                record.end = found[1]
+            end = record.end
+        else:
+            return True
+        # Every stage on the way was reached at its threshold: the rest fails from there.
+        for record, threshold in path:
+            record.fail_from = min(record.fail_from, threshold)
+        return False
+
+
+def _chain(variant: _Variant) -> _Chain:
+    before, after = _fullword_checks(variant)
+    split = _split_unbounded(variant.units)
+    stages = []
+    for index, (gap, units) in enumerate(split):
+        # The fullword checks look just outside the whole match.
+        head = before if index == 0 else b""
+        tail = after if index == len(split) - 1 else b""
+        stages.append(_stage(units, gap, variant.nocase, head, tail))
+    return _Chain(tuple(stages))
+
+
+def _stage(units: tuple[_Unit, ...], gap: int, nocase: bool, head: bytes, tail: bytes) -> _Stage:
+    widths = [_width(unit) for unit in units]
+    low = sum(width[0] for width in widths)
+    fixed = all(width[0] == width[1] for width in widths)
+    regex = re.compile(head + _units_regex(units, nocase) + tail, re.DOTALL)
+    steps: list[_Step] = []
+    pending = [head]
+    pending_width = 0
+    for unit, (least, most) in zip(units, widths, strict=True):
+        if least == most:
+            pending.append(_unit_regex(unit, nocase))
+            pending_width += least
+            continue
+        _flush(steps, pending, pending_width)
+        pending, pending_width = [], 0
+        if isinstance(unit, _Choice):
+            runs = [
+                _run(_units_regex(option, nocase), sum(_width(item)[0] for item in option))
+                for option in unit.options
+            ]
+            steps.append(_Union(tuple(runs)))
+        elif isinstance(unit, _Skip) and unit.max is not None:
+            steps.append(_Range(unit.min, unit.max))
+        else:
+            steps.append(_Union((_run(b"\\n", 1), _run(b"\\r\\n", 2))))
+    pending.append(tail)
+    _flush(steps, pending, pending_width)
+    return _Stage(regex, gap, low if fixed else None, low, tuple(steps))
+
+
+def _flush(steps: list[_Step], pending: list[bytes], width: int) -> None:
+    """End a run of fixed-width units; one that neither consumes nor looks is left out."""
+    if any(pending):
+        steps.append(_run(b"".join(pending), width))
+
+
+def _run(source: bytes, width: int) -> _Run:
+    return _Run(re.compile(source, re.DOTALL), width)
 
 
 # ---------------------------------------------------------------------------
