@@ -12,7 +12,7 @@ Strategy:
   position (``n`` or ``EOF-n`` without a shift) skip the automaton and are
   checked at that position; matchers with no usable anchor are searched
   directly and counted in ``CompileReport.unanchored``.
-- Verification regexes are compiled on first use (see ``BodyMatcher.regex``):
+- Verifiers are compiled on first use (see ``BodyMatcher.verifier``):
   compiling 150,000 of them up front would dominate start-up, and most never
   fire on a given host.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import array
 import os
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ import ahocorasick
 
 from clamkit.database.loader import Database
 from clamkit.engine import scanner
-from clamkit.engine.bodyregex import pattern_anchors, pattern_regex
+from clamkit.engine.bodyregex import Verifier, pattern_anchors, pattern_verifier
 from clamkit.engine.logic import count_limit, required_subsignatures, true_without_matches
 from clamkit.engine.scanner import Buffer, ScanOptions, ScanResult
 from clamkit.signatures.model import (
@@ -66,7 +65,7 @@ class BodyMatcher:
     signatures it stands for; ``triggers`` the logical signatures to evaluate
     when it matches; ``count_limit`` how many matches are worth counting
     (None: all, for byte compares that read at the last one).  The compiled
-    regex is a memo filled on first use; everything else is fixed.
+    verifier is a memo filled on first use; everything else is fixed.
     """
 
     pattern: Pattern
@@ -76,13 +75,13 @@ class BodyMatcher:
     signatures: tuple[int, ...] = ()
     triggers: tuple[int, ...] = ()
     count_limit: int | None = 1
-    _regex: re.Pattern[bytes] | None = field(default=None, repr=False)
+    _verifier: Verifier | None = field(default=None, repr=False)
 
     @property
-    def regex(self) -> re.Pattern[bytes]:
-        if self._regex is None:
-            self._regex = pattern_regex(self.pattern, self.modifiers)
-        return self._regex
+    def verifier(self) -> Verifier:
+        if self._verifier is None:
+            self._verifier = pattern_verifier(self.pattern, self.modifiers)
+        return self._verifier
 
 
 def _hash_key(digest: bytes, size: int | None) -> bytes:

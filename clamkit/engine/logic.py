@@ -22,6 +22,7 @@ import functools
 import re
 from collections.abc import Sequence
 
+from clamkit.engine.bodyregex import Buffer
 from clamkit.signatures.bytecompare import read_number
 from clamkit.signatures.expression import expression_indexes
 from clamkit.signatures.model import (
@@ -42,8 +43,6 @@ __all__ = [
     "required_subsignatures",
     "true_without_matches",
 ]
-
-Buffer = bytes | bytearray | memoryview
 
 
 def evaluate(expression: Expression, counts: Sequence[int]) -> bool:

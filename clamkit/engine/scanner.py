@@ -5,7 +5,7 @@ page cache holds it rather than our heap).  Each *view* of it (the raw bytes,
 plus the normalised text or HTML that target types 7 and 3 see) is fed to the
 anchor automaton in bounded chunks decoded as latin-1, so a scan never holds a
 second full-size copy of a large file.  Anchor hits name candidate matchers
-and start positions; only those are verified with the matcher's regex against
+and start positions; only those are verified with the matcher's verifier against
 the whole view.  Hashes are computed only for sizes some signature has.
 Logical signatures are evaluated once per view from the match counts of their
 subsignatures.
@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
+from clamkit.engine.bodyregex import Buffer, VerifyMemo
 from clamkit.engine.filetypes import FileType, detect_file_type, refine_file_type, target_types
 from clamkit.engine.logic import byte_compare_matches, evaluate, pcre_matches
 from clamkit.engine.normalize import html_views, normalize_text
@@ -51,7 +52,7 @@ MiB = 1024 * 1024
 CHUNK_SIZE = 8 * MiB
 
 # An anchor whose distance from the pattern start varies by at most this much
-# is verified at each possible start; wider ranges fall back to one regex
+# is verified at each possible start; wider ranges fall back to one verifier
 # search over the view per scan.
 MAX_POSITIONS_PER_HIT = 64
 
@@ -90,15 +91,14 @@ class ScanResult:
         return bool(self.names)
 
 
-Buffer = bytes | bytearray | memoryview | mmap.mmap
-
-
 class _ViewMatches:
     """Start positions found per matcher in one view, counted up to its limit."""
 
-    __slots__ = ("searched", "starts")
+    __slots__ = ("memo", "searched", "starts")
 
     def __init__(self) -> None:
+        # what multi-part verifiers learnt about this view
+        self.memo = VerifyMemo()
         # matcher id -> start positions, in the order found
         self.starts: dict[int, dict[int, None]] = {}
         # matchers already searched over the whole view
@@ -144,16 +144,15 @@ def _search(
 ) -> None:
     """Find matches of ``matcher`` starting anywhere in ``window``."""
     low, high = window
-    regex = matcher.regex
     position = low
     while position <= high:
-        match = regex.search(view, position)
-        if match is None or match.start() > high:
+        start = matcher.verifier.search(view, position, found.memo)
+        if start is None or start > high:
             return
-        found.record(matcher_id, match.start())
+        found.record(matcher_id, start)
         if found.done(matcher_id, matcher):
             return
-        position = match.start() + 1
+        position = start + 1
 
 
 def _verify_at(
@@ -167,7 +166,7 @@ def _verify_at(
     window = _window(matcher, size)
     if window is None or not window[0] <= start <= window[1]:
         return
-    if matcher.regex.match(view, start):
+    if matcher.verifier.match(view, start, found.memo):
         found.record(matcher_id, start)
 
 
