@@ -34,6 +34,7 @@ from clamkit.engine.bodyregex import Verifier, pattern_anchors, pattern_verifier
 from clamkit.engine.logic import count_limit, required_subsignatures, true_without_matches
 from clamkit.engine.scanner import Buffer, ScanOptions, ScanResult
 from clamkit.signatures.model import (
+    ANY_OFFSET,
     AllowListEntry,
     BodySignature,
     BodySubsignature,
@@ -240,6 +241,9 @@ def _hash_indexes(
     }
 
 
+_PLAIN = SubsignatureModifiers()
+
+
 def _is_positional(offset: Offset) -> bool:
     return offset.maxshift is None and offset.kind in (OffsetKind.ABSOLUTE, OffsetKind.EOF)
 
@@ -253,6 +257,8 @@ class _MatcherTable:
         self.signatures: list[list[int]] = []
         self.triggers: list[list[int]] = []
         self.limits: list[int | None] = []
+        # Length of each matcher's longest literal: how rare its matches are.
+        self.rarity: list[int] = []
 
     def add(
         self,
@@ -261,7 +267,11 @@ class _MatcherTable:
         offset: Offset,
         target: Target,
     ) -> int:
-        key = (pattern.source, modifiers, offset, target)
+        if offset is ANY_OFFSET and (modifiers is None or modifiers == _PLAIN):
+            # Most subsignatures: skip hashing the offset and modifier objects.
+            key: tuple = (pattern.source, target)
+        else:
+            key = (pattern.source, modifiers, offset, target)
         matcher_id = self.ids.get(key)
         if matcher_id is None:
             matcher_id = self.ids[key] = len(self.matchers)
@@ -269,6 +279,9 @@ class _MatcherTable:
             self.signatures.append([])
             self.triggers.append([])
             self.limits.append(1)
+            self.rarity.append(
+                max((len(e.data) for e in pattern.elements if type(e) is Literal), default=0)
+            )
         return matcher_id
 
     def raise_limit(self, matcher_id: int, limit: int | None) -> None:
@@ -284,10 +297,6 @@ class _MatcherTable:
             matcher.triggers = tuple(triggers)
             matcher.count_limit = limit
         return tuple(self.matchers)
-
-
-def _longest_literal(pattern: Pattern) -> int:
-    return max((len(e.data) for e in pattern.elements if isinstance(e, Literal)), default=0)
 
 
 def _add_logical(
@@ -312,7 +321,7 @@ def _add_logical(
     # Evaluate only once the rarest required pattern matched (the one with the
     # longest literal); with none required, any body subsignature may decide.
     if required:
-        keys = [max(required, key=lambda m: _longest_literal(table.matchers[m].pattern))]
+        keys = [max(required, key=table.rarity.__getitem__)]
     else:
         keys = [matcher_id for matcher_id in ids if matcher_id >= 0]
     for matcher_id in set(keys):
