@@ -7,13 +7,16 @@ import struct
 import tarfile
 
 import pytest
+from pebuild import PE_HEADERS
 
 from clamkit.engine.filetypes import (
     HEAD_SIZE,
     FileType,
     detect_file_type,
     refine_file_type,
+    relative_offsets_resolve,
     target_types,
+    utf16le_as_ascii,
 )
 from clamkit.signatures.model import Target
 
@@ -199,3 +202,22 @@ def test_container_names_are_clamav_names() -> None:
 def test_link_tag_needs_href_anywhere_after() -> None:
     assert refine_file_type(T.CL_TYPE_TEXT_ASCII, b"<a " * 100_000) is T.CL_TYPE_TEXT_ASCII
     assert refine_file_type(T.CL_TYPE_TEXT_ASCII, b"<a " + b"x" * 5000 + b"HrEF") is T.CL_TYPE_HTML
+
+
+def test_utf16le_as_ascii() -> None:
+    assert utf16le_as_ascii("<html>".encode("utf-16-le") + b"x") == b"<html>"
+    assert utf16le_as_ascii(b"\xff\xfeA\x01") == bytes([0xDF, 0x51])
+
+
+@pytest.mark.parametrize(
+    ("image", "resolves"), [p[1:] for p in PE_HEADERS], ids=[p[0] for p in PE_HEADERS]
+)
+def test_relative_offsets_need_a_parsable_pe_header(image: bytes, resolves: bool) -> None:
+    file_type = detect_file_type(image, len(image))
+    assert file_type is T.CL_TYPE_MSEXE
+    assert relative_offsets_resolve(file_type, image) is resolves
+
+
+def test_relative_offsets_resolve_outside_executables() -> None:
+    assert relative_offsets_resolve(T.CL_TYPE_BINARY_DATA, b"MZ")
+    assert relative_offsets_resolve(T.CL_TYPE_TEXT_ASCII, b"")

@@ -24,8 +24,15 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from pebuild import PE_HEADERS
 
-from clamkit.engine.filetypes import FileType, detect_file_type, refine_file_type, target_types
+from clamkit.engine.filetypes import (
+    FileType,
+    detect_file_type,
+    refine_file_type,
+    relative_offsets_resolve,
+    target_types,
+)
 from clamkit.signatures.model import Target
 
 MARK = b"zqxmarkzqx"
@@ -174,3 +181,29 @@ def test_targets_match_reference(
 ) -> None:
     _, _, hits = reference
     assert hits[name] == _predicted_targets(BUILT[name])
+
+
+def test_eof_offsets_follow_the_pe_header(reference_clamscan: str, tmp_path: Path) -> None:
+    """A target-0 ``EOF-n`` signature matches a PE image only where its header parses."""
+    tail = b"zqxtailmarkerzqx"
+    database = tmp_path / "eof.ndb"
+    database.write_text(f"Eof:0:EOF-{len(tail)}:{tail.hex()}\nAnywhere:0:*:{tail.hex()}\n")
+    corpus = tmp_path / "pe"
+    corpus.mkdir()
+    for index, (_, image, _) in enumerate(PE_HEADERS):
+        (corpus / f"pe{index:02d}").write_bytes(image + tail)
+    output = subprocess.run(
+        [reference_clamscan, "--no-summary", "--allmatch", "-d", str(database), str(corpus)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    found = re.findall(r"/(pe\d+): (\w+)\.UNOFFICIAL FOUND", output)
+    assert {name for name, sig in found if sig == "Anywhere"} == {
+        f"pe{index:02d}" for index in range(len(PE_HEADERS))
+    }
+    resolved = {name for name, sig in found if sig == "Eof"}
+    for index, (label, image, expected) in enumerate(PE_HEADERS):
+        data = image + tail
+        ours = relative_offsets_resolve(detect_file_type(data, len(data)), data)
+        assert (f"pe{index:02d}" in resolved, ours) == (expected, expected), label

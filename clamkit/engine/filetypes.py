@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import re
+import struct
 from dataclasses import dataclass
 
 from clamkit.signatures.model import Target
@@ -41,7 +42,9 @@ __all__ = [
     "FileType",
     "detect_file_type",
     "refine_file_type",
+    "relative_offsets_resolve",
     "target_types",
+    "utf16le_as_ascii",
 ]
 
 HEAD_SIZE = 1024
@@ -449,11 +452,17 @@ def _tar_type(head: bytes) -> FileType | None:
     return T.CL_TYPE_POSIX_TAR if head[257:262] == b"ustar" else T.CL_TYPE_OLD_TAR
 
 
-def _utf16le_as_ascii(head: bytes) -> bytes:
-    # ClamAV folds each 16-bit unit to one byte as (high << 4) + low, which
-    # keeps little-endian ASCII intact and garbles everything else.
-    end = len(head) - len(head) % 2
-    return bytes(((head[i + 1] << 4) + head[i]) & 0xFF for i in range(0, end, 2))
+def utf16le_as_ascii(data: bytes) -> bytes:
+    """UTF-16LE text narrowed as ClamAV does, each unit to ``(high << 4) + low``.
+
+    That keeps little-endian ASCII intact and garbles everything else; it is
+    how UTF-16 HTML is both recognised and normalised.
+    """
+    units = len(data) // 2
+    low, high = data[0 : 2 * units : 2], data[1 : 2 * units : 2]
+    if not high.strip(b"\0"):
+        return low
+    return bytes((a + (b << 4)) & 0xFF for a, b in zip(low, high, strict=True))
 
 
 def detect_file_type(head: bytes, size: int | None = None) -> FileType:
@@ -477,7 +486,7 @@ def detect_file_type(head: bytes, size: int | None = None) -> FileType:
     found = _best_pattern_type(_PATTERN_MAGIC, head, size, file_type)
     if found is not file_type:
         return found
-    folded = _utf16le_as_ascii(head)
+    folded = utf16le_as_ascii(head)
     if any(_pattern_hits(magic, folded, len(folded)) for magic in _HTML_ANYWHERE):
         return T.CL_TYPE_HTML_UTF16
     return file_type
@@ -532,3 +541,80 @@ def target_types(file_type: FileType) -> frozenset[Target]:
         return frozenset()
     specific = _TARGETS_BY_TYPE.get(file_type)
     return frozenset({Target.ANY} if specific is None else {Target.ANY, specific})
+
+
+# ---------------------------------------------------------------------------
+# Executable headers: ClamAV places EOF-n, EP and section offsets with the
+# results of its executable parser, for every signature scanned in a file of
+# an executable type (target 0 included).  When the header does not parse,
+# none of those offsets resolves; absolute offsets and ``*`` still do.
+
+
+def _align_down(value: int, alignment: int) -> int:
+    return value // alignment * alignment if alignment else value
+
+
+def _align_up(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment if alignment else value
+
+
+def _pe_header_parses(data: bytes) -> bool:
+    """Whether ClamAV's PE parser accepts the headers and finds the entry point in the file.
+
+    The conditions checked are those the reference was seen to reject (see
+    the tests): no ``PE\\0\\0`` header at ``e_lfanew``, no sections, an
+    optional header shorter than its fixed part and data directories (16 at
+    most), a truncated section table, a section with raw data that starts
+    past the end, and an entry point that lies neither in the headers nor in
+    a section's (aligned, file-clipped) raw data.
+    """
+    size = len(data)
+    if size < 0x40:
+        return False
+    (pe_offset,) = struct.unpack_from("<I", data, 0x3C)
+    if pe_offset == 0 or pe_offset + 24 > size or data[pe_offset : pe_offset + 4] != b"PE\0\0":
+        return False
+    sections, optional_size = struct.unpack_from("<H12xH", data, pe_offset + 6)
+    optional = pe_offset + 24
+    if sections == 0 or optional + 2 > size:
+        return False
+    # The fixed part of the optional header ends with the count of data
+    # directories; the header must hold that many of them (16 at most).
+    fixed = 0x70 if data[optional : optional + 2] == b"\x0b\x02" else 0x60
+    table = optional + optional_size
+    if optional_size < fixed or table + 40 * sections > size:
+        return False
+    (directories,) = struct.unpack_from("<I", data, optional + fixed - 4)
+    if optional_size < fixed + 8 * min(directories, 16):
+        return False
+    (entry,) = struct.unpack_from("<I", data, optional + 16)
+    section_alignment, file_alignment = struct.unpack_from("<II", data, optional + 32)
+    (headers,) = struct.unpack_from("<I", data, optional + 60)
+    if entry < _align_up(headers, section_alignment):
+        return entry < size
+    entry_in_file = False
+    for index in range(sections):
+        virtual, raw_size, raw = struct.unpack_from("<III", data, table + 40 * index + 12)
+        start = _align_down(raw, file_alignment)
+        length = _align_up(raw_size, file_alignment)
+        if not length:
+            continue
+        if start >= size or raw >= size:
+            return False
+        length = min(length, size - start)
+        base = _align_down(virtual, section_alignment)
+        entry_in_file = entry_in_file or 0 <= entry - base < length
+    return entry_in_file
+
+
+def relative_offsets_resolve(file_type: FileType, data: bytes) -> bool:
+    """Whether EOF-n, EP and section offsets can be placed in ``data`` (the whole file).
+
+    True for every type ClamAV parses no executable header for.  For
+    ``CL_TYPE_MSEXE`` the PE header must parse (a bare ``MZ`` does not).
+    ELF and Mach-O files are subject to the same rule on the reference, but
+    their parsers are not reproduced: they are taken as parsing.
+    """
+    if file_type is T.CL_TYPE_MSEXE:
+        return _pe_header_parses(data)
+    return True
