@@ -29,9 +29,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from clamkit.engine.bodyregex import Buffer, VerifyMemo
-from clamkit.engine.filetypes import FileType, detect_file_type, refine_file_type, target_types
+from clamkit.engine.filetypes import (
+    FileType,
+    detect_file_type,
+    refine_file_type,
+    target_types,
+    utf16le_as_ascii,
+)
 from clamkit.engine.logic import byte_compare_matches, evaluate, pcre_matches
-from clamkit.engine.normalize import html_views, normalize_text
+from clamkit.engine.normalize import (
+    MAX_HTML_NORMALIZE,
+    MAX_HTML_NOTAGS,
+    MAX_SCRIPT_NORMALIZE,
+    html_views,
+    normalize_text,
+)
 from clamkit.signatures.model import (
     ByteCompareSubsignature,
     HashAlgorithm,
@@ -327,33 +339,48 @@ _TEXT_TYPES = frozenset(
         FileType.CL_TYPE_TEXT_UTF16BE,
     }
 )
-_HTML_TYPES = frozenset({FileType.CL_TYPE_HTML, FileType.CL_TYPE_HTML_UTF16})
 _HTML_TARGETS = frozenset({Target.ANY, Target.HTML})
 _TEXT_TARGETS = frozenset({Target.ANY, Target.TEXT})
+# The reference scans the normalised scripts twice, typed HTML and typed text.
+_SCRIPT_TARGETS = _HTML_TARGETS | _TEXT_TARGETS
+
+
+def _html_forms(html: bytes) -> Iterator[tuple[Buffer, frozenset[Target]]]:
+    """The normalised forms of an HTML document, each within the reference's size limits."""
+    if len(html) > MAX_HTML_NORMALIZE:
+        return
+    views = html_views(html)
+    yield views.normalized, _HTML_TARGETS
+    if len(html) <= MAX_HTML_NOTAGS:
+        yield views.text, _HTML_TARGETS
+    if views.javascript is not None:
+        yield views.javascript, _SCRIPT_TARGETS
 
 
 def _views(data: Buffer, file_type: FileType) -> Iterator[tuple[Buffer, frozenset[Target]]]:
     """The forms of the object that signatures see, with the targets each serves.
 
-    As on the reference: HTML is seen only normalised (two forms); text is
-    seen raw by everything but target 7, then normalised by targets 0 and 7,
-    unless its whole content shows it is HTML or mail after all.
+    As on the reference: HTML is seen only normalised (up to three forms);
+    UTF-16 HTML raw by target 0, then narrowed to bytes and normalised; text
+    is seen raw by everything but target 7, then normalised by targets 0 and
+    7 (up to MaxScriptNormalize), unless its whole content shows it is HTML
+    or mail after all.
     """
-    if file_type in _HTML_TYPES:
-        views = html_views(bytes(data))
-        yield views.normalized, _HTML_TARGETS
-        yield views.text, _HTML_TARGETS
+    if file_type is FileType.CL_TYPE_HTML:
+        yield from _html_forms(bytes(data))
+        return
+    if file_type is FileType.CL_TYPE_HTML_UTF16:
+        yield data, target_types(file_type)
+        yield from _html_forms(utf16le_as_ascii(bytes(data)))
         return
     if file_type not in _TEXT_TYPES:
         yield data, target_types(file_type)
         return
     refined = refine_file_type(file_type, data)
     yield data, target_types(refined) - {Target.TEXT}
-    if refined in _HTML_TYPES:
-        views = html_views(bytes(data))
-        yield views.normalized, _HTML_TARGETS
-        yield views.text, _HTML_TARGETS
-    elif refined in _TEXT_TYPES:
+    if refined is FileType.CL_TYPE_HTML:
+        yield from _html_forms(bytes(data))
+    elif refined in _TEXT_TYPES and len(data) <= MAX_SCRIPT_NORMALIZE:
         yield normalize_text(bytes(data)), _TEXT_TARGETS
 
 
