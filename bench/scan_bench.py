@@ -194,6 +194,7 @@ def main(argv: list[str]) -> int:
     )
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "commit": _commit(),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -209,6 +210,18 @@ def main(argv: list[str]) -> int:
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written {args.output}", file=sys.stderr)
     return 0
+
+
+def _commit() -> str | None:
+    """The checkout's commit, so a result can be traced to the code it measured."""
+    completed = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return completed.stdout.strip() or None
 
 
 def _version(command: list[str]) -> str:
