@@ -214,13 +214,16 @@ def main(argv: list[str]) -> int:
 
 def _commit() -> str | None:
     """The checkout's commit, so a result can be traced to the code it measured."""
-    completed = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:  # no git on this machine
+        return None
     return completed.stdout.strip() or None
 
 
