@@ -9,6 +9,7 @@ decides exactly what the regex decides, while reading a view about once.
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections.abc import Callable
@@ -321,6 +322,49 @@ def test_no_anchor_without_two_fixed_bytes() -> None:
     assert pattern_anchors(built) == ()
     with pytest.raises(ValueError, match="at least 2"):
         anchors("68656c6c6f", max_length=1)
+
+
+# Literal bytes with many repeats and every bit class (NUL, FF, text, other).
+_LITERAL_BYTES = b"\x00\x00\xffAa a1\x8b\x90\x90"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(_LITERAL_BYTES), max_size=40).map(bytes),
+    st.sampled_from(
+        [
+            None,
+            SubsignatureModifiers(),
+            NOCASE,
+            WIDE,
+            SubsignatureModifiers(wide=True, ascii=True),
+            SubsignatureModifiers(nocase=True, wide=True, ascii=True),
+        ]
+    ),
+    st.sampled_from([None, 2, 3, 5, 8]),
+)
+def test_a_literal_pattern_gets_the_window_of_the_general_path(
+    data: bytes, modifiers: SubsignatureModifiers | None, max_length: int | None
+) -> None:
+    pattern = Pattern((Literal(data),), data.hex())
+    expected = bodyregex._window_anchors(pattern, modifiers, max_length)
+    assert pattern_anchors(pattern, modifiers, max_length=max_length) == expected
+
+
+@given(st.lists(st.sampled_from(_LITERAL_BYTES), max_size=40).map(bytes), st.booleans())
+def test_a_byte_repeating_its_predecessor_scores_repeat_bits(data: bytes, nocase: bool) -> None:
+    table = bodyregex._TEXT_BITS[nocase]
+    bits = [
+        bodyregex._REPEAT_BITS if index and data[index - 1] == value else table[value]
+        for index, value in enumerate(data)
+    ]
+    expected = tuple(itertools.accumulate(bits, initial=0.0))
+    assert bodyregex._bit_prefix(data, nocase) == expected
+
+
+def test_equally_informative_stretches_go_to_the_first() -> None:
+    # Every 3-byte stretch of "ABABAB" scores 21 bits, exactly.
+    assert anchors("414241424142", max_length=3) == (Anchor(b"ABA", False, 0, 0),)
 
 
 # ---------------------------------------------------------------------------

@@ -45,7 +45,9 @@ import functools
 import itertools
 import math
 import mmap
+import operator
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from clamkit.signatures.model import (
@@ -737,6 +739,18 @@ def pattern_anchors(
     """
     if max_length is not None and max_length < 2:
         raise ValueError("anchors are at least 2 bytes long")
+    elements = pattern.elements
+    if len(elements) == 1 and isinstance(elements[0], Literal):
+        # Nine real patterns in ten are one literal: the same window, chosen
+        # without lowering the pattern into blocks.
+        return _literal_anchors(elements[0].data, modifiers, max_length)
+    return _window_anchors(pattern, modifiers, max_length)
+
+
+def _window_anchors(
+    pattern: Pattern, modifiers: SubsignatureModifiers | None, max_length: int | None
+) -> tuple[Anchor, ...]:
+    """The best window of each variant's blocks, for any pattern."""
     anchors: list[Anchor] = []
     for variant in _variants(pattern, modifiers):
         best = _best_window(_blocks(variant), max_length)
@@ -837,13 +851,54 @@ def _fixed_block(unit: _Fixed, nocase: bool) -> _Block:
 
 def _text_block(data: bytes, nocase: bool) -> _Block:
     key = data.lower() if nocase else data
-    table = _TEXT_BITS[nocase]
-    bits = [
-        _REPEAT_BITS if value == previous else table[value]
-        for previous, value in zip(itertools.chain((-1,), key), key, strict=False)
-    ]
-    prefix = tuple(itertools.accumulate(bits, initial=0.0))
+    prefix = _bit_prefix(key, nocase)
     return _Block(len(key), (key,), prefix[-1], prefix)
+
+
+def _bit_prefix(key: bytes, nocase: bool) -> tuple[float, ...]:
+    """Running bit totals of a (lowercased) literal, one more than its bytes.
+
+    Built with C-level maps: the real database has millions of literal bytes.
+    """
+    bits: Iterable[float] = map(_TEXT_BITS[nocase].__getitem__, key)
+    # XOR-ing the literal with itself shifted by one byte leaves a zero byte
+    # wherever a byte repeats its predecessor: a repeat, not chance.
+    shifted = (int.from_bytes(key[1:]) ^ int.from_bytes(key[:-1])).to_bytes(max(len(key) - 1, 0))
+    if 0 in shifted:
+        bits = list(bits)
+        position = shifted.find(0)
+        while position >= 0:
+            bits[position + 1] = _REPEAT_BITS
+            position = shifted.find(0, position + 1)
+    return tuple(itertools.accumulate(bits, initial=0.0))
+
+
+def _literal_anchors(
+    data: bytes, modifiers: SubsignatureModifiers | None, max_length: int | None
+) -> tuple[Anchor, ...]:
+    """``_window_anchors`` of a one-literal pattern: the whole literal, or under
+    a length cap its best stretch, as ``_best_in_run`` picks it for one block."""
+    if modifiers is None or not (modifiers.nocase or modifiers.wide):
+        anchor = _literal_anchor(data, False, max_length)
+        return () if anchor is None else (anchor,)
+    nocase = modifiers.nocase
+    anchors: list[Anchor] = []
+    for wide in (True, False) if modifiers.wide and modifiers.ascii else (modifiers.wide,):
+        key = data.decode("latin-1").encode("utf-16-le") if wide else data
+        anchor = _literal_anchor(key.lower() if nocase else key, nocase, max_length)
+        if anchor is None:
+            return ()
+        anchors.append(anchor)
+    return tuple(dict.fromkeys(anchors))
+
+
+def _literal_anchor(key: bytes, nocase: bool, max_length: int | None) -> Anchor | None:
+    if len(key) < 2:
+        return None
+    if max_length is None or len(key) <= max_length:
+        return Anchor(key, nocase, 0, 0)
+    skip = _best_stretch(_bit_prefix(key, nocase), max_length)[1]
+    return Anchor(key[skip : skip + max_length], nocase, skip, skip)
 
 
 @functools.cache
@@ -961,10 +1016,11 @@ def _best_in_run(
 
 
 def _best_stretch(prefix: tuple[float, ...], length: int) -> tuple[float, int]:
-    """The most informative ``length`` bytes of a literal: (bits, where they start)."""
-    starts = range(len(prefix) - length)
-    skip = max(starts, key=lambda start: prefix[start + length] - prefix[start])
-    return prefix[skip + length] - prefix[skip], skip
+    """The most informative ``length`` bytes of a literal: (bits, where the first
+    such stretch starts)."""
+    stretches = list(map(operator.sub, prefix[length:], prefix))
+    bits = max(stretches)
+    return bits, stretches.index(bits)
 
 
 def _distance_cost(low: int, high: int | None) -> float:
