@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import tarfile
@@ -101,6 +102,28 @@ def test_single_files_and_upper_case_extensions(tmp_path: Path) -> None:
     write(tmp_path, a_HDB=HDB, b_Ndb=NDB)
     assert load_database([tmp_path / "a.HDB", tmp_path / "b.Ndb"]).signature_count == 2
     assert load_database([tmp_path]).signature_count == 2
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_is_paused_and_restored(tmp_path: Path, enabled: bool) -> None:
+    states = []
+
+    def load_path(_: object, path: Path) -> None:
+        states.append(gc.isenabled())
+        if path.name == "broken":
+            raise DatabaseError("broken", loader.MALFORMED)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loader._Loader, "load_path", load_path)
+        (gc.enable if enabled else gc.disable)()
+        try:
+            load_database([tmp_path / "fine"])
+            with pytest.raises(DatabaseError):
+                load_database([tmp_path / "broken"])
+            states.append(gc.isenabled())
+        finally:
+            gc.enable()
+    assert states == [False, False, enabled]
 
 
 def test_directories_are_not_searched_recursively(tmp_path: Path) -> None:

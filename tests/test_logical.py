@@ -43,6 +43,14 @@ def test_whole_line() -> None:
     assert second.modifiers == SubsignatureModifiers(nocase=True, wide=True)
 
 
+def test_name_suffix_ends_the_name_only() -> None:
+    line = "Sig.A;Engine:51-255,Target:0;0;41424344"
+    signature = parse_ldb_line(line, ".UNOFFICIAL")
+    assert signature.name == "Sig.A.UNOFFICIAL"
+    assert signature.source == line
+    assert signature.subsignatures == parse_ldb_line(line).subsignatures
+
+
 def test_every_description_key() -> None:
     signature = parse_ldb_line(
         "S;Engine:81-255,Target:1,EntryPoint:0-100,NumberOfSections:2-3,Container:CL_TYPE_ZIP,"

@@ -91,12 +91,12 @@ def _size(text: str, min_flevel: int | None) -> int | None:
 def parse_hash_line(line: str, name_suffix: str = "") -> HashSignature:
     """One hash line; ``name_suffix`` (the loader's ``.UNOFFICIAL``) ends the name."""
     fields = _fields(line)
-    min_flevel, max_flevel = _flevel_range(fields)
+    # Nearly every real line is HASH:SIZE:Name; only longer ones carry FLEVELs.
+    min_flevel, max_flevel = _flevel_range(fields) if len(fields) > 3 else (None, None)
     size = _size(fields[1], min_flevel)
-    name = fields[2]
+    text, _, name = fields[:3]
     if not name:
         raise SignatureError("Empty virus name")
-    text = fields[0]
     algorithm = _ALGORITHMS.get(len(text))
     try:
         digest = bytes.fromhex(text)

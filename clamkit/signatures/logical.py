@@ -67,7 +67,6 @@ _RANGE_KEYS = {
 }
 _TYPE_KEYS = {"Container": "container", "HandlerType": "handler_type"}
 _STRING_KEYS = {"IconGroup1": "icon_group1", "IconGroup2": "icon_group2"}
-_PLAIN = SubsignatureModifiers()
 _MACRO = re.compile(r"\$\{\s*[+-]?\d+-\s*[+-]?\d+\}\s*[+-]?(\d+)\$")
 
 
@@ -79,8 +78,10 @@ class SkippedSignature(SignatureError):
         self.reason = reason
 
 
-def parse_ldb_line(line: str, functionality_level: int | None = None) -> LogicalSignature:
-    """Parse one .ldb/.ldu line.
+def parse_ldb_line(
+    line: str, name_suffix: str = "", *, functionality_level: int | None = None
+) -> LogicalSignature:
+    """Parse one .ldb/.ldu line; ``name_suffix`` (the loader's ``.UNOFFICIAL``) ends the name.
 
     Raises ``SkippedSignature`` for lines the reference skips (with
     ``functionality_level`` given, also for an excluding ``Engine`` range) and
@@ -105,7 +106,7 @@ def parse_ldb_line(line: str, functionality_level: int | None = None) -> Logical
         _parse_subsignature(text, index, target)  # type: ignore[arg-type]
         for index, text in enumerate(subsignature_texts)
     )
-    return LogicalSignature(name, description, expression, subsignatures, source)
+    return LogicalSignature(name + name_suffix, description, expression, subsignatures, source)
 
 
 def _split_fields(line: str) -> list[str]:
@@ -217,7 +218,7 @@ def _check_description(description: TargetDescription, level: int | None) -> Non
 def _parse_subsignature(text: str, index: int, target: Target) -> Subsignature:
     try:
         if ":" not in text and "/" not in text and "#" not in text and "$" not in text:
-            return _plain_body(text)
+            return _parse_body(text)
         subsignature = _classify(text, index)
     except SkippedSignature:
         raise
@@ -232,13 +233,6 @@ def _parse_subsignature(text: str, index: int, target: Target) -> Subsignature:
             f"subsignature {index}: offset {subsignature.offset.kind.value} needs target 1, 6 or 9"
         )
     return subsignature
-
-
-@functools.lru_cache(maxsize=65536)
-def _plain_body(text: str) -> BodySubsignature:
-    """A subsignature that is only a pattern; a quarter of the real ones are
-    repeats (``4d5a`` alone stands in thousands), so parses are shared."""
-    return BodySubsignature(ANY_OFFSET, parse_pattern(text, _PLAIN), _PLAIN)
 
 
 def _classify(text: str, index: int) -> Subsignature:
@@ -257,7 +251,11 @@ def _classify(text: str, index: int) -> Subsignature:
     return _parse_body(text)
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def _parse_body(text: str) -> BodySubsignature:
+    """``[Offset:]HexPattern[::modifiers]``.  A quarter of the real ones are
+    repeats (``4d5a`` alone stands in thousands), so parses are shared: the
+    real database's 116,000 distinct ones fit in the cache."""
     # The reference cuts at most five ':' fields and then reads: pattern;
     # offset:pattern; pattern:(ignored):modifiers; offset:pattern:(ignored):
     # modifiers; with five fields (the last one holding the rest) only the first,

@@ -91,16 +91,17 @@ def parse_pattern(
     wide = modifiers is not None and modifiers.wide
     # ::wa adds the wide form to the plain one; both must pass.
     variants = (True, False) if wide and modifiers and modifiers.ascii else (wide,)
-    if _HEX_RUN.fullmatch(text):
+    plain = _plain_hex(text)
+    if plain is not None:
         # The common case, plain hex: only its length can be wrong.
-        size = len(text) // 2 * (1 if False in variants else 2)
+        size = len(plain) * (1 if False in variants else 2)
         needed = max(min_plain_length, 2)
         if size < needed:
             raise SignatureError(
                 f"pattern {_shorten(text)} is too short: plain hex needs {needed} bytes here"
                 + (" after ::w widening" if wide else "")
             )
-        return Pattern((Literal(bytes.fromhex(text)),), text)
+        return Pattern((Literal(plain),), text)
     parser = _Parser(text)
     tokens = parser.tokens()
     if not tokens:
@@ -116,6 +117,16 @@ def parse_pattern(
         for number, part in enumerate(parts, 1):
             _check_part(part, number, len(parts), variant_wide, parser)
     return Pattern(tuple(_merge([token.element for token in tokens])), text)
+
+
+def _plain_hex(text: str) -> bytes | None:
+    """The bytes of a pattern made only of hex digit pairs, else None."""
+    try:
+        data = bytes.fromhex(text)
+    except ValueError:
+        return None
+    # fromhex skips whitespace between pairs: the length shows it.
+    return data if data and len(data) * 2 == len(text) else None
 
 
 class _Token(NamedTuple):
