@@ -16,6 +16,7 @@ refuses, so a line the reference drops silently is dropped here too.
 
 from __future__ import annotations
 
+from clamkit.signatures._construct import constructor
 from clamkit.signatures.ignore import IgnoreList, Skip
 from clamkit.signatures.model import AllowListEntry, HashAlgorithm, HashSignature, SignatureError
 
@@ -26,6 +27,7 @@ _MAX_SIZE = 0xFFFFFFFE  # 0xFFFFFFFF is the reference's own "any size" marker
 _C_SPACE = " \t\n\v\f\r"
 _DIGITS = "0123456789"
 _ALGORITHMS = {alg.value * 2: alg for alg in HashAlgorithm}
+_hash_signature = constructor(HashSignature)
 
 
 class MalformedHashError(SignatureError):
@@ -105,7 +107,7 @@ def parse_hash_line(line: str, name_suffix: str = "") -> HashSignature:
     # fromhex skips whitespace between bytes: the length check catches it.
     if algorithm is None or len(digest) != algorithm.value:
         raise MalformedHashError(f"Malformed hash string {text!r}")
-    return HashSignature(name + name_suffix, algorithm, digest, size, min_flevel, max_flevel)
+    return _hash_signature(name + name_suffix, algorithm, digest, size, min_flevel, max_flevel)
 
 
 def allow_list_entry(signature: HashSignature) -> AllowListEntry:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import re
 
+from clamkit.signatures._construct import constructor
 from clamkit.signatures.bytecompare import parse_byte_compare
 from clamkit.signatures.expression import parse_expression
 from clamkit.signatures.model import (
@@ -67,6 +68,8 @@ _RANGE_KEYS = {
 }
 _TYPE_KEYS = {"Container": "container", "HandlerType": "handler_type"}
 _STRING_KEYS = {"IconGroup1": "icon_group1", "IconGroup2": "icon_group2"}
+_logical_signature = constructor(LogicalSignature)
+_body_subsignature = constructor(BodySubsignature)
 _MACRO = re.compile(r"\$\{\s*[+-]?\d+-\s*[+-]?\d+\}\s*[+-]?(\d+)\$")
 
 
@@ -99,14 +102,10 @@ def parse_ldb_line(
     expression = parse_expression(expression_text, len(subsignature_texts), all_counted=True)
     if len(subsignature_texts) > MAX_SUBSIGNATURES:
         raise SignatureError(f"more than {MAX_SUBSIGNATURES} subsignatures")
-    description = _parse_description(description_text)
-    _check_description(description, functionality_level)
-    target = description.target
-    subsignatures = tuple(
-        _parse_subsignature(text, index, target)  # type: ignore[arg-type]
-        for index, text in enumerate(subsignature_texts)
-    )
-    return LogicalSignature(name + name_suffix, description, expression, subsignatures, source)
+    description = _description(description_text, functionality_level)
+    target = description.target  # never None once checked
+    subsignatures = _parse_subsignatures(subsignature_texts, target)  # type: ignore[arg-type]
+    return _logical_signature(name + name_suffix, description, expression, subsignatures, source)
 
 
 def _split_fields(line: str) -> list[str]:
@@ -127,8 +126,14 @@ def _split_fields(line: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse_description(text: str) -> TargetDescription:
+def _description(text: str, level: int | None) -> TargetDescription:
     # Real databases repeat a few hundred blocks; the result is immutable.
+    description = _parse_description(text)
+    _check_description(description, level)
+    return description
+
+
+def _parse_description(text: str) -> TargetDescription:
     values: dict[str, object] = {}
     extended = False
     for position, attribute in enumerate(text.split(",")):
@@ -215,24 +220,30 @@ def _check_description(description: TargetDescription, level: int | None) -> Non
         raise SignatureError("EntryPoint/NumberOfSections need target 1, 6 or 9")
 
 
-def _parse_subsignature(text: str, index: int, target: Target) -> Subsignature:
-    try:
-        if ":" not in text and "/" not in text and "#" not in text and "$" not in text:
-            return _parse_body(text)
-        subsignature = _classify(text, index)
-    except SkippedSignature:
-        raise
-    except SignatureError as error:
-        raise SignatureError(f"subsignature {index} ({_shorten(text)}): {error}") from None
-    if (
-        target not in EXECUTABLE_TARGETS
-        and isinstance(subsignature, BodySubsignature | PcreSubsignature)
-        and subsignature.offset.needs_executable
-    ):
-        raise SignatureError(
-            f"subsignature {index}: offset {subsignature.offset.kind.value} needs target 1, 6 or 9"
-        )
-    return subsignature
+def _parse_subsignatures(texts: list[str], target: Target) -> tuple[Subsignature, ...]:
+    subsignatures = []
+    for index, text in enumerate(texts):
+        try:
+            if ":" not in text and "/" not in text and "#" not in text and "$" not in text:
+                # A bare pattern (most of them): no offset to check.
+                subsignatures.append(_parse_body(text))
+                continue
+            subsignature = _classify(text, index)
+        except SkippedSignature:
+            raise
+        except SignatureError as error:
+            raise SignatureError(f"subsignature {index} ({_shorten(text)}): {error}") from None
+        if (
+            target not in EXECUTABLE_TARGETS
+            and isinstance(subsignature, BodySubsignature | PcreSubsignature)
+            and subsignature.offset.needs_executable
+        ):
+            raise SignatureError(
+                f"subsignature {index}: offset {subsignature.offset.kind.value} "
+                "needs target 1, 6 or 9"
+            )
+        subsignatures.append(subsignature)
+    return tuple(subsignatures)
 
 
 def _classify(text: str, index: int) -> Subsignature:
@@ -269,7 +280,7 @@ def _parse_body(text: str) -> BodySubsignature:
             "the VI offset (PE version information) is not supported", "VI offset"
         )
     offset = ANY_OFFSET if offset_text is None else parse_offset(offset_text)
-    return BodySubsignature(offset, parse_pattern(pattern_text, modifiers), modifiers)
+    return _body_subsignature(offset, parse_pattern(pattern_text, modifiers), modifiers)
 
 
 @functools.cache

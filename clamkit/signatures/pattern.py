@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from clamkit.signatures._construct import constructor
 from clamkit.signatures.model import (
     Alternatives,
     Boundary,
@@ -65,6 +66,8 @@ _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _HEX_RUN = re.compile(r"(?:[0-9a-fA-F]{2})+")
 
 OptionElement = Literal | Masked
+_literal = constructor(Literal)
+_pattern = constructor(Pattern)
 
 
 def is_part_split(element: PatternElement) -> bool:
@@ -101,7 +104,7 @@ def parse_pattern(
                 f"pattern {_shorten(text)} is too short: plain hex needs {needed} bytes here"
                 + (" after ::w widening" if wide else "")
             )
-        return Pattern((Literal(plain),), text)
+        return _pattern((_literal(plain),), text)
     parser = _Parser(text)
     tokens = parser.tokens()
     if not tokens:
