@@ -89,6 +89,9 @@ _SPACE_TO_BLANK = bytes.maketrans(b"\t\n\x0b\x0c\r", b"     ")
 _INT_MAX = 2**63 - 1
 _PACKER_PARAMETERS = ([b"p", b"a", b"c", b"k", b"e", b"r"], [b"p", b"a", b"c", b"k", b"e", b"d"])
 _NUMERIC_OR_FUNCTION = (_Kind.INTEGER, _Kind.DECIMAL, _Kind.FUNCTION)
+_UNESCAPE = frozenset({b"unescape"})
+# Names one of the decoders starts from (the packer's first parameter is "p").
+_DECODER_NAMES = frozenset({b"eval", b"dF", b"p"})
 # The reference writes the script file through a buffer of this size and only
 # sees the tail of the current buffer when deciding to append "</script>".
 _OUTPUT_BUFFER = 65536
@@ -117,7 +120,7 @@ class _Fsm(enum.Enum):
     INSIDE_FUNCTION_DECL = enum.auto()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Scope:
     parent: _Scope | None
     names: dict[bytes, int] = field(default_factory=dict)  # -1: used, not declared
@@ -136,7 +139,7 @@ class _Scope:
         return -1
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Token:
     kind: _Kind
     text: bytes | None = None  # string content, name, or the token as written
@@ -239,6 +242,41 @@ def _c_atof(text: bytes) -> float:
         return 0.0
 
 
+# Tokens wholly inside a slice and free of escapes, read in one step; anything
+# else (comments, escapes, decimals, a token touching the slice's end) takes
+# the byte-by-byte path below, which is the reference's tokenizer.
+_QUICK_TOKEN = re.compile(
+    rb"(?P<skip>[\x00-\x20#@`\x7f-\xff]+)"
+    rb"|(?P<name>[$A-Z_a-z][$0-9A-Z_a-z]*)(?=[^$0-9A-Z_a-z\\])"
+    rb"|(?P<integer>[0-9]+)(?=[^0-9.])"
+    rb"|(?P<punctuation>[\[\],{}().;])"
+    rb"|(?P<string>\"[^\"\\\x00]*\"|'[^'\\\x00]*')"
+    rb"|(?P<operator>>>>=|===|!==|>>>|<<=|>>=|<<|<=|==|>=|>>|\|\||--|!=|&&|\+\+"
+    rb"|\*=|%=|\+=|-=|&=|\^=|\|=|[-=+&:!><*|%?~^])"
+)
+
+
+def _name_token(name: bytes) -> _Token:
+    if name in _KEYWORDS:
+        kind = {b"var": _Kind.VAR, b"function": _Kind.FUNCTION}.get(name, _Kind.OTHER)
+        return _Token(kind, name)
+    return _Token(_Kind.IDENTIFIER, name)
+
+
+def _quick_token(match: re.Match[bytes]) -> _Token:
+    group = match.lastgroup
+    text = match.group(0)
+    if group == "name":
+        return _name_token(text)
+    if group == "integer":
+        return _Token(_Kind.INTEGER, number=_c_atoi(text))
+    if group == "punctuation":
+        return _Token(_PUNCTUATION[text[0]], text)
+    if group == "string":
+        return _Token(_Kind.STRING, text[1:-1])
+    return _Token(_Kind.PLUS if text == b"+" else _Kind.OTHER, text)
+
+
 class _Tokenizer:
     """Splits slices of script text into tokens; state carries over between slices."""
 
@@ -262,6 +300,12 @@ class _Tokenizer:
         while pos < size:
             state = self.state
             if state is _State.INITIAL:
+                quick = _QUICK_TOKEN.match(data, pos)
+                if quick is not None:
+                    if quick.lastgroup == "skip":
+                        pos = quick.end()
+                        continue
+                    return _quick_token(quick), quick.end()
                 self.buffer.clear()
                 byte = data[pos]
                 pos += 1
@@ -375,11 +419,7 @@ class _Tokenizer:
                 if pos == size:
                     pos += 1
             pos -= 1
-            name = bytes(buffer)
-            if name in _KEYWORDS:
-                kind = {b"var": _Kind.VAR, b"function": _Kind.FUNCTION}.get(name, _Kind.OTHER)
-                return _Token(kind, name), pos
-            return _Token(_Kind.IDENTIFIER, name), pos
+            return _name_token(bytes(buffer)), pos
         self.state = _State.NAME
         return None, pos
 
@@ -523,8 +563,13 @@ class JsNormalizer:
             and tokens[index + 1].kind is _Kind.PAR_OPEN
         )
 
+    def _mentions(self, names: frozenset[bytes]) -> bool:
+        return any(t.kind is _Kind.IDENTIFIER and t.text in names for t in self._tokens)
+
     def _fold_unescape(self) -> None:
         tokens = self._tokens
+        if not self._mentions(_UNESCAPE):
+            return
         for index in range(len(tokens)):
             if index >= len(tokens) or not self._is_call(index, b"unescape"):
                 continue
@@ -535,7 +580,8 @@ class JsNormalizer:
                 ]
 
     def _run_decoders(self) -> None:
-        tokens = self._tokens
+        if not self._mentions(_DECODER_NAMES):
+            return  # nothing to decode: walking the tokens would change nothing
         index = 0
         while index < len(self._tokens):
             tokens = self._tokens

@@ -26,9 +26,9 @@ leaves with ``--leave-temps``):
     :mod:`clamkit.engine.html_entities`); CR is dropped, LF is a space;
     inside ``<script>`` and ``<style>`` whitespace is dropped, ``'`` becomes
     ``"`` and only ``</`` starts a tag (``</script>`` ends either element);
-  * *text* (``notags.html``): the text outside tags, scripts and styles, a space for
-    every tag, character reference or control byte (runs fold to one), plus
-    the ``href`` of ``<a>`` and the ``src`` of ``<img>`` as written;
+  * *text* (``notags.html``): the text outside tags, scripts and styles, a
+    space for every tag, character reference or control byte (runs fold to
+    one), plus the ``href`` of ``<a>`` and the ``src`` of ``<img>`` as written;
   * *javascript*: each script normalised by :mod:`clamkit.engine.jsnorm`,
     one per line.
 Bytes 0x80-0xFF are grouped by three (UTF-8 sequences mostly), and the text
@@ -103,6 +103,7 @@ _INT64_MAX = 2**63 - 1
 _SPACE = frozenset(_WHITESPACE)  # C isspace
 _SPACE_RUN = re.compile(rb"[\t\n\x0b\x0c\r ]+")
 _PLAIN_RUN = re.compile(rb"[!-%'-;=-\x7f]+")  # text bytes with no special meaning
+_SCRIPT_RUN = re.compile(rb"[^<&\x80-\xff]+")
 _TAG_NAME_RUN = re.compile(rb"[^\t\n\x0b\x0c\r >]+")
 _ARG_NAME_RUN = re.compile(rb"[^\t\n\x0b\x0c\r =>]+")
 _VALUE_RUN = re.compile(rb"[^\t\n\x0b\x0c\r &'\">\x80-\xff]+")
@@ -116,8 +117,8 @@ _TO_DOUBLE_QUOTE = bytes.maketrans(b"'", b'"')
 _NO_SPACE = re.compile(rb"[\t\n\x0b\x0c\r ]")
 
 
-class _S(enum.Enum):
-    """The normaliser's states."""
+class _S(enum.IntEnum):
+    """The normaliser's states (an int enum: they index the handler table)."""
 
     BAD = enum.auto()
     NORM = enum.auto()
@@ -224,7 +225,7 @@ class _HtmlNormalizer:
         self.js: JsNormalizer | None = None
         self.js_begin: int | None = None
         self.chunk = b""
-        self.handlers = {
+        handlers = {
             _S.NORM: self._norm,
             _S.EIGHT_BIT: self._eight_bit,
             _S.COMMENT: self._comment,
@@ -245,6 +246,8 @@ class _HtmlNormalizer:
             _S.DATA_ESCAPE: self._data_escape,
             _S.DATA_ESCAPED: self._data_escaped,
         }
+        # Indexed by state; the error state has none (the walk stops there).
+        self.handlers = [handlers.get(state) for state in range(max(_S) + 1)]
 
     def run(self, data: bytes) -> HtmlViews:
         for raw in _chunks(data):
@@ -276,9 +279,10 @@ class _HtmlNormalizer:
             if chunk[pos] == 0x0D and not self.binary:
                 pos += 1
                 continue
-            if self.state is _S.BAD:
+            handler = handlers[self.state]
+            if handler is None:
                 return False
-            pos = handlers[self.state](chunk, pos)
+            pos = handler(chunk, pos)
         return True
 
     # -- helpers ------------------------------------------------------------
@@ -330,17 +334,24 @@ class _HtmlNormalizer:
     # -- text ---------------------------------------------------------------
 
     def _norm(self, chunk: bytes, pos: int) -> int:
+        if self.in_script:
+            # Script text reaches only the normalised view, whitespace removed.
+            run = _SCRIPT_RUN.match(chunk, pos)
+            if run is not None:
+                piece = run.group(0).translate(None, _WHITESPACE).lower()
+                self.norm += piece.translate(_TO_DOUBLE_QUOTE)
+                return run.end()
         byte = chunk[pos]
         if byte == 0x3C:  # '<'
             self.norm.append(0x3C)
             self._text_gap()
             self.tag.clear()
             self._goto(_S.SKIP_WS, _S.TAG)
-            return pos + 1
+            return self._skip_ws(chunk, pos + 1)
         if byte in _SPACE:
             self._text_gap()
             self._goto(_S.TRIM_WS, _S.NORM)
-            return pos
+            return self._skip_ws(chunk, pos)
         if byte == 0x26:  # '&'
             self._text_gap()
             self._goto(_S.CHAR_REF, _S.NORM)
@@ -366,12 +377,14 @@ class _HtmlNormalizer:
         return run.end()
 
     def _skip_ws(self, chunk: bytes, pos: int) -> int:
+        """Skip whitespace; at the next other byte, go on (TRIM_WS writes one space)."""
         run = _SPACE_RUN.match(chunk, pos)
         if run is not None:
-            return run.end()
-        if self.state is _S.TRIM_WS and not self.in_script:
-            self.norm.append(0x20)
-        self._resume()
+            pos = run.end()
+        if pos < len(chunk):
+            if self.state is _S.TRIM_WS and not self.in_script:
+                self.norm.append(0x20)
+            self._resume()
         return pos
 
     def _eight_bit(self, chunk: bytes, pos: int) -> int:
@@ -406,6 +419,7 @@ class _HtmlNormalizer:
             self.norm += piece.translate(_TO_DOUBLE_QUOTE)
         if close >= 0:
             self._goto(_S.SKIP_WS, _S.NORM)
+            return self._skip_ws(chunk, end)
         return end
 
     # -- character references -------------------------------------------------
@@ -494,11 +508,11 @@ class _HtmlNormalizer:
         if byte == 0x3E:  # '>'
             self.norm.append(0x3E)
             self._goto(_S.SKIP_WS, _S.PROCESS_TAG)
-            return pos + 1
+            return self._skip_ws(chunk, pos + 1)
         if byte in _SPACE:
             self.tag_arg.clear()
             self._goto(_S.SKIP_WS, _S.PROCESS_TAG if self.in_script else _S.TAG_ARG)
-            return pos
+            return self._skip_ws(chunk, pos)
         if self.in_script and not self.tag and byte != 0x2F:
             # Inside a script only "</" can start a tag.
             self.norm += bytes([byte]).lower()
@@ -516,10 +530,10 @@ class _HtmlNormalizer:
         if byte == 0x3D:  # '='
             self.norm.append(0x3D)
             self._start_value()
-            return pos + 1
+            return self._skip_ws(chunk, pos + 1)
         if byte in _SPACE:
             self._goto(_S.SKIP_WS, _S.TAG_ARG_EQUAL)
-            return pos + 1
+            return self._skip_ws(chunk, pos + 1)
         if byte == 0x3E:  # '>'
             self.norm.append(0x3E)
             if self.tag_arg:
@@ -538,7 +552,7 @@ class _HtmlNormalizer:
         if chunk[pos] == 0x3D:  # '='
             self.norm.append(0x3D)
             self._start_value()
-            return pos + 1
+            return self._skip_ws(chunk, pos + 1)
         if self.tag_arg:
             self._add_arg(None)
         self.tag_arg.clear()
@@ -632,7 +646,7 @@ class _HtmlNormalizer:
                 self.text += link + b" "
                 self.text_space = True
         self.args.clear()
-        return pos
+        return self._skip_ws(chunk, pos)
 
     # -- data: URIs (their content is not kept) -------------------------------
 
