@@ -1,4 +1,4 @@
-"""The parsers' fast constructors build exactly what the model classes build."""
+"""The fast constructors build exactly what the dataclasses themselves build."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from clamkit.signatures._construct import constructor
+from clamkit.engine.bodyregex import Anchor
+from clamkit.signatures.construct import constructor
 from clamkit.signatures.model import (
     ANY_OFFSET,
     BodySubsignature,
@@ -27,6 +28,7 @@ EXAMPLES = [
     (HashSignature, ("Sig", HashAlgorithm.MD5, b"\x01" * 16, 68, None, 80)),
     (BodySubsignature, (ANY_OFFSET, PATTERN, SubsignatureModifiers(nocase=True))),
     (LogicalSignature, ("Sig", TargetDescription(), SubRef(0), (), "Sig;Target:0;0;4142")),
+    (Anchor, (b"AB", False, 1, None)),
 ]
 
 

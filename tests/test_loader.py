@@ -126,6 +126,13 @@ def test_the_garbage_collector_is_paused_and_restored(tmp_path: Path, enabled: b
     assert states == [False, False, enabled]
 
 
+def test_what_is_built_while_paused_goes_to_the_oldest_generation() -> None:
+    with loader.collector_paused():
+        built = [[index] for index in range(1000)]
+    oldest = {id(item) for item in gc.get_objects(generation=2)}
+    assert all(id(item) in oldest for item in built)
+
+
 def test_directories_are_not_searched_recursively(tmp_path: Path) -> None:
     write(tmp_path / "inner", a_hdb=HDB)
     write(tmp_path, notes_txt="hello")

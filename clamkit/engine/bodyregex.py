@@ -50,6 +50,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from clamkit.signatures.construct import constructor
 from clamkit.signatures.model import (
     Alternatives,
     Boundary,
@@ -112,6 +113,10 @@ class Anchor:
     nocase: bool
     delta_min: int
     delta_max: int | None
+
+
+# A compile builds one for each of 100,000 patterns.
+_anchor = constructor(Anchor)
 
 
 # ---------------------------------------------------------------------------
@@ -896,9 +901,9 @@ def _literal_anchor(key: bytes, nocase: bool, max_length: int | None) -> Anchor 
     if len(key) < 2:
         return None
     if max_length is None or len(key) <= max_length:
-        return Anchor(key, nocase, 0, 0)
+        return _anchor(key, nocase, 0, 0)
     skip = _best_stretch(_bit_prefix(key, nocase), max_length)[1]
-    return Anchor(key[skip : skip + max_length], nocase, skip, skip)
+    return _anchor(key[skip : skip + max_length], nocase, skip, skip)
 
 
 @functools.cache
@@ -942,7 +947,7 @@ class _Window:
         literals = [b""]
         for strings in self.parts:
             literals = [literal + string for literal in literals for string in strings]
-        return [Anchor(literal, nocase, self.delta_min, self.delta_max) for literal in literals]
+        return [_anchor(literal, nocase, self.delta_min, self.delta_max) for literal in literals]
 
 
 def _best_window(items: list[_Block | _Breaker], max_length: int | None) -> _Window | None:

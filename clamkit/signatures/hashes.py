@@ -16,7 +16,7 @@ refuses, so a line the reference drops silently is dropped here too.
 
 from __future__ import annotations
 
-from clamkit.signatures._construct import constructor
+from clamkit.signatures.construct import constructor
 from clamkit.signatures.ignore import IgnoreList, Skip
 from clamkit.signatures.model import AllowListEntry, HashAlgorithm, HashSignature, SignatureError
 

@@ -34,8 +34,8 @@ from __future__ import annotations
 import functools
 import re
 
-from clamkit.signatures._construct import constructor
 from clamkit.signatures.bytecompare import parse_byte_compare
+from clamkit.signatures.construct import constructor
 from clamkit.signatures.expression import parse_expression
 from clamkit.signatures.model import (
     ANY_OFFSET,

@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from clamkit.signatures._construct import constructor
+from clamkit.signatures.construct import constructor
 from clamkit.signatures.model import (
     Alternatives,
     Boundary,

@@ -1,12 +1,13 @@
-"""Fast positional constructors for the frozen dataclasses of ``model``.
+"""Fast positional constructors for frozen slots dataclasses.
 
 Strategy: a frozen dataclass's ``__init__`` stores each field through
 ``object.__setattr__``, a generic call that costs about 100 ns a field; a
-load builds half a million such objects.  ``constructor(cls)`` writes, once
-per class, a function that creates the instance and stores each field
-through its slot descriptor directly.  The result is the same object the
-class's own constructor makes (the tests compare them); only the format
-parsers use it, for the classes they build by the hundred thousand.
+load builds half a million model objects and a compile a hundred thousand
+anchors.  ``constructor(cls)`` writes, once per class, a function that
+creates the instance and stores each field through its slot descriptor
+directly.  The result is the same object the class's own constructor makes
+(the tests compare them); only the hot paths use it, for the classes they
+build by the hundred thousand.
 """
 
 from __future__ import annotations
