@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from clamkit.database.loader import load_database
-from clamkit.engine import ScanOptions, compile_engine
+from clamkit.engine import Engine, ScanOptions, compile_engine
 from clamkit.engine import scanner as scanner_module
 
 BINARY_PREFIX = b"\x00\x01\x02\x03binary\xff\xfe"
 
 
-def engine_from(tmp_path: Path, **files: str):  # noqa: ANN201 - an Engine
+def engine_from(tmp_path: Path, **files: str) -> Engine:
     directory = tmp_path / "db"
     directory.mkdir()
     for name, text in files.items():
@@ -23,7 +23,7 @@ def engine_from(tmp_path: Path, **files: str):  # noqa: ANN201 - an Engine
     return compile_engine(load_database([directory]))
 
 
-def names(engine, data: bytes, **options: object) -> tuple[str, ...]:  # noqa: ANN001
+def names(engine: Engine, data: bytes, **options: object) -> tuple[str, ...]:
     return engine.scan_bytes(data, ScanOptions(**options)).names
 
 
@@ -85,9 +85,7 @@ def test_wildcards_and_alternatives_are_verified(tmp_path: Path) -> None:
 
 def test_star_gap_after_the_anchor(tmp_path: Path) -> None:
     engine = engine_from(tmp_path, a_ndb="Star:0:*:6669727374*7365636f6e64\n")
-    assert names(engine, BINARY_PREFIX + b"first" + b"." * 5000 + b"second") == (
-        "Star.UNOFFICIAL",
-    )
+    assert names(engine, BINARY_PREFIX + b"first" + b"." * 5000 + b"second") == ("Star.UNOFFICIAL",)
     assert names(engine, BINARY_PREFIX + b"second first") == ()
 
 

@@ -38,7 +38,7 @@ CASES = [
     ),
     pytest.param(
         b"x = 'it\\'s' + \"a\\x41\\u00e9\\0\\n\" + 'b'; y = 'c' + z + 'd';",
-        b"<script>x=\"it'saa\xc3\xa9\x01 b\";y=\"c\"+z+\"d\";</script>",
+        b'<script>x="it\'saa\xc3\xa9\x01 b";y="c"+z+"d";</script>',
         id="strings-decoded-and-joined",
     ),
     pytest.param(

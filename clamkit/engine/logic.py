@@ -128,7 +128,9 @@ def _compiled(pattern: bytes, flags: int) -> re.Pattern[bytes]:
     return re.compile(pattern, flags)
 
 
-def pcre_matches(sub: PcreSubsignature, data: Buffer, trigger_fired: bool) -> int:
+def pcre_matches(
+    sub: PcreSubsignature, data: Buffer, trigger_fired: bool, *, eof_resolves: bool = True
+) -> int:
     """How many times the PCRE matches ``data`` (0 when its trigger did not fire).
 
     The offset picks where matching starts: ``*`` searches the whole buffer, an
@@ -136,7 +138,8 @@ def pcre_matches(sub: PcreSubsignature, data: Buffer, trigger_fired: bool) -> in
     ``,maxshift`` window or the ``r`` flag; with a window, matches starting
     past it are dropped, and with ``e`` the subject ends at the window's end.
     Offsets relative to an executable's layout never match here, as in the
-    reference on files it could not parse as executables.
+    reference on files it could not parse as executables; neither do
+    ``EOF-n`` offsets when ``eof_resolves`` is false (such a file).
     """
     if not trigger_fired or sub.python_regex is None:
         return 0
@@ -147,7 +150,7 @@ def pcre_matches(sub: PcreSubsignature, data: Buffer, trigger_fired: bool) -> in
         start = 0
     elif offset.kind is OffsetKind.ABSOLUTE:
         start = offset.value
-    elif offset.kind is OffsetKind.EOF:
+    elif offset.kind is OffsetKind.EOF and eof_resolves:
         start = length - offset.value
     else:
         return 0

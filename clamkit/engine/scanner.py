@@ -33,6 +33,7 @@ from clamkit.engine.filetypes import (
     FileType,
     detect_file_type,
     refine_file_type,
+    relative_offsets_resolve,
     target_types,
     utf16le_as_ascii,
 )
@@ -83,8 +84,14 @@ class ScanOptions:
     """Per-scan settings; defaults are ClamAV's (MaxFileSize, MaxScanSize)."""
 
     allmatch: bool = False
-    max_filesize: int = 100 * MiB
-    max_scansize: int = 400 * MiB
+    max_filesize: int = 100 * MiB  # 0: no limit, as in clamd.conf
+    max_scansize: int = 400 * MiB  # 0: no limit
+
+    def file_too_large(self, size: int) -> bool:
+        return 0 < self.max_filesize < size
+
+    def scan_budget_exceeded(self, scanned: int) -> bool:
+        return 0 < self.max_scansize < scanned
 
 
 DEFAULT_OPTIONS = ScanOptions()
@@ -106,9 +113,12 @@ class ScanResult:
 class _ViewMatches:
     """Start positions found per matcher in one view, counted up to its limit."""
 
-    __slots__ = ("memo", "searched", "starts")
+    __slots__ = ("eof_resolves", "memo", "searched", "starts")
 
-    def __init__(self) -> None:
+    def __init__(self, eof_resolves: bool) -> None:
+        # False for an executable whose header does not parse: the reference
+        # then places no EOF-n offset (see filetypes.relative_offsets_resolve).
+        self.eof_resolves = eof_resolves
         # what multi-part verifiers learnt about this view
         self.memo = VerifyMemo()
         # matcher id -> start positions, in the order found
@@ -128,23 +138,22 @@ class _ViewMatches:
             and len(found) >= matcher.count_limit
         )
 
-
-def _window(matcher: BodyMatcher, size: int) -> tuple[int, int] | None:
-    """Allowed start positions [low, high] for the matcher, None if nowhere."""
-    offset = matcher.offset
-    if offset.kind is OffsetKind.ANY:
-        return 0, size
-    if offset.kind is OffsetKind.ABSOLUTE:
-        low = offset.value
-    elif offset.kind is OffsetKind.EOF:
-        low = size - offset.value
-    else:
-        # EP/Sx/SEx/SL need executable parsing, which this engine does not do yet.
-        return None
-    high = low + (offset.maxshift or 0)
-    if high < 0 or low > size:
-        return None
-    return max(low, 0), min(high, size)
+    def window(self, matcher: BodyMatcher, size: int) -> tuple[int, int] | None:
+        """Allowed start positions [low, high] for the matcher, None if nowhere."""
+        offset = matcher.offset
+        if offset.kind is OffsetKind.ANY:
+            return 0, size
+        if offset.kind is OffsetKind.ABSOLUTE:
+            low = offset.value
+        elif offset.kind is OffsetKind.EOF and self.eof_resolves:
+            low = size - offset.value
+        else:
+            # EP/Sx/SEx/SL need executable parsing, which this engine does not do yet.
+            return None
+        high = low + (offset.maxshift or 0)
+        if high < 0 or low > size:
+            return None
+        return max(low, 0), min(high, size)
 
 
 def _search(
@@ -175,7 +184,7 @@ def _verify_at(
     size: int,
     found: _ViewMatches,
 ) -> None:
-    window = _window(matcher, size)
+    window = found.window(matcher, size)
     if window is None or not window[0] <= start <= window[1]:
         return
     if matcher.verifier.match(view, start, found.memo):
@@ -203,9 +212,11 @@ def _anchor_hits(
                 yield chunk_start + start, anchor_id
 
 
-def _match_view(engine: Engine, view: Buffer, targets: frozenset[Target]) -> _ViewMatches:
+def _match_view(
+    engine: Engine, view: Buffer, targets: frozenset[Target], eof_resolves: bool
+) -> _ViewMatches:
     size = len(view)
-    found = _ViewMatches()
+    found = _ViewMatches(eof_resolves)
     matchers = engine.matchers
     table = engine.anchors
     lengths, first_ref = table.lengths, table.first_ref
@@ -233,19 +244,19 @@ def _match_view(engine: Engine, view: Buffer, targets: frozenset[Target]) -> _Vi
                             _verify_at(matcher_id, matcher, view, start, size, found)
                 elif matcher_id not in found.searched:
                     found.searched.add(matcher_id)
-                    window = _window(matcher, size)
+                    window = found.window(matcher, size)
                     if window is not None:
                         _search(matcher_id, matcher, view, window, found)
     for matcher_id in engine.positional:
         matcher = matchers[matcher_id]
         if matcher.target in targets:
-            window = _window(matcher, size)
+            window = found.window(matcher, size)
             if window is not None:
                 _verify_at(matcher_id, matcher, view, window[0], size, found)
     for matcher_id in engine.unanchored:
         matcher = matchers[matcher_id]
         if matcher.target in targets:
-            window = _window(matcher, size)
+            window = found.window(matcher, size)
             if window is not None:
                 _search(matcher_id, matcher, view, window, found)
     return found
@@ -292,7 +303,9 @@ def _logical_matches(
         counts = [len(starts.get(matcher_id, ())) for matcher_id in sub_matchers]
         for sub_index, sub in enumerate(signature.subsignatures):
             if isinstance(sub, PcreSubsignature):
-                counts[sub_index] = pcre_matches(sub, view, evaluate(sub.trigger, counts))
+                counts[sub_index] = pcre_matches(
+                    sub, view, evaluate(sub.trigger, counts), eof_resolves=found.eof_resolves
+                )
             elif isinstance(sub, ByteCompareSubsignature):
                 trigger_starts = list(starts.get(sub_matchers[sub.trigger], ()))
                 counts[sub_index] = int(byte_compare_matches(sub, view, trigger_starts))
@@ -387,7 +400,7 @@ def _views(data: Buffer, file_type: FileType) -> Iterator[tuple[Buffer, frozense
 def scan_bytes(engine: Engine, data: Buffer, options: ScanOptions | None = None) -> ScanResult:
     options = options or DEFAULT_OPTIONS
     size = len(data)
-    if size > options.max_filesize:
+    if options.file_too_large(size):
         # ClamAV does not scan files over MaxFileSize and reports them clean.
         return ScanResult((), size, 0)
     file_type = detect_file_type(bytes(data[:TYPE_DETECTION_BYTES]), size)
@@ -404,12 +417,13 @@ def scan_bytes(engine: Engine, data: Buffer, options: ScanOptions | None = None)
 
     scanned = 0
     stop = False
+    eof_resolves = relative_offsets_resolve(file_type, data)
     digests = _digests(data, size, [engine.hashes, engine.allow_list])
     for position, (view, targets) in enumerate(_views(data, file_type)):
-        if scanned + len(view) > options.max_scansize:
+        if options.scan_budget_exceeded(scanned + len(view)):
             break
         scanned += len(view)
-        found = _match_view(engine, view, targets)
+        found = _match_view(engine, view, targets, eof_resolves)
         if report(_body_names(engine, found)):
             stop = True
             break
@@ -433,7 +447,7 @@ def _scan_open_file(engine: Engine, handle: BinaryIO, options: ScanOptions) -> S
     size = os.fstat(handle.fileno()).st_size
     if size == 0:
         return scan_bytes(engine, b"", options)
-    if size > options.max_filesize:
+    if options.file_too_large(size):
         return ScanResult((), size, 0)
     with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
         return scan_bytes(engine, mapped, options)
