@@ -62,7 +62,7 @@ MiB = 1024 * 1024
 
 # How much of a view the automaton sees at once: large enough that the
 # per-chunk overhead vanishes, small enough to bound the decoded copy.
-CHUNK_SIZE = 8 * MiB
+CHUNK_SIZE = 2 * MiB
 
 # An anchor whose distance from the pattern start varies by at most this much
 # is verified at each possible start; wider ranges fall back to one verifier
@@ -210,6 +210,17 @@ def _anchor_hits(
             # Hits starting in the overlap belong to the next chunk.
             if start < CHUNK_SIZE or last_chunk:
                 yield chunk_start + start, anchor_id
+        _release(view, chunk_start, CHUNK_SIZE)
+
+
+def _release(view: Buffer, start: int, length: int) -> None:
+    """Give back the pages of a mapped file once a pass is past them.
+
+    They stay in the page cache; the process's RSS no longer grows with the
+    file, and a later verification that looks back just maps them again.
+    """
+    if isinstance(view, mmap.mmap):
+        view.madvise(mmap.MADV_DONTNEED, start, min(length, len(view) - start))
 
 
 def _match_view(
@@ -330,6 +341,7 @@ def _digests(
             piece = view[position : position + CHUNK_SIZE]
             for hasher in hashers.values():
                 hasher.update(piece)
+            _release(data, position, CHUNK_SIZE)
     return {algorithm: hasher.digest() for algorithm, hasher in hashers.items()}
 
 
