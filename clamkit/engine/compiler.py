@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 import ahocorasick
 
-from clamkit.database.loader import Database
+from clamkit.database.loader import Database, collector_paused
 from clamkit.engine import scanner
 from clamkit.engine.bodyregex import Verifier, pattern_anchors, pattern_verifier
 from clamkit.engine.logic import count_limit, required_subsignatures, true_without_matches
@@ -39,6 +39,7 @@ from clamkit.signatures.model import (
     BodySignature,
     BodySubsignature,
     ByteCompareSubsignature,
+    Expression,
     HashAlgorithm,
     HashSignature,
     Literal,
@@ -241,9 +242,6 @@ def _hash_indexes(
     }
 
 
-_PLAIN = SubsignatureModifiers()
-
-
 def _is_positional(offset: Offset) -> bool:
     return offset.maxshift is None and offset.kind in (OffsetKind.ABSOLUTE, OffsetKind.EOF)
 
@@ -267,20 +265,25 @@ class _MatcherTable:
         offset: Offset,
         target: Target,
     ) -> int:
-        if offset is ANY_OFFSET and (modifiers is None or modifiers == _PLAIN):
+        if offset is ANY_OFFSET and (
+            modifiers is None
+            or not (modifiers.nocase or modifiers.wide or modifiers.fullword or modifiers.ascii)
+        ):
             # Most subsignatures: skip hashing the offset and modifier objects.
             key: tuple = (pattern.source, target)
         else:
             key = (pattern.source, modifiers, offset, target)
-        matcher_id = self.ids.get(key)
-        if matcher_id is None:
-            matcher_id = self.ids[key] = len(self.matchers)
+        matcher_id = self.ids.setdefault(key, len(self.matchers))
+        if matcher_id == len(self.matchers):
             self.matchers.append(BodyMatcher(pattern, modifiers, offset, target))
             self.signatures.append([])
             self.triggers.append([])
             self.limits.append(1)
+            elements = pattern.elements
             self.rarity.append(
-                max((len(e.data) for e in pattern.elements if type(e) is Literal), default=0)
+                len(elements[0].data)
+                if len(elements) == 1 and type(elements[0]) is Literal
+                else max((len(e.data) for e in elements if type(e) is Literal), default=0)
             )
         return matcher_id
 
@@ -300,12 +303,12 @@ class _MatcherTable:
 
 
 def _add_logical(
-    table: _MatcherTable, index: int, signature: LogicalSignature
+    table: _MatcherTable, index: int, signature: LogicalSignature, facts: _Facts
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Register a logical signature's body subsignatures; returns its matcher ids
     and the ids of the matchers that must all match."""
     target = signature.target_description.target or Target.ANY
-    limit = count_limit(signature.expression)
+    limit, required_indexes, _ = facts.of(signature.expression)
     read_at_last = {
         sub.trigger for sub in signature.subsignatures if isinstance(sub, ByteCompareSubsignature)
     }
@@ -317,7 +320,7 @@ def _add_logical(
         matcher_id = table.add(sub.pattern, sub.modifiers, sub.offset, target)
         table.raise_limit(matcher_id, None if sub_index in read_at_last else limit)
         ids.append(matcher_id)
-    required = [ids[i] for i in sorted(required_subsignatures(signature.expression)) if ids[i] >= 0]
+    required = [ids[i] for i in required_indexes if ids[i] >= 0]
     # Evaluate only once the rarest required pattern matched (the one with the
     # longest literal); with none required, any body subsignature may decide.
     if required:
@@ -329,17 +332,44 @@ def _add_logical(
     return tuple(ids), tuple(sorted(set(required)))
 
 
+class _Facts:
+    """What the compiler needs of each expression, worked out once per expression
+    object: the parser shares one object among the signatures with the same text."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[Expression, tuple[int, tuple[int, ...], bool]]] = {}
+
+    def of(self, expression: Expression) -> tuple[int, tuple[int, ...], bool]:
+        known = self._known.get(id(expression))
+        if known is None:
+            facts = (
+                count_limit(expression),
+                tuple(sorted(required_subsignatures(expression))),
+                true_without_matches(expression),
+            )
+            # The expression is kept so that its id stays unique.
+            known = self._known[id(expression)] = (expression, facts)
+        return known[1]
+
+
 def compile_engine(database: Database) -> Engine:
+    # A million objects are built: see collector_paused.
+    with collector_paused():
+        return _compile(database)
+
+
+def _compile(database: Database) -> Engine:
     table = _MatcherTable()
+    facts = _Facts()
     for index, signature in enumerate(database.body_signatures):
         matcher_id = table.add(signature.pattern, None, signature.offset, signature.target)
         table.signatures[matcher_id].append(index)
     logical_matchers, logical_required, always_evaluate = [], [], []
     for index, signature in enumerate(database.logical_signatures):
-        ids, required = _add_logical(table, index, signature)
+        ids, required = _add_logical(table, index, signature, facts)
         logical_matchers.append(ids)
         logical_required.append(required)
-        if true_without_matches(signature.expression):
+        if facts.of(signature.expression)[2]:
             always_evaluate.append(index)
     matchers = table.frozen()
 
