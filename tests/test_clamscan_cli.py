@@ -595,3 +595,21 @@ def test_summary_figures() -> None:
 )
 def test_exit_code(stats: ScanStats, code: int) -> None:
     assert stats.exit_code == code
+
+
+def test_debug_shows_what_the_load_did(clamscan: Run, db: str, tmp_path: Path) -> None:
+    (Path(db) / "exe.mdb").write_text("512:0123456789abcdef0123456789abcdef:Section.Hash\n")
+    (Path(db) / "vi.ndb").write_text("Vi.Sig:1:VI:41424344454647\n")
+    clean = tmp_path / "clean.txt"
+    clean.write_text("nothing here\n")
+    result = clamscan("--debug", "--no-summary", "-d", db, str(clean))
+    assert result.code == 0
+    assert result.lines == [f"{clean}: OK"]
+    debug = [line for line in result.err.splitlines() if line.startswith("LibClamAV debug: ")]
+    assert any(line.endswith("signatures (hdb)") and "test.hdb" in line for line in debug)
+    assert "LibClamAV debug:   skipped 1: unsupported feature: .mdb database" in debug
+    assert "LibClamAV debug:   skipped 1: unsupported feature: VI offset" in debug
+    assert any(line.startswith("LibClamAV debug: signatures in use: ") for line in debug)
+    # Without --debug the load is silent but for the warning the reference lacks.
+    quiet = clamscan("--no-summary", "-d", db, str(clean))
+    assert "LibClamAV debug" not in quiet.err

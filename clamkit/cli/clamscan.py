@@ -49,6 +49,7 @@ from clamkit.cli.output import (
     ScanStats,
     Timing,
     format_summary,
+    load_report_lines,
 )
 
 if TYPE_CHECKING:
@@ -144,6 +145,14 @@ def clamscan(
             help="Scan at most this much data per file; K, M, G suffixes; 0: no limit",
         ),
     ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Print what the database load did: files, signatures per format, "
+            "skipped signatures and why",
+        ),
+    ] = False,
 ) -> int:
     """Scan files and directories (the current directory when none is given)."""
     limits = {
@@ -171,6 +180,7 @@ def clamscan(
         detect_pua=detect_pua,
         summary=not no_summary,
         limits=limits,
+        debug=debug,
     )
 
 
@@ -184,11 +194,12 @@ def _run(
     detect_pua: bool,
     summary: bool,
     limits: dict[str, int],
+    debug: bool = False,
 ) -> int:
     started, clock = time.time(), time.perf_counter()
     stats = ScanStats()
     known_viruses = 0
-    engine = _load_engine(databases, detect_pua, output)
+    engine = _load_engine(databases, detect_pua, output, debug)
     if engine is None:
         stats.trouble = True
     else:
@@ -208,7 +219,9 @@ def _run(
     return stats.exit_code
 
 
-def _load_engine(databases: Sequence[str], detect_pua: bool, output: Output) -> Engine | None:
+def _load_engine(
+    databases: Sequence[str], detect_pua: bool, output: Output, debug: bool = False
+) -> Engine | None:
     """The compiled engine, or None after printing why the database did not load."""
     from clamkit.database.loader import DatabaseError, LoadOptions, load_database
     from clamkit.defaults import MissingDefaultsError, bundled_database_dir
@@ -227,7 +240,11 @@ def _load_engine(databases: Sequence[str], detect_pua: bool, output: Output) -> 
         return None
     for warning in database.report.warnings:
         output.library_warning(warning)
-    return compile_engine(database)
+    engine = compile_engine(database)
+    if debug:
+        for line in load_report_lines(database.report, engine.report):
+            output.library_debug(line)
+    return engine
 
 
 class _Walker:

@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from clamkit.database.loader import LoadReport
+    from clamkit.engine.compiler import CompileReport
 
 # Texts after "path: " (or "stdin: ") on a result or notice line.
 OK = "OK"
@@ -158,6 +162,9 @@ class Output:
     def library_error(self, text: str) -> None:
         self._write(self._stderr, f"LibClamAV Error: {text}")
 
+    def library_debug(self, text: str) -> None:
+        self._write(self._stderr, f"LibClamAV debug: {text}")
+
     def library_warning(self, text: str) -> None:
         self._write(self._stderr, f"LibClamAV Warning: {text}")
 
@@ -170,3 +177,27 @@ class Output:
     def summary(self, lines: list[str]) -> None:
         for line in lines:
             self._write(self._stdout, line)
+
+
+def load_report_lines(report: LoadReport, compiled: CompileReport) -> list[str]:
+    """What ``--debug`` says about a database load, one line per fact."""
+    lines = [
+        f"{loaded.path}{f' ({loaded.member})' if loaded.member else ''} loaded: "
+        f"{loaded.signatures} signatures ({loaded.format})"
+        for loaded in report.files
+    ]
+    for header in report.cvd_headers:
+        lines.append(
+            f"container version {header.version}, built {header.build_time}, "
+            f"{header.signatures} signatures, FLEVEL {header.functionality_level}"
+        )
+    used = ", ".join(f"{fmt} {count}" for fmt, count in sorted(report.counts.items()))
+    lines.append(f"signatures in use: {sum(report.counts.values())} ({used})")
+    skipped = sum(report.skipped.values())
+    lines.append(f"signatures skipped: {skipped}")
+    lines.extend(f"  skipped {count}: {reason}" for reason, count in sorted(report.skipped.items()))
+    lines.append(
+        f"engine: {compiled.matchers} distinct body patterns, {compiled.anchors} anchors, "
+        f"{compiled.needs_executable} needing executable parsing (never match yet)"
+    )
+    return lines
