@@ -370,11 +370,12 @@ _TEXT_TARGETS = frozenset({Target.ANY, Target.TEXT})
 _SCRIPT_TARGETS = _HTML_TARGETS | _TEXT_TARGETS
 
 
-def _html_forms(html: bytes) -> Iterator[tuple[Buffer, frozenset[Target]]]:
+def _html_forms(html: Buffer) -> Iterator[tuple[Buffer, frozenset[Target]]]:
     """The normalised forms of an HTML document, each within the reference's size limits."""
     if len(html) > MAX_HTML_NORMALIZE:
         return
-    views = html_views(html)
+    # Copied only once within the limit: a mapped file is not copied in vain.
+    views = html_views(bytes(html))
     yield views.normalized, _HTML_TARGETS
     if len(html) <= MAX_HTML_NOTAGS:
         yield views.text, _HTML_TARGETS
@@ -392,7 +393,7 @@ def _views(data: Buffer, file_type: FileType) -> Iterator[tuple[Buffer, frozense
     or mail after all.
     """
     if file_type is FileType.CL_TYPE_HTML:
-        yield from _html_forms(bytes(data))
+        yield from _html_forms(data)
         return
     if file_type is FileType.CL_TYPE_HTML_UTF16:
         yield data, target_types(file_type)
@@ -404,7 +405,7 @@ def _views(data: Buffer, file_type: FileType) -> Iterator[tuple[Buffer, frozense
     refined = refine_file_type(file_type, data)
     yield data, target_types(refined) - {Target.TEXT}
     if refined is FileType.CL_TYPE_HTML:
-        yield from _html_forms(bytes(data))
+        yield from _html_forms(data)
     elif refined in _TEXT_TYPES and len(data) <= MAX_SCRIPT_NORMALIZE:
         yield normalize_text(bytes(data)), _TEXT_TARGETS
 

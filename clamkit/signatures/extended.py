@@ -25,11 +25,17 @@ import re
 
 from clamkit.signatures.hashes import c_atoi, excludes
 from clamkit.signatures.ignore import IgnoreList, Skip
-from clamkit.signatures.model import ANY_OFFSET, BodySignature, Offset, SignatureError, Target
+from clamkit.signatures.model import (
+    ANY_OFFSET,
+    EXECUTABLE_TARGETS,
+    BodySignature,
+    Offset,
+    SignatureError,
+    Target,
+)
 from clamkit.signatures.offsets import parse_offset
 from clamkit.signatures.pattern import parse_pattern
 
-EXECUTABLE_TARGETS = frozenset({Target.PE, Target.ELF, Target.MACHO})
 _LAST_TARGET = max(Target)
 # Offsets the reference loads that clamkit cannot represent: (form, feature, executable only).
 _UNREPRESENTED_OFFSETS = (

@@ -39,6 +39,7 @@ from clamkit.signatures.construct import constructor
 from clamkit.signatures.expression import parse_expression
 from clamkit.signatures.model import (
     ANY_OFFSET,
+    EXECUTABLE_TARGETS,
     BodySubsignature,
     LogicalSignature,
     PcreSubsignature,
@@ -59,7 +60,6 @@ MAX_SUBSIGNATURES = 64
 MAX_MACRO_GROUPS = 32
 # Attributes beyond Engine and Target appeared with this functionality level.
 MIN_EXTENDED_ENGINE = 51
-EXECUTABLE_TARGETS = frozenset({Target.PE, Target.ELF, Target.MACHO})
 _RANGE_KEYS = {
     "Engine": "engine",
     "FileSize": "file_size",

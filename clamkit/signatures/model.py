@@ -40,6 +40,11 @@ class Target(enum.IntEnum):
     INTERNAL_14 = 14
 
 
+# Targets whose files have an entry point and sections: the only ones that
+# may use EP, section and VI offsets or EntryPoint-style conditions.
+EXECUTABLE_TARGETS = frozenset({Target.PE, Target.ELF, Target.MACHO})
+
+
 # ---------------------------------------------------------------------------
 # Hash signatures (.hdb .hsb .hdu .hsu .fp .sfp)
 
