@@ -10,7 +10,7 @@ import pytest
 
 from clamkit.database.loader import load_database
 from clamkit.engine import Engine, ScanOptions, compile_engine
-from clamkit.engine import scanner as scanner_module
+from clamkit.engine import matching as scanner_module
 
 BINARY_PREFIX = b"\x00\x01\x02\x03binary\xff\xfe"
 

@@ -15,7 +15,7 @@ import pytest
 
 from clamkit.database.loader import load_database
 from clamkit.engine import Engine, ScanOptions, compile_engine
-from clamkit.engine import scanner as scanner_module
+from clamkit.engine import matching as scanner_module
 
 CHUNK = 1024 * 1024
 FILE_SIZE = 24 * CHUNK

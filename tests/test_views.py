@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from clamkit.engine import scanner
+from clamkit.engine import matching
 from clamkit.engine.filetypes import HEAD_SIZE, FileType, detect_file_type
+from clamkit.engine.options import ScanOptions
 from clamkit.signatures.model import Target
 
 HTML = frozenset({Target.ANY, Target.HTML})
@@ -13,9 +12,10 @@ TEXT = frozenset({Target.ANY, Target.TEXT})
 SCRIPT = HTML | TEXT
 
 
-def views(data: bytes) -> list[tuple[bytes, frozenset[Target]]]:
+def views(data: bytes, **limits: int) -> list[tuple[bytes, frozenset[Target]]]:
+    options = ScanOptions(**limits)
     file_type = detect_file_type(data, len(data))
-    return [(bytes(view), targets) for view, targets in scanner._views(data, file_type)]
+    return [(bytes(view), targets) for view, targets in matching._views(data, file_type, options)]
 
 
 def test_html_is_seen_normalised_as_text_and_as_scripts() -> None:
@@ -48,19 +48,16 @@ def test_text_turning_out_to_be_html() -> None:
     ]
 
 
-def test_html_size_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_html_size_limits() -> None:
     page = b"<html><body>" + b"x " * 20
-    monkeypatch.setattr(scanner, "MAX_HTML_NOTAGS", len(page) - 1)
-    assert [targets for _, targets in views(page)] == [HTML]
-    monkeypatch.setattr(scanner, "MAX_HTML_NORMALIZE", len(page) - 1)
-    assert views(page) == []
+    assert [targets for _, targets in views(page, max_htmlnotags=len(page) - 1)] == [HTML]
+    assert views(page, max_htmlnormalize=len(page) - 1) == []
 
 
-def test_text_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_text_size_limit() -> None:
     text = b"Plain  TEXT\n"
     assert views(text) == [(text, frozenset({Target.ANY})), (b"plain text ", TEXT)]
-    monkeypatch.setattr(scanner, "MAX_SCRIPT_NORMALIZE", len(text) - 1)
-    assert views(text) == [(text, frozenset({Target.ANY}))]
+    assert views(text, max_scriptnormalize=len(text) - 1) == [(text, frozenset({Target.ANY}))]
 
 
 def test_other_types_are_seen_raw() -> None:

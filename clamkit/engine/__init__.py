@@ -5,6 +5,6 @@ Public API: ``compile_engine(database) -> Engine``; ``Engine.scan_file``,
 """
 
 from clamkit.engine.compiler import Engine, compile_engine
-from clamkit.engine.scanner import ScanOptions, ScanResult
+from clamkit.engine.options import ScanOptions, ScanResult
 
 __all__ = ["Engine", "ScanOptions", "ScanResult", "compile_engine"]

@@ -30,9 +30,9 @@ import ahocorasick
 
 from clamkit.database.loader import Database, collector_paused
 from clamkit.engine import scanner
-from clamkit.engine.bodyregex import Verifier, pattern_anchors, pattern_verifier
+from clamkit.engine.bodyregex import Buffer, Verifier, pattern_anchors, pattern_verifier
 from clamkit.engine.logic import count_limit, required_subsignatures, true_without_matches
-from clamkit.engine.scanner import Buffer, ScanOptions, ScanResult
+from clamkit.engine.options import ScanOptions, ScanResult
 from clamkit.signatures.model import (
     ANY_OFFSET,
     AllowListEntry,

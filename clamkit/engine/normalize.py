@@ -50,22 +50,10 @@ from clamkit.engine.html_entities import ENTITIES
 from clamkit.engine.jsnorm import JsNormalizer
 
 __all__ = [
-    "MAX_HTML_NORMALIZE",
-    "MAX_HTML_NOTAGS",
-    "MAX_SCRIPT_NORMALIZE",
     "HtmlViews",
     "html_views",
     "normalize_text",
 ]
-
-MAX_SCRIPT_NORMALIZE = 20 * 1024 * 1024
-"""clamscan's MaxScriptNormalize default: larger text files get no normalised view."""
-
-MAX_HTML_NORMALIZE = 40 * 1024 * 1024
-"""clamscan's MaxHTMLNormalize default: larger HTML files are not normalised at all."""
-
-MAX_HTML_NOTAGS = 8 * 1024 * 1024
-"""clamscan's MaxHTMLNoTags default: the text view of larger files is not scanned."""
 
 _WHITESPACE = b"\t\n\x0b\x0c\r "
 _KEPT = bytes(range(0x21, 0x80))

@@ -1,0 +1,433 @@
+"""Match the compiled signatures against one object: a file or a container member.
+
+Strategy: each *view* of the object (the raw bytes, plus the normalised text
+or HTML that target types 7 and 3 see) is fed to the anchor automaton in
+bounded chunks decoded as latin-1, so a scan never holds a second full-size
+copy of a large object.  Anchor hits name candidate matchers and start
+positions; only those are verified with the matcher's verifier against the
+whole view.  Hashes are computed only for sizes some signature has.
+Logical signatures are evaluated once per view from the match counts of
+their subsignatures.
+
+This module knows nothing of containers: ``scanner`` walks them and hands
+each object here as a ``Layer`` that says where it was found.
+
+Result order (allmatch): body signatures by match position, then file hashes,
+then logical signatures in load order; without allmatch the first of those
+is reported.  The reference interleaves these in ways that depend on its scan
+passes and sometimes reports a name twice; clamkit reports each name once.
+"""
+
+from __future__ import annotations
+
+import array
+import hashlib
+import mmap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from clamkit.engine.bodyregex import Buffer, VerifyMemo
+from clamkit.engine.filetypes import (
+    FileType,
+    refine_file_type,
+    relative_offsets_resolve,
+    target_types,
+    utf16le_as_ascii,
+)
+from clamkit.engine.logic import byte_compare_matches, evaluate, pcre_matches
+from clamkit.engine.normalize import html_views, normalize_text
+from clamkit.engine.options import MiB, ScanOptions
+from clamkit.signatures.model import (
+    ByteCompareSubsignature,
+    HashAlgorithm,
+    OffsetKind,
+    PcreSubsignature,
+    Target,
+)
+
+if TYPE_CHECKING:
+    import ahocorasick
+
+    from clamkit.engine.compiler import BodyMatcher, Engine, HashIndex
+
+# How much of a view the automaton sees at once: large enough that the
+# per-chunk overhead vanishes, small enough to bound the decoded copy.
+CHUNK_SIZE = 2 * MiB
+
+# An anchor whose distance from the pattern start varies by at most this much
+# is verified at each possible start; wider ranges fall back to one verifier
+# search over the view per scan.
+MAX_POSITIONS_PER_HIT = 64
+
+_HASHERS = {
+    HashAlgorithm.MD5: hashlib.md5,
+    HashAlgorithm.SHA1: hashlib.sha1,
+    HashAlgorithm.SHA256: hashlib.sha256,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One object to match: the scanned file itself or a member found inside it.
+
+    ``containers`` lists the types of the containers it was found in,
+    outermost first (empty at the top level): logical signatures'
+    ``Container:`` is the last of them, ``Intermediates:`` the chain.
+    """
+
+    data: Buffer
+    file_type: FileType
+    containers: tuple[FileType, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LayerVerdict:
+    """Names found in one layer (allow-listed ones already removed) and bytes matched."""
+
+    names: tuple[str, ...]
+    bytes_scanned: int
+
+
+class _ViewMatches:
+    """Start positions found per matcher in one view, counted up to its limit."""
+
+    __slots__ = ("eof_resolves", "memo", "searched", "starts")
+
+    def __init__(self, eof_resolves: bool) -> None:
+        # False for an executable whose header does not parse: the reference
+        # then places no EOF-n offset (see filetypes.relative_offsets_resolve).
+        self.eof_resolves = eof_resolves
+        # what multi-part verifiers learnt about this view
+        self.memo = VerifyMemo()
+        # matcher id -> start positions, in the order found
+        self.starts: dict[int, dict[int, None]] = {}
+        # matchers already searched over the whole view
+        self.searched: set[int] = set()
+
+    def record(self, matcher_id: int, start: int) -> None:
+        self.starts.setdefault(matcher_id, {})[start] = None
+
+    def done(self, matcher_id: int, matcher: BodyMatcher) -> bool:
+        """Whether more matches of this matcher would change nothing."""
+        found = self.starts.get(matcher_id)
+        return (
+            found is not None
+            and matcher.count_limit is not None
+            and len(found) >= matcher.count_limit
+        )
+
+    def window(self, matcher: BodyMatcher, size: int) -> tuple[int, int] | None:
+        """Allowed start positions [low, high] for the matcher, None if nowhere."""
+        offset = matcher.offset
+        if offset.kind is OffsetKind.ANY:
+            return 0, size
+        if offset.kind is OffsetKind.ABSOLUTE:
+            low = offset.value
+        elif offset.kind is OffsetKind.EOF and self.eof_resolves:
+            low = size - offset.value
+        else:
+            # EP/Sx/SEx/SL need executable parsing, which this engine does not do yet.
+            return None
+        high = low + (offset.maxshift or 0)
+        if high < 0 or low > size:
+            return None
+        return max(low, 0), min(high, size)
+
+
+def _search(
+    matcher_id: int,
+    matcher: BodyMatcher,
+    view: Buffer,
+    window: tuple[int, int],
+    found: _ViewMatches,
+) -> None:
+    """Find matches of ``matcher`` starting anywhere in ``window``."""
+    low, high = window
+    position = low
+    while position <= high:
+        start = matcher.verifier.search(view, position, found.memo)
+        if start is None or start > high:
+            return
+        found.record(matcher_id, start)
+        if found.done(matcher_id, matcher):
+            return
+        position = start + 1
+
+
+def _verify_at(
+    matcher_id: int,
+    matcher: BodyMatcher,
+    view: Buffer,
+    start: int,
+    size: int,
+    found: _ViewMatches,
+) -> None:
+    window = found.window(matcher, size)
+    if window is None or not window[0] <= start <= window[1]:
+        return
+    if matcher.verifier.match(view, start, found.memo):
+        found.record(matcher_id, start)
+
+
+def _anchor_hits(
+    automaton: ahocorasick.Automaton,
+    lengths: array.array,
+    view: Buffer,
+    overlap: int,
+    lower: bool,
+) -> Iterator[tuple[int, int]]:
+    """(anchor start, anchor id) for every anchor occurrence, chunk by chunk."""
+    size = len(view)
+    for chunk_start in range(0, size, CHUNK_SIZE):
+        chunk = bytes(view[chunk_start : chunk_start + CHUNK_SIZE + overlap])
+        if lower:
+            chunk = chunk.lower()
+        last_chunk = chunk_start + CHUNK_SIZE >= size
+        for end, anchor_id in automaton.iter(chunk.decode("latin-1")):
+            start = end - lengths[anchor_id] + 1
+            # Hits starting in the overlap belong to the next chunk.
+            if start < CHUNK_SIZE or last_chunk:
+                yield chunk_start + start, anchor_id
+        _release(view, chunk_start, CHUNK_SIZE)
+
+
+def _release(view: Buffer, start: int, length: int) -> None:
+    """Give back the pages of a mapped file once a pass is past them.
+
+    They stay in the page cache; the process's RSS no longer grows with the
+    file, and a later verification that looks back just maps them again.
+    """
+    if isinstance(view, mmap.mmap):
+        view.madvise(mmap.MADV_DONTNEED, start, min(length, len(view) - start))
+
+
+def _match_view(
+    engine: Engine, view: Buffer, targets: frozenset[Target], eof_resolves: bool
+) -> _ViewMatches:
+    size = len(view)
+    found = _ViewMatches(eof_resolves)
+    matchers = engine.matchers
+    table = engine.anchors
+    lengths, first_ref = table.lengths, table.first_ref
+    ref_matchers, ref_delta_min, ref_delta_max = (
+        table.ref_matchers,
+        table.ref_delta_min,
+        table.ref_delta_max,
+    )
+    overlap = table.max_length - 1
+    for automaton, lower in ((engine.automaton, False), (engine.nocase_automaton, True)):
+        if automaton is None:
+            continue
+        for anchor_start, anchor_id in _anchor_hits(automaton, lengths, view, overlap, lower):
+            for ref in range(first_ref[anchor_id], first_ref[anchor_id + 1]):
+                matcher_id = ref_matchers[ref]
+                matcher = matchers[matcher_id]
+                if matcher.target not in targets or found.done(matcher_id, matcher):
+                    continue
+                delta_min, delta_max = ref_delta_min[ref], ref_delta_max[ref]
+                if delta_max == delta_min:
+                    _verify_at(matcher_id, matcher, view, anchor_start - delta_min, size, found)
+                elif delta_max >= 0 and delta_max - delta_min <= MAX_POSITIONS_PER_HIT:
+                    for start in range(anchor_start - delta_max, anchor_start - delta_min + 1):
+                        if start >= 0:
+                            _verify_at(matcher_id, matcher, view, start, size, found)
+                elif matcher_id not in found.searched:
+                    found.searched.add(matcher_id)
+                    window = found.window(matcher, size)
+                    if window is not None:
+                        _search(matcher_id, matcher, view, window, found)
+    for matcher_id in engine.positional:
+        matcher = matchers[matcher_id]
+        if matcher.target in targets:
+            window = found.window(matcher, size)
+            if window is not None:
+                _verify_at(matcher_id, matcher, view, window[0], size, found)
+    for matcher_id in engine.unanchored:
+        matcher = matchers[matcher_id]
+        if matcher.target in targets:
+            window = found.window(matcher, size)
+            if window is not None:
+                _search(matcher_id, matcher, view, window, found)
+    return found
+
+
+def _body_names(engine: Engine, found: _ViewMatches) -> list[str]:
+    """Extended signatures that matched, by first match position, then load order."""
+    hits = []
+    for matcher_id, starts in found.starts.items():
+        first = min(starts)
+        hits.extend((first, index) for index in engine.matchers[matcher_id].signatures)
+    return [engine.body_signatures[index].name for _, index in sorted(hits)]
+
+
+def _logical_matches(
+    engine: Engine, view: Buffer, targets: frozenset[Target], found: _ViewMatches, file_size: int
+) -> list[int]:
+    """Indexes of the logical signatures that hold on this view, in load order."""
+    matchers = engine.matchers
+    starts = found.starts
+    candidates = set(engine.always_evaluate)
+    for matcher_id in starts:
+        candidates.update(matchers[matcher_id].triggers)
+    matched = []
+    for index in sorted(candidates):
+        if not all(matcher_id in starts for matcher_id in engine.logical_required[index]):
+            continue
+        signature = engine.logical_signatures[index]
+        description = signature.target_description
+        if (description.target or Target.ANY) not in targets:
+            continue
+        if description.file_size is not None and file_size not in description.file_size:
+            continue
+        if (
+            description.container is not None
+            or description.entry_point is not None
+            or description.number_of_sections is not None
+            or description.icon_group1 is not None
+            or description.icon_group2 is not None
+        ):
+            # Needs container or executable context that this scan lacks.
+            continue
+        sub_matchers = engine.logical_matchers[index]
+        counts = [len(starts.get(matcher_id, ())) for matcher_id in sub_matchers]
+        for sub_index, sub in enumerate(signature.subsignatures):
+            if isinstance(sub, PcreSubsignature):
+                counts[sub_index] = pcre_matches(
+                    sub, view, evaluate(sub.trigger, counts), eof_resolves=found.eof_resolves
+                )
+            elif isinstance(sub, ByteCompareSubsignature):
+                trigger_starts = list(starts.get(sub_matchers[sub.trigger], ()))
+                counts[sub_index] = int(byte_compare_matches(sub, view, trigger_starts))
+        if evaluate(signature.expression, counts):
+            matched.append(index)
+    return matched
+
+
+def _digests(
+    data: Buffer, size: int, tables: list[dict[HashAlgorithm, HashIndex]]
+) -> dict[HashAlgorithm, bytes]:
+    wanted = {
+        algorithm
+        for table in tables
+        for algorithm, index in table.items()
+        if index.wanted_for(size)
+    }
+    hashers = {algorithm: _HASHERS[algorithm]() for algorithm in wanted}
+    if hashers:
+        view = memoryview(data)
+        for position in range(0, size, CHUNK_SIZE):
+            piece = view[position : position + CHUNK_SIZE]
+            for hasher in hashers.values():
+                hasher.update(piece)
+            _release(data, position, CHUNK_SIZE)
+    return {algorithm: hasher.digest() for algorithm, hasher in hashers.items()}
+
+
+def _hash_names(
+    table: dict[HashAlgorithm, HashIndex], digests: dict[HashAlgorithm, bytes], size: int
+) -> list[str]:
+    names: list[str] = []
+    for algorithm in HashAlgorithm:  # MD5, SHA1, SHA256: a stable report order
+        index = table.get(algorithm)
+        if index is not None and algorithm in digests:
+            names.extend(index.lookup(digests[algorithm], size))
+    return names
+
+
+_TEXT_TYPES = frozenset(
+    {
+        FileType.CL_TYPE_TEXT_ASCII,
+        FileType.CL_TYPE_TEXT_UTF8,
+        FileType.CL_TYPE_TEXT_UTF16LE,
+        FileType.CL_TYPE_TEXT_UTF16BE,
+    }
+)
+_HTML_TARGETS = frozenset({Target.ANY, Target.HTML})
+_TEXT_TARGETS = frozenset({Target.ANY, Target.TEXT})
+# The reference scans the normalised scripts twice, typed HTML and typed text.
+_SCRIPT_TARGETS = _HTML_TARGETS | _TEXT_TARGETS
+
+
+def _html_forms(html: Buffer, options: ScanOptions) -> Iterator[tuple[Buffer, frozenset[Target]]]:
+    """The normalised forms of an HTML document, each within the reference's size limits."""
+    if 0 < options.max_htmlnormalize < len(html):
+        return
+    # Copied only once within the limit: a mapped file is not copied in vain.
+    views = html_views(bytes(html))
+    yield views.normalized, _HTML_TARGETS
+    if not 0 < options.max_htmlnotags < len(html):
+        yield views.text, _HTML_TARGETS
+    if views.javascript is not None:
+        yield views.javascript, _SCRIPT_TARGETS
+
+
+def _views(
+    data: Buffer, file_type: FileType, options: ScanOptions
+) -> Iterator[tuple[Buffer, frozenset[Target]]]:
+    """The forms of the object that signatures see, with the targets each serves.
+
+    As on the reference: HTML is seen only normalised (up to three forms);
+    UTF-16 HTML raw by target 0, then narrowed to bytes and normalised; text
+    is seen raw by everything but target 7, then normalised by targets 0 and
+    7 (up to MaxScriptNormalize), unless its whole content shows it is HTML
+    or mail after all.
+    """
+    if file_type is FileType.CL_TYPE_HTML:
+        yield from _html_forms(data, options)
+        return
+    if file_type is FileType.CL_TYPE_HTML_UTF16:
+        yield data, target_types(file_type)
+        yield from _html_forms(utf16le_as_ascii(bytes(data)), options)
+        return
+    if file_type not in _TEXT_TYPES:
+        yield data, target_types(file_type)
+        return
+    refined = refine_file_type(file_type, data)
+    yield data, target_types(refined) - {Target.TEXT}
+    if refined is FileType.CL_TYPE_HTML:
+        yield from _html_forms(data, options)
+    elif refined in _TEXT_TYPES and not 0 < options.max_scriptnormalize < len(data):
+        yield normalize_text(bytes(data)), _TEXT_TARGETS
+
+
+def scan_layer(engine: Engine, layer: Layer, options: ScanOptions) -> LayerVerdict:
+    """Match every signature that applies to ``layer``; stop at the first name unless allmatch."""
+    data = layer.data
+    size = len(data)
+    names: list[str] = []
+
+    def report(new: list[str]) -> bool:
+        """Add names; True when the scan may stop here."""
+        for name in new:
+            if name not in names:
+                names.append(name)
+            if not options.allmatch:
+                break
+        return bool(names) and not options.allmatch
+
+    scanned = 0
+    stop = False
+    eof_resolves = relative_offsets_resolve(layer.file_type, data)
+    digests = _digests(data, size, [engine.hashes, engine.allow_list])
+    for position, (view, targets) in enumerate(_views(data, layer.file_type, options)):
+        if options.scan_budget_exceeded(scanned + len(view)):
+            break
+        scanned += len(view)
+        found = _match_view(engine, view, targets, eof_resolves)
+        if report(_body_names(engine, found)):
+            stop = True
+            break
+        if position == 0 and report(_hash_names(engine.hashes, digests, size)):
+            stop = True
+            break
+        logical = _logical_matches(engine, view, targets, found, size)
+        if report([engine.logical_signatures[index].name for index in logical]):
+            stop = True
+            break
+    if not stop and not names:
+        # Hash signatures stand even when no view was scanned.
+        report(_hash_names(engine.hashes, digests, size))
+    if names and _hash_names(engine.allow_list, digests, size):
+        names = []
+    return LayerVerdict(tuple(names), scanned)
