@@ -1,0 +1,187 @@
+"""The network process's handle on one generation of scanner processes.
+
+``ScanPool.start`` spawns a pool leader (``clamkit.daemon.worker``), which
+loads the database; it returns once the engine is ready, or raises
+``PoolStartError`` with the reason.  ``scan`` hands one object (a path or a
+descriptor) to an idle worker and waits for its result, so the event loop
+never scans.  A reload starts a new pool and ``retire``s the old one: its
+workers finish the jobs they hold, then their sockets close and they exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import socket
+import sys
+from dataclasses import dataclass
+
+from clamkit.daemon.ipc import (
+    CancelJob,
+    Channel,
+    ChannelClosed,
+    JobResult,
+    PoolFailed,
+    PoolReady,
+    PoolSettings,
+    ScanJob,
+    WorkerAdded,
+)
+
+# Reply text when a worker process dies under a job (the kernel's OOM
+# killer, a fault in a C extension): the job fails, the daemon carries on.
+WORKER_LOST = "Scanner process lost"
+
+
+class PoolStartError(Exception):
+    """The pool could not load its database; the message says why."""
+
+
+@dataclass(slots=True, eq=False)
+class _Worker:
+    pid: int
+    channel: Channel
+
+
+class ScanPool:
+    """Scanner processes that share one compiled engine."""
+
+    def __init__(
+        self, process: asyncio.subprocess.Process, control: Channel, ready: PoolReady
+    ) -> None:
+        self.ready = ready
+        self._process = process
+        self._control = control
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._workers: set[_Worker] = set()
+        self._busy = 0
+        self._retired = False
+        self._drained = asyncio.Event()
+        self._job_ids = itertools.count(1)
+        self._watcher = asyncio.create_task(self._watch_control())
+
+    @classmethod
+    async def start(cls, settings: PoolSettings) -> ScanPool:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "clamkit.daemon.worker",
+                str(theirs.fileno()),
+                pass_fds=(theirs.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        control = Channel(ours)
+        try:
+            await control.send(settings)
+            reply, _ = await control.receive()
+        except ChannelClosed:
+            reply = PoolFailed("the scanner process exited while loading the database")
+        if not isinstance(reply, PoolReady):
+            control.close()
+            await process.wait()
+            message = reply.message if isinstance(reply, PoolFailed) else repr(reply)
+            raise PoolStartError(message)
+        return cls(process, control, reply)
+
+    @property
+    def live(self) -> int:
+        return len(self._workers)
+
+    @property
+    def busy(self) -> int:
+        return self._busy
+
+    async def _watch_control(self) -> None:
+        """Take each new worker's socket as the leader announces it."""
+        while True:
+            try:
+                message, fds = await self._control.receive()
+            except ChannelClosed:
+                return
+            if isinstance(message, WorkerAdded) and fds:
+                worker = _Worker(message.pid, Channel(socket.socket(fileno=fds[0])))
+                for extra in fds[1:]:
+                    socket.close(extra)
+                if self._retired:
+                    worker.channel.close()
+                    continue
+                self._workers.add(worker)
+                self._idle.put_nowait(worker)
+            else:
+                for fd in fds:
+                    socket.close(fd)
+
+    async def scan(
+        self,
+        *,
+        path: str | None = None,
+        fd: int | None = None,
+        allmatch: bool = False,
+        gone: asyncio.Event | None = None,
+    ) -> JobResult:
+        """Scan ``path`` (or the descriptor ``fd``, which stays the caller's to close).
+
+        ``gone`` is set when the client has left: the worker is told to stop.
+        """
+        job = ScanJob(next(self._job_ids), path, allmatch)
+        descriptors = (fd,) if fd is not None else ()
+        while True:
+            worker = await self._idle.get()
+            try:
+                await worker.channel.send(job, descriptors)
+                break
+            except ChannelClosed:
+                # It died while idle: try the next one (the leader replaces it).
+                self._discard(worker)
+        self._busy += 1
+        try:
+            result = await self._result(worker, job.job_id, gone)
+        except ChannelClosed:
+            self._discard(worker)
+            return JobResult(job.job_id, error=WORKER_LOST)
+        finally:
+            self._busy -= 1
+        if self._retired:
+            self._discard(worker)
+        else:
+            self._idle.put_nowait(worker)
+        return result
+
+    async def _result(self, worker: _Worker, job_id: int, gone: asyncio.Event | None) -> JobResult:
+        receiving = asyncio.ensure_future(worker.channel.receive())
+        if gone is not None:
+            leaving = asyncio.ensure_future(gone.wait())
+            done, _ = await asyncio.wait({receiving, leaving}, return_when=asyncio.FIRST_COMPLETED)
+            if receiving not in done:
+                await worker.channel.send(CancelJob(job_id))
+            leaving.cancel()
+        message, fds = await receiving
+        for fd in fds:
+            socket.close(fd)
+        if not isinstance(message, JobResult):
+            raise ChannelClosed
+        return message
+
+    def _discard(self, worker: _Worker) -> None:
+        self._workers.discard(worker)
+        worker.channel.close()
+        if not self._workers:
+            self._drained.set()
+
+    async def retire(self) -> None:
+        """Let running jobs finish, then stop every process of this pool."""
+        self._retired = True
+        while not self._idle.empty():
+            self._discard(self._idle.get_nowait())
+        if self._workers:
+            await self._drained.wait()
+        self._control.close()
+        self._watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._watcher
+        await self._process.wait()

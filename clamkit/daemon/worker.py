@@ -1,0 +1,226 @@
+"""The scanner processes: one pool leader that loads the engine, and its workers.
+
+Run as ``python -m clamkit.daemon.worker FD`` by ``pool.ScanPool``, with FD
+the control socket.  The leader reads ``PoolSettings``, loads and compiles
+the database, then forks the workers, which share the compiled engine
+copy-on-write (the collector is frozen first so it does not touch every
+object and undo the sharing).  Each worker gets its own job socket, whose
+other end the leader hands to the network process (``WorkerAdded``).  A
+worker that dies is replaced; when the control socket closes (the daemon
+exits or moved to a new pool after a reload) the leader stops replacing
+workers and leaves once they have finished their last job.
+
+Why processes: scanning is pure Python and CPU-bound, so threads would be
+serialised by the GIL; forked workers scan on every core.  Why a separate
+leader: the network process never holds an engine, so a reload builds the
+new one in a new leader while the old workers keep scanning, and the
+network process stays small and fork-free.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import os
+import select
+import signal
+import socket
+import sys
+import time
+import traceback
+from dataclasses import replace
+
+from clamkit.daemon.ipc import (
+    BlockingReceiver,
+    CancelJob,
+    ChannelClosed,
+    JobResult,
+    PoolFailed,
+    PoolReady,
+    PoolSettings,
+    ScanJob,
+    WorkerAdded,
+    send,
+)
+from clamkit.database.loader import DatabaseError, LoadOptions, load_database
+from clamkit.engine import Engine, compile_engine
+
+# How often a scan looks for a cancellation from the network process.
+CANCEL_POLL_SECONDS = 0.05
+
+
+def _md5_of(path: str) -> tuple[str, int]:
+    digest = hashlib.md5()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+class _CancelWatch:
+    """``should_stop`` for the running job: polls the job socket, at most every 50 ms."""
+
+    def __init__(self, receiver: BlockingReceiver, job_id: int) -> None:
+        self.receiver = receiver
+        self.job_id = job_id
+        self.cancelled = False
+        self.next_poll = time.monotonic() + CANCEL_POLL_SECONDS
+
+    def __call__(self) -> bool:
+        if self.cancelled:
+            return True
+        now = time.monotonic()
+        if now < self.next_poll:
+            return False
+        self.next_poll = now + CANCEL_POLL_SECONDS
+        try:
+            message = self.receiver.poll()
+        except ChannelClosed:
+            self.cancelled = True
+            return True
+        if isinstance(message, tuple) and isinstance(message[0], CancelJob):
+            self.cancelled = message[0].job_id == self.job_id
+        return self.cancelled
+
+
+def _run_job(
+    engine: Engine, settings: PoolSettings, job: ScanJob, fds: list[int], watch: _CancelWatch
+) -> JobResult:
+    # A descriptor is scanned through its /proc path: the engine maps regular
+    # files, and the descriptor's own offset stays untouched.
+    path = job.path if job.path is not None else f"/proc/self/fd/{fds[0]}"
+    options = replace(settings.scan_options, allmatch=job.allmatch, should_stop=watch)
+    try:
+        result = engine.scan_file(path, options)
+        md5 = size = None
+        if result.names and settings.extended_detection_info:
+            md5, size = _md5_of(path)
+    except OSError as error:
+        return JobResult(job.job_id, error=error.strerror, errno=error.errno)
+    except Exception as error:
+        # A fault in the engine on hostile input costs this object its scan,
+        # never the worker: the client gets an error reply and the next job runs.
+        traceback.print_exc()
+        return JobResult(job.job_id, error=f"Internal error while scanning: {type(error).__name__}")
+    return JobResult(
+        job.job_id,
+        names=result.names,
+        md5=md5,
+        size=size if size is not None else result.bytes_read,
+        bytes_scanned=result.bytes_scanned,
+        cancelled=watch.cancelled,
+    )
+
+
+def _serve_jobs(engine: Engine, settings: PoolSettings, sock: socket.socket) -> None:
+    receiver = BlockingReceiver(sock)
+    while True:
+        try:
+            message, fds = receiver.receive()
+        except ChannelClosed:
+            return
+        try:
+            if isinstance(message, ScanJob):
+                watch = _CancelWatch(receiver, message.job_id)
+                send(sock, _run_job(engine, settings, message, fds, watch))
+        except ChannelClosed:
+            return
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+def _start_worker(engine: Engine, settings: PoolSettings, control: socket.socket, wake: int) -> int:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            control.close()
+            os.close(wake)
+            theirs.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.set_wakeup_fd(-1)
+            _serve_jobs(engine, settings, ours)
+            status = 0
+        finally:
+            os._exit(status)
+    ours.close()
+    send(control, WorkerAdded(pid), (theirs.fileno(),))
+    theirs.close()
+    return pid
+
+
+def _lead(control: socket.socket) -> None:
+    receiver = BlockingReceiver(control)
+    settings, _ = receiver.receive()
+    assert isinstance(settings, PoolSettings)
+    try:
+        database = load_database(
+            [settings.database_dir], LoadOptions(detect_pua=settings.detect_pua)
+        )
+        engine = compile_engine(database)
+    except (DatabaseError, OSError) as error:
+        send(control, PoolFailed(str(error)))
+        return
+    headers = [h for h in database.report.cvd_headers if h.build_time_seconds is not None]
+    newest = max(headers, key=lambda header: header.version, default=None)
+    send(
+        control,
+        PoolReady(
+            signature_count=database.signature_count,
+            database_version=newest.version if newest else None,
+            database_time=newest.build_time_seconds if newest else None,
+            warnings=tuple(database.report.warnings),
+        ),
+    )
+    del database
+    # Objects alive now are shared with every worker; keep the collector off them.
+    gc.collect()
+    gc.freeze()
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    workers = {_start_worker(engine, settings, control, wake_read) for _ in range(settings.workers)}
+    replacing = True
+    while workers:
+        if replacing:
+            readable, _, _ = select.select([control, wake_read], [], [])
+            if control in readable:
+                try:
+                    receiver.poll()
+                except ChannelClosed:
+                    replacing = False
+            if wake_read in readable:
+                os.read(wake_read, 512)
+        else:
+            os.read(wake_read, 512)
+        while workers:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            workers.discard(pid)
+            clean_exit = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+            if replacing and not clean_exit:
+                workers.add(_start_worker(engine, settings, control, wake_read))
+
+
+def main() -> None:
+    control = socket.socket(fileno=int(sys.argv[1]))
+    # The network process handles signals for the daemon; a terminal's
+    # Ctrl-C must not kill scans behind its back.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    with contextlib.suppress(ChannelClosed):
+        _lead(control)
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
