@@ -1,9 +1,18 @@
 """Container formats: archives, compressions, encodings and documents.
 
 Each format is one module exposing one ``ContainerFormat`` object (see
-``base``); ``FORMATS`` lists them in the order the scanner tries them.
+``base``).  ``FORMATS`` lists them in the order the scanner tries them, each
+with the ``ScanOptions`` switch that gates it: the reference stops opening
+archives and compressions under ``ScanArchive no`` but still decodes mail,
+HTML, PDF, OLE2 and TNEF, each under its own switch.
 """
 
 from clamkit.containers.base import ContainerFormat
 
-FORMATS: tuple[ContainerFormat, ...] = ()
+__all__ = ["FORMATS", "Registered"]
+
+Registered = tuple[ContainerFormat, str]
+"""A format and the name of the ``ScanOptions`` field that must be true to open it."""
+
+# To register a format, append ``(module.FORMAT, "scan_<switch>")``.
+FORMATS: tuple[Registered, ...] = ()
