@@ -1,0 +1,228 @@
+"""OLE2 (Compound File Binary) documents as containers: Word, Excel, PowerPoint, MSI ...
+
+Strategy: ``olefile`` reads the compound file; every stream, in every
+storage, is a member, as ClamAV dumps them all.  Three kinds of stream are
+also opened further, as the reference does:
+
+* ``\\x01Ole10Native`` holds an OLE1 object; an embedded *Package* gives the
+  packaged file itself (:func:`ole10_native_payload`, shared with RTF);
+* a VBA project's ``dir`` stream (MS-OVBA compressed) lists its modules;
+  each module's source, decompressed, is a member, and the project raises
+  ``Heuristics.OLE2.ContainsMacros.VBA`` when AlertOLE2Macros is on;
+* ``PowerPoint Document`` top-level records of type ExOleObjStg hold
+  embedded objects, zlib compressed when the record instance is 1; each is
+  a member named ``pptXXXXXXXX.doc`` (its offset in the stream, in hex).
+
+Decompression (MS-OVBA, zlib) stops at the member budget.  A file olefile
+cannot open is a ContainerError.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Iterator
+
+import olefile
+
+from clamkit.containers.base import Alert, ContainerError, Extraction, Member
+from clamkit.containers.transfer import bounded_member
+from clamkit.engine.bodyregex import Buffer
+from clamkit.engine.filetypes import FileType
+
+__all__ = ["FORMAT", "MACROS_ALERT", "Ole2Format", "decompress_vba", "ole10_native_payload"]
+
+MACROS_ALERT = "Heuristics.OLE2.ContainsMacros.VBA"
+
+_OLE10_NATIVE = "\x01Ole10Native"
+_PPT_DOCUMENT = "PowerPoint Document"
+_PPT_EXOLEOBJSTG = 0x1011
+_PPT_RECORD = struct.Struct("<HHI")
+
+# MS-OVBA: a compressed chunk decompresses to at most 4096 bytes.
+_VBA_CHUNK = 4096
+# dir stream record ids (MS-OVBA 2.3.4.2).
+_DIR_PROJECTVERSION = 0x0009
+_DIR_MODULESTREAMNAME = 0x001A
+_DIR_MODULESTREAMNAME_UNICODE = 0x0032
+_DIR_MODULEOFFSET = 0x0031
+
+
+def ole10_native_payload(data: bytes) -> tuple[str, bytes] | None:
+    """The file inside an OLE1 native stream: its name and bytes (None when there is none).
+
+    A *Package* object (the native data is 4 or more bytes shorter than the
+    stream) carries a label, the source path, a temporary path and then the
+    file; anything else is the native data itself.
+    """
+    if len(data) < 4:
+        return None
+    (size,) = struct.unpack_from("<I", data)
+    if len(data) - size < 4:
+        return "", data[4 : 4 + size]
+    try:
+        label_end = data.index(b"\0", 6)
+        path_end = data.index(b"\0", label_end + 1)
+        # Two reserved words, then the length-prefixed temporary path.
+        (temp_length,) = struct.unpack_from("<I", data, path_end + 5)
+        at = path_end + 9 + temp_length
+        (size,) = struct.unpack_from("<I", data, at)
+    except (ValueError, struct.error):
+        return None
+    name = data[label_end + 1 : path_end].decode("latin-1").rsplit("\\", 1)[-1]
+    return name, data[at + 4 : at + 4 + size]
+
+
+def decompress_vba(data: bytes, cap: int) -> bytes:
+    """MS-OVBA decompression of a CompressedContainer, stopping at ``cap`` bytes.
+
+    Raises ContainerError when the signature byte is missing; a container
+    cut short gives what was decompressed before the cut.
+    """
+    if not data or data[0] != 1:
+        raise ContainerError("not an MS-OVBA compressed container")
+    out = bytearray()
+    pos = 1
+    while pos + 2 <= len(data) and len(out) < cap:
+        (header,) = struct.unpack_from("<H", data, pos)
+        end = min(pos + (header & 0x0FFF) + 3, len(data))
+        pos += 2
+        if not header & 0x8000:
+            out += data[pos : pos + _VBA_CHUNK]
+            pos += _VBA_CHUNK
+            continue
+        chunk_start = len(out)
+        while pos < end:
+            flags = data[pos]
+            pos += 1
+            for bit in range(8):
+                if pos >= end:
+                    break
+                if not flags >> bit & 1:
+                    out.append(data[pos])
+                    pos += 1
+                    continue
+                if pos + 2 > end:
+                    pos = end
+                    break
+                (token,) = struct.unpack_from("<H", data, pos)
+                pos += 2
+                done = len(out) - chunk_start
+                bits = max((done - 1).bit_length(), 4)
+                offset = (token >> (16 - bits)) + 1
+                length = (token & (0xFFFF >> bits)) + 3
+                if offset > done:
+                    raise ContainerError("MS-OVBA copy token reaches before its chunk")
+                # Byte by byte: the source may overlap what is being written.
+                for _ in range(length):
+                    out.append(out[-offset])
+        pos = end
+    return bytes(out[:cap])
+
+
+def _dir_modules(dir_data: bytes) -> Iterator[tuple[str, int]]:
+    """(stream name, source offset) of every module a decompressed ``dir`` stream lists."""
+    pos, name = 0, ""
+    while pos + 6 <= len(dir_data):
+        record, size = struct.unpack_from("<HI", dir_data, pos)
+        pos += 6
+        if record == _DIR_PROJECTVERSION:
+            # Its size field says 4 but the record holds 6 bytes.
+            size = 6
+        value = dir_data[pos : pos + size]
+        pos += size
+        if record == _DIR_MODULESTREAMNAME:
+            name = value.decode("latin-1")
+        elif record == _DIR_MODULESTREAMNAME_UNICODE:
+            name = value.decode("utf-16-le", "replace")
+        elif record == _DIR_MODULEOFFSET and len(value) == 4:
+            yield name, struct.unpack("<I", value)[0]
+
+
+def _ppt_objects(stream: bytes, cap: int) -> Iterator[tuple[str, bytes]]:
+    """Embedded objects among a PowerPoint Document stream's top-level records."""
+    pos = 0
+    while pos + _PPT_RECORD.size <= len(stream):
+        version_instance, record, length = _PPT_RECORD.unpack_from(stream, pos)
+        body = pos + _PPT_RECORD.size
+        pos = body + length
+        if record != _PPT_EXOLEOBJSTG:
+            continue
+        if version_instance >> 4 != 1:
+            yield f"ppt{body:08x}.doc", stream[body : min(pos, body + cap)]
+            continue
+        # A compressed object: its decompressed size, then zlib data.
+        start = body + 4
+        try:
+            data = zlib.decompressobj().decompress(stream[start:pos], cap)
+        except zlib.error:
+            continue
+        yield f"ppt{start:08x}.doc", data
+
+
+class Ole2Format:
+    """Compound files (``CL_TYPE_MSOLE2``)."""
+
+    name = "ole2"
+    option = "scan_ole2"
+
+    def recognise(self, file_type: FileType, data: Buffer) -> bool:
+        return file_type is FileType.CL_TYPE_MSOLE2
+
+    def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
+        try:
+            ole = olefile.OleFileIO(io.BytesIO(bytes(data)))
+        except (OSError, ValueError, IndexError, struct.error) as error:
+            raise ContainerError(f"OLE2: {error}") from error
+        with ole:
+            yield from self._streams(ole, extraction)
+
+    def _streams(self, ole: olefile.OleFileIO, extraction: Extraction) -> Iterator[Member | Alert]:
+        alerted = False
+        for path in ole.listdir(streams=True, storages=False):
+            try:
+                stream = ole.openstream(path).read()
+            except (OSError, ValueError, IndexError, struct.error):
+                continue
+            found = [("/".join(path), stream)]
+            cap = extraction.member_budget() + 1
+            leaf = path[-1]
+            if leaf == _OLE10_NATIVE and (payload := ole10_native_payload(stream)) is not None:
+                found.append(payload)
+            elif leaf == _PPT_DOCUMENT:
+                found += _ppt_objects(stream, cap)
+            elif leaf.lower() == "dir" and len(path) > 1:
+                modules = self._vba_modules(ole, path[:-1], stream, cap)
+                if modules and not alerted:
+                    alerted = True
+                    yield Alert(MACROS_ALERT, "alert_ole2_macros")
+                found += modules
+            for name, content in found:
+                member = bounded_member(name, content, extraction)
+                if member is None:
+                    return
+                yield member
+
+    @staticmethod
+    def _vba_modules(
+        ole: olefile.OleFileIO, storage: list[str], dir_stream: bytes, cap: int
+    ) -> list[tuple[str, bytes]]:
+        try:
+            listing = decompress_vba(dir_stream, cap)
+        except ContainerError:
+            return []
+        sources = []
+        for name, offset in _dir_modules(listing):
+            path = [*storage, name]
+            if not name or not ole.exists(path):
+                continue
+            try:
+                source = decompress_vba(ole.openstream(path).read()[offset:], cap)
+            except (ContainerError, OSError, ValueError):
+                continue
+            sources.append(("/".join(path) + ".vba", source))
+        return sources
+
+
+FORMAT = Ole2Format()
