@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import enum
 import re
-import struct
 from dataclasses import dataclass
 
 from clamkit.signatures.model import Target
@@ -550,71 +549,19 @@ def target_types(file_type: FileType) -> frozenset[Target]:
 # none of those offsets resolves; absolute offsets and ``*`` still do.
 
 
-def _align_down(value: int, alignment: int) -> int:
-    return value // alignment * alignment if alignment else value
-
-
-def _align_up(value: int, alignment: int) -> int:
-    return -(-value // alignment) * alignment if alignment else value
-
-
-def _pe_header_parses(data: bytes) -> bool:
-    """Whether ClamAV's PE parser accepts the headers and finds the entry point in the file.
-
-    The conditions checked are those the reference was seen to reject (see
-    the tests): no ``PE\\0\\0`` header at ``e_lfanew``, no sections, an
-    optional header shorter than its fixed part and data directories (16 at
-    most), a truncated section table, a section with raw data that starts
-    past the end, and an entry point that lies neither in the headers nor in
-    a section's (aligned, file-clipped) raw data.
-    """
-    size = len(data)
-    if size < 0x40:
-        return False
-    (pe_offset,) = struct.unpack_from("<I", data, 0x3C)
-    if pe_offset == 0 or pe_offset + 24 > size or data[pe_offset : pe_offset + 4] != b"PE\0\0":
-        return False
-    sections, optional_size = struct.unpack_from("<H12xH", data, pe_offset + 6)
-    optional = pe_offset + 24
-    if sections == 0 or optional + 2 > size:
-        return False
-    # The fixed part of the optional header ends with the count of data
-    # directories; the header must hold that many of them (16 at most).
-    fixed = 0x70 if data[optional : optional + 2] == b"\x0b\x02" else 0x60
-    table = optional + optional_size
-    if optional_size < fixed or table + 40 * sections > size:
-        return False
-    (directories,) = struct.unpack_from("<I", data, optional + fixed - 4)
-    if optional_size < fixed + 8 * min(directories, 16):
-        return False
-    (entry,) = struct.unpack_from("<I", data, optional + 16)
-    section_alignment, file_alignment = struct.unpack_from("<II", data, optional + 32)
-    (headers,) = struct.unpack_from("<I", data, optional + 60)
-    if entry < _align_up(headers, section_alignment):
-        return entry < size
-    entry_in_file = False
-    for index in range(sections):
-        virtual, raw_size, raw = struct.unpack_from("<III", data, table + 40 * index + 12)
-        start = _align_down(raw, file_alignment)
-        length = _align_up(raw_size, file_alignment)
-        if not length:
-            continue
-        if start >= size or raw >= size:
-            return False
-        length = min(length, size - start)
-        base = _align_down(virtual, section_alignment)
-        entry_in_file = entry_in_file or 0 <= entry - base < length
-    return entry_in_file
-
-
 def relative_offsets_resolve(file_type: FileType, data: bytes) -> bool:
     """Whether EOF-n, EP and section offsets can be placed in ``data`` (the whole file).
 
     True for every type ClamAV parses no executable header for.  For
-    ``CL_TYPE_MSEXE`` the PE header must parse (a bare ``MZ`` does not).
-    ELF and Mach-O files are subject to the same rule on the reference, but
-    their parsers are not reproduced: they are taken as parsing.
+    ``CL_TYPE_MSEXE`` the PE header must parse (a bare ``MZ`` does not; see
+    ``clamkit.executables.pe``).  ELF and Mach-O files are subject to the
+    same rule on the reference, but which of their headers it refuses was
+    not measured: they are taken as parsing.
     """
     if file_type is T.CL_TYPE_MSEXE:
-        return _pe_header_parses(data)
+        # Imported here: the executables package builds on this module.
+        from clamkit.executables.layout import ExecutableLayout
+        from clamkit.executables.pe import parse_pe
+
+        return isinstance(parse_pe(data), ExecutableLayout)
     return True

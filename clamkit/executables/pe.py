@@ -1,0 +1,208 @@
+"""PE32 and PE32+ headers: sections, entry point, overlay, import table.
+
+Strategy: a small hand-written parser over ``struct.unpack_from`` rather
+than pefile.  Timed on 3,000 mingw-built PEs (32 and 64 bit, 230 KB each),
+``pefile.PE(data=..., fast_load=True)`` took about 1.3 ms a file, this
+parser about 20 us: pefile decodes every header field into Python objects,
+while signatures need a dozen numbers.  pefile also accepts headers the
+reference refuses, and the rules below are the reference's, found by
+scanning crafted headers (``tests/pebuild.py``) with EOF and EP signatures:
+
+- ``PE\\0\\0`` at ``e_lfanew`` (which may not be 0), at least one section, an
+  optional header no shorter than its fixed part (0x60, PE32+ 0x70) plus its
+  data directories (16 at most), and a complete section table;
+- section addresses are aligned down, sizes up (virtual ones to
+  SectionAlignment, raw ones to FileAlignment; an alignment of 0 aligns
+  nothing); raw sizes are cut at the end of the file; sections must follow
+  each other in memory without gaps (unless there are more than 96 of
+  them), a virtual size must stay below 2 GiB, and raw offset plus raw size
+  must not overflow 32 bits;
+- the entry point RVA becomes a file offset through the section whose
+  aligned virtual range holds it within its raw size; below the aligned
+  SizeOfHeaders it is its own offset.  An entry point that maps nowhere in
+  the file is refused.
+
+The import hash (``import_hash_text``) is the reference's: lower-case
+``module.function`` names (module extension .dll/.ocx/.sys dropped, ``ordN``
+for imports by ordinal) joined by commas, hashed together with the text's
+length; it matches ``sigtool --debug --imp``.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from clamkit.executables.layout import (
+    MALFORMED,
+    NOT_EXECUTABLE,
+    Broken,
+    ExecutableKind,
+    ExecutableLayout,
+    Section,
+)
+
+__all__ = ["import_hash_text", "parse_pe", "rva_to_offset"]
+
+_SECTION_ENTRY = struct.Struct("<8sIIII16x")  # name, virtual size, address, raw size, raw offset
+_PE32_PLUS = 0x20B
+_IMPORT_DIRECTORY = 1
+# More sections than this make the reference report the file as broken
+# (while still placing offsets in it).
+_MAX_SECTIONS = 96
+_MAX_VIRTUAL_SIZE = 0x7FFFFFFF
+# Import tables are bounded so that a crafted one cannot make a scan loop
+# for long: more than any real program imports.
+_MAX_IMPORT_DESCRIPTORS = 4096
+_MAX_IMPORTS_PER_MODULE = 65536
+_DROPPED_EXTENSIONS = (b".dll", b".ocx", b".sys")
+
+
+def _align_down(value: int, alignment: int) -> int:
+    return value // alignment * alignment if alignment else value
+
+
+def _align_up(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment if alignment else value
+
+
+def parse_pe(data: bytes) -> ExecutableLayout | Broken:
+    size = len(data)
+    if size < 0x40:
+        return NOT_EXECUTABLE
+    (pe_offset,) = struct.unpack_from("<I", data, 0x3C)
+    if pe_offset == 0 or pe_offset + 24 > size or data[pe_offset : pe_offset + 4] != b"PE\0\0":
+        return NOT_EXECUTABLE
+    count, optional_size = struct.unpack_from("<H12xH", data, pe_offset + 6)
+    optional = pe_offset + 24
+    if count == 0:
+        return MALFORMED
+    if optional + 2 > size:
+        return NOT_EXECUTABLE
+    plus = data[optional : optional + 2] == b"\x0b\x02"
+    fixed = 0x70 if plus else 0x60
+    table = optional + optional_size
+    if optional_size < fixed:
+        return MALFORMED
+    if table + 40 * count > size:
+        return NOT_EXECUTABLE
+    (directories,) = struct.unpack_from("<I", data, optional + fixed - 4)
+    directories = min(directories, 16)
+    if optional_size < fixed + 8 * directories:
+        return MALFORMED
+    (entry,) = struct.unpack_from("<I", data, optional + 16)
+    section_alignment, file_alignment = struct.unpack_from("<II", data, optional + 32)
+    (headers,) = struct.unpack_from("<I", data, optional + 60)
+    malformed = count > _MAX_SECTIONS or not (section_alignment and file_alignment)
+    sections = []
+    next_virtual = None
+    for name, virtual_size, virtual, raw_size, raw in _SECTION_ENTRY.iter_unpack(
+        data[table : table + 40 * count]
+    ):
+        if raw + raw_size > 0xFFFFFFFF:
+            return NOT_EXECUTABLE
+        if virtual_size > _MAX_VIRTUAL_SIZE:
+            return MALFORMED
+        start = _align_down(raw, file_alignment)
+        length = _align_up(raw_size, file_alignment)
+        section = Section(
+            name.rstrip(b"\0"),
+            _align_down(virtual, section_alignment),
+            _align_up(virtual_size, section_alignment),
+            start,
+            max(0, min(length, size - start)),
+        )
+        if (
+            count <= _MAX_SECTIONS
+            and next_virtual is not None
+            and section.virtual_address != next_virtual
+        ):
+            return MALFORMED
+        malformed = malformed or section.virtual_address != virtual
+        next_virtual = section.virtual_address + section.virtual_size
+        sections.append(section)
+    if entry < _align_up(headers, section_alignment):
+        if entry >= size:
+            return MALFORMED
+        entry_point: int | None = entry
+    else:
+        entry_point = _section_offset(sections, entry)
+        if entry_point is None:
+            return MALFORMED
+    import_directory = None
+    if directories > _IMPORT_DIRECTORY:
+        import_directory = struct.unpack_from("<II", data, optional + fixed + 8 * _IMPORT_DIRECTORY)
+    ends = [section.raw_offset + section.raw_size for section in sections if section.raw_size]
+    overlay = max(ends, default=None)
+    return ExecutableLayout(
+        ExecutableKind.PE,
+        entry_point,
+        tuple(sections),
+        overlay if overlay is not None and overlay < size else None,
+        import_directory,
+        malformed,
+    )
+
+
+def _section_offset(sections: list[Section], rva: int) -> int | None:
+    for section in sections:
+        if section.raw_size and 0 <= rva - section.virtual_address < section.raw_size:
+            return rva - section.virtual_address + section.raw_offset
+    return None
+
+
+def rva_to_offset(layout: ExecutableLayout, rva: int) -> int | None:
+    """The file offset of ``rva``, or None when no section's raw data holds it."""
+    return _section_offset(list(layout.sections), rva)
+
+
+def _c_string(data: bytes, offset: int | None, limit: int = 512) -> bytes | None:
+    if offset is None or offset >= len(data):
+        return None
+    end = data.find(b"\0", offset, offset + limit)
+    return None if end < 0 else bytes(data[offset:end])
+
+
+def import_hash_text(data: bytes, layout: ExecutableLayout) -> bytes | None:
+    """The text the reference hashes for .imp signatures; None without an import table."""
+    if layout.import_directory is None or not layout.import_directory[0]:
+        return None
+    plus = _is_pe32_plus(data)
+    thunk_format, ordinal_flag = ("<Q", 1 << 63) if plus else ("<I", 1 << 31)
+    thunk_size = struct.calcsize(thunk_format)
+    descriptor = rva_to_offset(layout, layout.import_directory[0])
+    parts: list[bytes] = []
+    for _ in range(_MAX_IMPORT_DESCRIPTORS):
+        if descriptor is None or descriptor + 20 > len(data):
+            break
+        lookup, _, _, name_rva, address = struct.unpack_from("<IIIII", data, descriptor)
+        if not (lookup or name_rva or address):
+            break
+        module = _c_string(data, rva_to_offset(layout, name_rva))
+        if module is None:
+            return None
+        module = module.lower()
+        if module.endswith(_DROPPED_EXTENSIONS):
+            module = module[:-4]
+        thunk = rva_to_offset(layout, lookup or address)
+        for _ in range(_MAX_IMPORTS_PER_MODULE):
+            if thunk is None or thunk + thunk_size > len(data):
+                break
+            (value,) = struct.unpack_from(thunk_format, data, thunk)
+            if not value:
+                break
+            if value & ordinal_flag:
+                function = b"ord%d" % (value & 0xFFFF)
+            else:
+                name = _c_string(data, rva_to_offset(layout, (value & 0x7FFFFFFF) + 2))
+                if name is None:
+                    return None
+                function = name.lower()
+            parts.append(module + b"." + function)
+            thunk += thunk_size
+        descriptor += 20
+    return b",".join(parts) if parts else None
+
+
+def _is_pe32_plus(data: bytes) -> bool:
+    (pe_offset,) = struct.unpack_from("<I", data, 0x3C)
+    return data[pe_offset + 24 : pe_offset + 26] == b"\x0b\x02"
