@@ -7,6 +7,7 @@ archives and compressions under ``ScanArchive no`` but still decodes mail,
 HTML, PDF, OLE2 and TNEF, each under its own switch.
 """
 
+from clamkit.containers import binhex, mail, ole2, pdf, rtf, uuencode
 from clamkit.containers.base import ContainerFormat
 
 __all__ = ["FORMATS", "Registered"]
@@ -15,4 +16,13 @@ Registered = tuple[ContainerFormat, str]
 """A format and the name of the ``ScanOptions`` field that must be true to open it."""
 
 # To register a format, append ``(module.FORMAT, "scan_<switch>")``.
-FORMATS: tuple[Registered, ...] = ()
+FORMATS: tuple[Registered, ...] = (
+    (mail.FORMAT, "scan_mail"),
+    # Ungated on the reference; ScanMail is the nearest switch until the
+    # registry takes formats that no switch governs.
+    (uuencode.FORMAT, "scan_mail"),
+    (binhex.FORMAT, "scan_archive"),
+    (rtf.FORMAT, "scan_archive"),
+    (pdf.FORMAT, "scan_pdf"),
+    (ole2.FORMAT, "scan_ole2"),
+)

@@ -93,7 +93,6 @@ class BinHexFormat:
     """Files that start with the BinHex 4.0 banner (``CL_TYPE_BINHEX``)."""
 
     name = "binhex"
-    option = "scan_archive"
 
     def recognise(self, file_type: FileType, data: Buffer) -> bool:
         return file_type is FileType.CL_TYPE_BINHEX

@@ -140,7 +140,6 @@ class MailFormat:
     """Mail and mbox files (``CL_TYPE_MAIL``, and MIME HTML which is mail too)."""
 
     name = "mail"
-    option = "scan_mail"
 
     def recognise(self, file_type: FileType, data: Buffer) -> bool:
         return file_type in (FileType.CL_TYPE_MAIL, FileType.CL_TYPE_MHTML)

@@ -165,7 +165,6 @@ class Ole2Format:
     """Compound files (``CL_TYPE_MSOLE2``)."""
 
     name = "ole2"
-    option = "scan_ole2"
 
     def recognise(self, file_type: FileType, data: Buffer) -> bool:
         return file_type is FileType.CL_TYPE_MSOLE2

@@ -201,7 +201,6 @@ class PdfFormat:
     """PDF documents (``CL_TYPE_PDF``)."""
 
     name = "pdf"
-    option = "scan_pdf"
 
     def recognise(self, file_type: FileType, data: Buffer) -> bool:
         return file_type is FileType.CL_TYPE_PDF

@@ -6,8 +6,8 @@ decoded).  The bytes are an OLE1 object: version, format, class, topic and
 item names, then the native data.  A *Package* object gives the packaged
 file (through the OLE1 package reader shared with OLE2); any other class
 gives its native data, typically a whole OLE2 document; bytes that are not
-an OLE1 object are handed on as they are.  ClamAV governs RTF with
-ScanArchive, and so does this format.
+an OLE1 object are handed on as they are.  (The reference governs RTF
+with ScanArchive, not a document switch: it is registered so.)
 """
 
 from __future__ import annotations
@@ -98,7 +98,6 @@ class RtfFormat:
     """Rich Text Format documents (``CL_TYPE_RTF``)."""
 
     name = "rtf"
-    option = "scan_archive"
 
     def recognise(self, file_type: FileType, data: Buffer) -> bool:
         return file_type is FileType.CL_TYPE_RTF

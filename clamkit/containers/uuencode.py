@@ -21,7 +21,6 @@ class UuencodedFormat:
     """Files typed ``CL_TYPE_UUENCODED``."""
 
     name = "uuencoded"
-    option = None
 
     def recognise(self, file_type: FileType, data: Buffer) -> bool:
         return file_type is FileType.CL_TYPE_UUENCODED
