@@ -7,7 +7,7 @@ archives and compressions under ``ScanArchive no`` but still decodes mail,
 HTML, PDF, OLE2 and TNEF, each under its own switch.
 """
 
-from clamkit.containers import binhex, mail, ole2, pdf, rtf, uuencode
+from clamkit.containers import binhex, html, mail, ole2, pdf, rtf, tnef, uuencode
 from clamkit.containers.base import ContainerFormat
 
 __all__ = ["FORMATS", "Registered"]
@@ -25,4 +25,6 @@ FORMATS: tuple[Registered, ...] = (
     (rtf.FORMAT, "scan_archive"),
     (pdf.FORMAT, "scan_pdf"),
     (ole2.FORMAT, "scan_ole2"),
+    (tnef.FORMAT, "scan_mail"),
+    (html.FORMAT, "scan_html"),
 )
