@@ -7,7 +7,7 @@ archives and compressions under ``ScanArchive no`` but still decodes mail,
 HTML, PDF, OLE2 and TNEF, each under its own switch.
 """
 
-from clamkit.containers import binhex, html, mail, ole2, pdf, rtf, tnef, uuencode
+from clamkit.containers import binhex, html, mail, ole2, onenote, pdf, rtf, tnef, uuencode, zip
 from clamkit.containers.base import ContainerFormat
 
 __all__ = ["FORMATS", "Registered"]
@@ -27,4 +27,5 @@ FORMATS: tuple[Registered, ...] = (
     (ole2.FORMAT, "scan_ole2"),
     (tnef.FORMAT, "scan_mail"),
     (html.FORMAT, "scan_html"),
+    (onenote.FORMAT, "scan_onenote"),
 )
