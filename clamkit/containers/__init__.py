@@ -7,7 +7,7 @@ archives and compressions under ``ScanArchive no`` but still decodes mail,
 HTML, PDF, OLE2 and TNEF, each under its own switch.
 """
 
-from clamkit.containers import binhex, html, mail, ole2, onenote, pdf, rtf, tnef, uuencode, zip
+from clamkit.containers import binhex, html, mail, ole2, onenote, pdf, rtf, tnef, uuencode
 from clamkit.containers.base import ContainerFormat
 
 __all__ = ["FORMATS", "Registered"]
