@@ -7,16 +7,18 @@ archives and compressions under ``ScanArchive no`` but still decodes mail,
 HTML, PDF, OLE2 and TNEF, each under its own switch.
 """
 
-from clamkit.containers import binhex, html, mail, ole2, onenote, pdf, rtf, tnef, uuencode
+from clamkit.containers import binhex, html, mail, ole2, onenote, pdf, rtf, tnef, uuencode, zip
 from clamkit.containers.base import ContainerFormat
 
 __all__ = ["FORMATS", "Registered"]
 
-Registered = tuple[ContainerFormat, str]
-"""A format and the name of the ``ScanOptions`` field that must be true to open it."""
+Registered = tuple[ContainerFormat, str | None]
+"""A format and the name of the ``ScanOptions`` field that must be true to
+open it (None: no switch governs it, it is always opened)."""
 
 # To register a format, append ``(module.FORMAT, "scan_<switch>")``.
 FORMATS: tuple[Registered, ...] = (
+    (zip.FORMAT, "scan_archive"),
     (mail.FORMAT, "scan_mail"),
     # Ungated on the reference; ScanMail is the nearest switch until the
     # registry takes formats that no switch governs.

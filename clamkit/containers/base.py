@@ -20,11 +20,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from clamkit.engine.bodyregex import Buffer
-from clamkit.engine.filetypes import FileType
-from clamkit.engine.options import ScanOptions
+if TYPE_CHECKING:
+    # Annotations only: the engine imports the container registry, so a
+    # run-time import of the engine package from here would be circular.
+    from clamkit.engine.bodyregex import Buffer
+    from clamkit.engine.filetypes import FileType
+    from clamkit.engine.options import ScanOptions
+
+
+# The names the reference gives limits that stopped extraction (reported
+# under AlertExceedsMax); the scanner raises most, formats may yield them too.
+EXCEEDED_MAX_FILE_SIZE = "Heuristics.Limits.Exceeded.MaxFileSize"
+EXCEEDED_MAX_SCAN_SIZE = "Heuristics.Limits.Exceeded.MaxScanSize"
+EXCEEDED_MAX_FILES = "Heuristics.Limits.Exceeded.MaxFiles"
+EXCEEDED_MAX_RECURSION = "Heuristics.Limits.Exceeded.MaxRecursion"
+EXCEEDED_MAX_SCAN_TIME = "Heuristics.Limits.Exceeded.MaxScanTime"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,40 +1,263 @@
-"""Scan one object (a file, a buffer or a stream) with a compiled ``Engine``.
+"""Scan one object (a file, a buffer or a stream) with a compiled ``Engine``, containers included.
 
 Strategy: the data is reached through a buffer (an mmap for files, so the
 page cache holds it rather than our heap), typed from its first bytes and
-handed to ``matching.scan_layer`` as the top-level ``Layer``.  Size limits
-that make the reference skip a file entirely are applied here.
+handed to ``matching.scan_layer`` as the top-level ``Layer``.  Then, unless
+a name already ends the scan, every registered container format that
+recognises the object yields its members one at a time; each member is
+typed and walked the same way, depth first, with the chain of container
+types it was found in.
+
+Limits, as the reference applies them (observed on ClamAV 1.4):
+
+- MaxRecursion: the top-level object is depth 0; a member at depth
+  ``MaxRecursion`` or deeper is not scanned (``...MaxRecursion``), its
+  siblings still are.
+- MaxFiles: members count, the top-level object does not; the member after
+  the limit ends the scan, and so does a container whose members bring the
+  count up to the limit (``...MaxFiles`` in both cases).
+- MaxFileSize: a top-level object or a member whose declared size is over
+  it is skipped (``...MaxFileSize``); a member cut at it by its decompressor
+  is scanned as far as it was extracted, with the same alert.
+- MaxScanSize: bytes extracted from containers, summed over the scan; a
+  member that would pass it (by declared size, or cut at what remained)
+  ends the scan (``...MaxScanSize``).
+- MaxScanTime: checked between members; when passed the scan ends with what
+  it found (``...MaxScanTime``).
+- ``should_stop`` is polled between members too, and ends the scan silently.
+
+The ``Heuristics.Limits.Exceeded.*`` names are reported only under
+AlertExceedsMax, and format ``Alert``s only when their option is on.  Like
+the reference, these heuristic names do not end the scan (unless
+HeuristicScanPrecedence): a signature found later is reported first, and
+without allmatch only that signature is.
+
+Memory bound: one member per nesting level is held at a time, each at most
+``min(MaxFileSize, MaxScanSize left)`` bytes, so extracted data never
+exceeds ``MaxRecursion * min(MaxFileSize, MaxScanSize)`` (17 * 100 MiB with
+the defaults; MaxScanSize also caps the sum of everything extracted, 400
+MiB by default), plus each format's decoder state.  A format that needs
+files writes them in one private directory (mode 0700) made on first use
+and removed when the top-level scan ends, however it ends.
 """
 
 from __future__ import annotations
 
+import lzma
 import mmap
 import os
 import shutil
+import struct
 import tempfile
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from clamkit import containers as registry
+from clamkit.containers.base import (
+    EXCEEDED_MAX_FILE_SIZE,
+    EXCEEDED_MAX_FILES,
+    EXCEEDED_MAX_RECURSION,
+    EXCEEDED_MAX_SCAN_SIZE,
+    EXCEEDED_MAX_SCAN_TIME,
+    Alert,
+    ContainerError,
+    Member,
+)
 from clamkit.engine.bodyregex import Buffer
-from clamkit.engine.filetypes import detect_file_type
+from clamkit.engine.filetypes import FileType, detect_file_type
 from clamkit.engine.matching import CHUNK_SIZE, Layer, scan_layer
 from clamkit.engine.options import DEFAULT_OPTIONS, ScanOptions, ScanResult
 
 if TYPE_CHECKING:
     from clamkit.engine.compiler import Engine
 
+__all__ = [
+    "scan_bytes",
+    "scan_file",
+    "scan_fileobj",
+]
+
 # How many leading bytes file type detection looks at.
 TYPE_DETECTION_BYTES = 4096
+
+# What decoders raise on corrupt input besides ContainerError; a corrupt
+# container must end only itself, never the scan.
+_CORRUPT_INPUT_ERRORS = (
+    ContainerError,
+    EOFError,
+    ValueError,
+    LookupError,
+    OSError,
+    struct.error,
+    zlib.error,
+    lzma.LZMAError,
+)
+_UNLIMITED = 1 << 62
+
+
+class _StopScan(Exception):
+    """A limit or the caller ended the whole scan; what was found stands."""
+
+
+class _Walk:
+    """One top-level scan: its counters, findings and scratch directory.
+
+    It is also the ``Extraction`` the formats see.
+    """
+
+    def __init__(self, engine: Engine, options: ScanOptions) -> None:
+        self.engine = engine
+        self.options = options
+        self.names: list[str] = []
+        self.heuristics: list[str] = []
+        self.files = 0
+        self.extracted = 0
+        self.bytes_scanned = 0
+        self.deadline = (
+            time.monotonic() + options.max_scantime_ms / 1000 if options.max_scantime_ms else None
+        )
+        self._scratch: Path | None = None
+
+    # -- Extraction ---------------------------------------------------------
+
+    def _scan_size_left(self) -> int:
+        if not self.options.max_scansize:
+            return _UNLIMITED
+        return max(self.options.max_scansize - self.extracted, 0)
+
+    def member_budget(self) -> int:
+        return min(self.options.max_filesize or _UNLIMITED, self._scan_size_left())
+
+    def scratch_dir(self) -> Path:
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="clamkit-scan-"))
+        return self._scratch
+
+    def remove_scratch(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    # -- findings -----------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        """Whether a name already settles the scan (no allmatch)."""
+        return bool(self.names) and not self.options.allmatch
+
+    def heuristic(self, name: str) -> None:
+        if name not in self.heuristics:
+            self.heuristics.append(name)
+        if self.options.heuristic_scan_precedence and not self.options.allmatch:
+            raise _StopScan
+
+    def exceeded(self, name: str, *, stop: bool) -> None:
+        if self.options.alert_exceeds_max:
+            self.heuristic(name)
+        if stop:
+            raise _StopScan
+
+    def result_names(self) -> tuple[str, ...]:
+        if self.options.allmatch:
+            return (*self.names, *(h for h in self.heuristics if h not in self.names))
+        return tuple(self.names[:1] or self.heuristics[:1])
+
+    # -- the walk -----------------------------------------------------------
+
+    def check_time(self) -> None:
+        if self.options.should_stop is not None and self.options.should_stop():
+            raise _StopScan
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.exceeded(EXCEEDED_MAX_SCAN_TIME, stop=True)
+
+    def scan(self, data: Buffer, containers: tuple[FileType, ...]) -> None:
+        """Match ``data`` as one layer, then walk whatever containers it is."""
+        file_type = detect_file_type(bytes(data[:TYPE_DETECTION_BYTES]), len(data))
+        verdict = scan_layer(self.engine, Layer(data, file_type, containers), self.options)
+        self.bytes_scanned += verdict.bytes_scanned
+        for name in verdict.names:
+            if name not in self.names:
+                self.names.append(name)
+        if self.done:
+            return
+        inner = (*containers, file_type)
+        for container, gate in registry.FORMATS:
+            if (gate is None or getattr(self.options, gate)) and container.recognise(
+                file_type, data
+            ):
+                self.walk_members(container.members(data, self), inner)
+                if self.done:
+                    return
+
+    def walk_members(self, items: Iterator[Member | Alert], inner: tuple[FileType, ...]) -> None:
+        options = self.options
+        try:
+            for item in items:
+                self.check_time()
+                if isinstance(item, Alert):
+                    if getattr(options, item.option):
+                        self.heuristic(item.name)
+                    continue
+                self.member(item, inner)
+                if self.done:
+                    return
+        except _CORRUPT_INPUT_ERRORS:
+            # The reference scans what it extracted before the damage and
+            # reports nothing about the damage itself.
+            pass
+        finally:
+            # Runs the format's own clean-up now, even when the walk stopped early.
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+        if options.max_files and self.files >= options.max_files:
+            self.exceeded(EXCEEDED_MAX_FILES, stop=True)
+
+    def member(self, member: Member, inner: tuple[FileType, ...]) -> None:
+        options = self.options
+        if options.max_recursion and len(inner) >= options.max_recursion:
+            self.exceeded(EXCEEDED_MAX_RECURSION, stop=False)
+            return
+        if options.max_files and self.files >= options.max_files:
+            self.exceeded(EXCEEDED_MAX_FILES, stop=True)
+        declared = member.declared_size
+        if declared is not None and options.file_too_large(declared):
+            self.exceeded(EXCEEDED_MAX_FILE_SIZE, stop=False)
+            return
+        if declared is not None and declared > self._scan_size_left():
+            self.exceeded(EXCEEDED_MAX_SCAN_SIZE, stop=True)
+        cut_by_scan_size = member.truncated and len(member.data) >= self._scan_size_left()
+        self.files += 1
+        self.extracted += len(member.data)
+        if member.truncated and not cut_by_scan_size:
+            self.exceeded(EXCEEDED_MAX_FILE_SIZE, stop=False)
+        self.scan(member.data, inner)
+        if cut_by_scan_size:
+            self.exceeded(EXCEEDED_MAX_SCAN_SIZE, stop=True)
+
+
+def _too_large(engine: Engine, size: int, options: ScanOptions) -> ScanResult:
+    """The reference does not scan an object over MaxFileSize at all."""
+    names = (EXCEEDED_MAX_FILE_SIZE,) if options.alert_exceeds_max else ()
+    return ScanResult(names, size, 0)
 
 
 def scan_bytes(engine: Engine, data: Buffer, options: ScanOptions | None = None) -> ScanResult:
     options = options or DEFAULT_OPTIONS
     size = len(data)
     if options.file_too_large(size):
-        # ClamAV does not scan files over MaxFileSize and reports them clean.
-        return ScanResult((), size, 0)
-    file_type = detect_file_type(bytes(data[:TYPE_DETECTION_BYTES]), size)
-    verdict = scan_layer(engine, Layer(data, file_type), options)
-    return ScanResult(verdict.names, size, verdict.bytes_scanned)
+        return _too_large(engine, size, options)
+    walk = _Walk(engine, options)
+    try:
+        walk.scan(data, ())
+    except _StopScan:
+        pass
+    finally:
+        walk.remove_scratch()
+    return ScanResult(walk.result_names(), size, walk.bytes_scanned)
 
 
 def _scan_open_file(engine: Engine, handle: BinaryIO, options: ScanOptions) -> ScanResult:
@@ -43,7 +266,7 @@ def _scan_open_file(engine: Engine, handle: BinaryIO, options: ScanOptions) -> S
     if size == 0:
         return scan_bytes(engine, b"", options)
     if options.file_too_large(size):
-        return ScanResult((), size, 0)
+        return _too_large(engine, size, options)
     with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
         return scan_bytes(engine, mapped, options)
 

@@ -1,0 +1,182 @@
+"""ZIP archives (and what is built on them: JAR, OOXML, ODF, APK ...).
+
+Strategy: like the reference, trust the central directory: find the end
+record, walk the central entries, and for each read the local header it
+points at for where the data starts.  Without an end record ClamAV 1.4
+extracts nothing from a top-level file (it says it falls back to local
+headers, but no member comes out), and neither does this module.
+
+Entries are extracted one at a time in central directory order: stored,
+deflate, Deflate64 (``inflate64``), bzip2, LZMA, zstd and PKWARE implode
+(``explode``).  A second entry at the same local header is skipped, as the
+reference skips duplicates; an entry whose data starts inside an earlier
+entry's data is the overlapping-file bomb (a quine or 42.zip's flat
+cousin), and is skipped too.  Output is trimmed to the member budget
+without marking the member truncated, because the reference trims zip
+members to MaxFileSize silently; an entry whose *compressed* size passes
+MaxFileSize is skipped with ``...MaxFileSize``.  Encrypted entries give
+``Heuristics.Encrypted.Zip`` under AlertEncryptedArchive.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from clamkit.containers import explode, streams
+from clamkit.containers.base import (
+    EXCEEDED_MAX_FILE_SIZE,
+    Alert,
+    ContainerError,
+    Extraction,
+    Member,
+)
+from clamkit.engine.filetypes import FileType
+
+if TYPE_CHECKING:
+    from clamkit.engine.bodyregex import Buffer
+
+__all__ = ["FORMAT", "ZipFormat"]
+
+ENCRYPTED_ZIP = "Heuristics.Encrypted.Zip"
+
+_END = b"PK\x05\x06"
+_CENTRAL = b"PK\x01\x02"
+_LOCAL = b"PK\x03\x04"
+_END_SIZE = 22
+_CENTRAL_SIZE = 46
+_LOCAL_SIZE = 30
+# The end record sits within its own size plus the longest comment of the end.
+_END_SEARCH = _END_SIZE + 0xFFFF
+
+_FLAG_ENCRYPTED = 0x0001
+_ZIP64_EXTRA = 0x0001
+_SATURATED = 0xFFFFFFFF
+
+_STORED, _IMPLODED, _DEFLATED, _DEFLATE64 = 0, 6, 8, 9
+_BZIP2, _LZMA, _ZSTD_OLD, _ZSTD = 12, 14, 20, 93
+
+_STREAM_METHODS: dict[int, Callable[[], streams.Decompressor]] = {
+    _DEFLATED: streams.deflate,
+    _DEFLATE64: streams.deflate64,
+    _BZIP2: streams.bzip2,
+    _ZSTD_OLD: streams.zstandard,
+    _ZSTD: streams.zstandard,
+}
+
+
+def _zip64_sizes(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
+    """Replace saturated 32-bit fields by the ZIP64 extra field's values, in its order."""
+    position = 0
+    while position + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, position)
+        body = extra[position + 4 : position + 4 + size]
+        position += 4 + size
+        if tag != _ZIP64_EXTRA:
+            continue
+        values = [v for (v,) in struct.iter_unpack("<Q", body[: len(body) // 8 * 8])]
+        if usize == _SATURATED and values:
+            usize = values.pop(0)
+        if csize == _SATURATED and values:
+            csize = values.pop(0)
+        if offset == _SATURATED and values:
+            offset = values.pop(0)
+    return usize, csize, offset
+
+
+def _end_record(data: Buffer) -> tuple[int, int, int] | None:
+    """(entries, central directory size, its offset) from the last end record."""
+    tail_start = max(len(data) - _END_SEARCH, 0)
+    tail = bytes(data[tail_start:])
+    at = tail.rfind(_END)
+    while at >= 0 and at + _END_SIZE > len(tail):
+        at = tail.rfind(_END, 0, at)
+    if at < 0:
+        return None
+    entries, size, offset = struct.unpack_from("<HII", tail, at + 10)
+    end = tail_start + at
+    if offset + size > end and size <= end:
+        # A self-extractor's stub shifts every offset; the directory ends
+        # where the end record starts.
+        offset = end - size
+    return entries, size, offset
+
+
+def _decompressed(method: int, flags: int, raw: Buffer, usize: int, budget: int) -> bytes:
+    """The entry's data, at most ``budget`` bytes (the reference trims, so no flag)."""
+    if method == _STORED:
+        return bytes(raw[: min(usize, budget)])
+    if method == _IMPLODED:
+        return explode.explode(bytes(raw), flags, min(usize, budget))
+    if method == _LZMA:
+        # A 4-byte version and size header, then the 5 LZMA property bytes.
+        header = bytes(raw[:9])
+        if len(header) < 9:
+            raise ContainerError("truncated LZMA header")
+        return streams.drain(streams.lzma_raw(header[4:9]), raw[9:], budget).data
+    factory = _STREAM_METHODS.get(method)
+    if factory is None:
+        raise ContainerError(f"unsupported compression method {method}")
+    return streams.drain(factory(), raw, budget).data
+
+
+class ZipFormat:
+    """ZIP by its central directory; see the module docstring."""
+
+    name = "zip"
+
+    def recognise(self, file_type: FileType, data: Buffer) -> bool:
+        return file_type in (FileType.CL_TYPE_ZIP, FileType.CL_TYPE_ZIPSFX)
+
+    def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
+        end = _end_record(data)
+        if end is None:
+            return
+        entries, _size, position = end
+        seen: set[int] = set()
+        spans: list[tuple[int, int]] = []
+        for _ in range(entries):
+            header = bytes(data[position : position + _CENTRAL_SIZE])
+            if len(header) < _CENTRAL_SIZE or not header.startswith(_CENTRAL):
+                raise ContainerError("bad central directory entry")
+            (flags, method, csize, usize, name_len, extra_len, comment_len, local) = (
+                struct.unpack_from("<HH8xIIHHH8xI", header, 8)
+            )
+            name_end = position + _CENTRAL_SIZE + name_len
+            name = bytes(data[position + _CENTRAL_SIZE : name_end]).decode("utf-8", "replace")
+            extra = bytes(data[name_end : name_end + extra_len])
+            position = name_end + extra_len + comment_len
+            usize, csize, local = _zip64_sizes(extra, usize, csize, local)
+            if local in seen:
+                continue  # the reference ignores duplicate entries
+            seen.add(local)
+            start = self._data_start(data, local)
+            stop = start + csize
+            if any(local < other_stop and stop > other_start for other_start, other_stop in spans):
+                continue  # overlapping data: the reference skips the entry
+            spans.append((local, stop))
+            if name.endswith("/") and usize == 0:
+                continue
+            if flags & _FLAG_ENCRYPTED:
+                yield Alert(ENCRYPTED_ZIP, "alert_encrypted_archive")
+                continue
+            if extraction.options.file_too_large(csize):
+                yield Alert(EXCEEDED_MAX_FILE_SIZE, "alert_exceeds_max")
+                continue
+            budget = extraction.member_budget()
+            if budget <= 0:
+                return
+            payload = _decompressed(method, flags, data[start:stop], usize, budget)
+            yield Member(name, payload, min(usize, extraction.options.max_filesize or usize))
+
+    @staticmethod
+    def _data_start(data: Buffer, local: int) -> int:
+        header = bytes(data[local : local + _LOCAL_SIZE])
+        if len(header) < _LOCAL_SIZE or not header.startswith(_LOCAL):
+            raise ContainerError("bad local header")
+        name_len, extra_len = struct.unpack_from("<HH", header, 26)
+        return local + _LOCAL_SIZE + name_len + extra_len
+
+
+FORMAT = ZipFormat()
