@@ -1,0 +1,133 @@
+"""Symbian/EPOC installation packages (SIS, EPOC release 3 to 6; not the 9.x format).
+
+Format, as laid out in Alexander Thoukydides' description of the SIS file
+format: four UIDs (UID2 0x1000006D for EPOC R3-R5, 0x10003A12 for R6; UID3
+0x10000419), then a little-endian header with the numbers of languages
+and file records, the options word (bit 0: names are UTF-16; bit 3: file
+data is *not* compressed) and pointers to the file records.  A file record
+(type 0: one file, 1: one file per language) holds the file type, the
+source and destination names (length and pointer), then per language the
+stored length and a pointer, and on R6 also the uncompressed length per
+language plus a MIME type.  Option records (2) and conditions (3, 4)
+carry data to step over; else (5) and endif (6) carry none.  Compressed
+file data is a zlib stream.
+
+Strategy: walk the records from the file-record pointer, yield each
+language version of each real file (type 4, "null file", has no data),
+named by its source name.  zlib stops at the member budget, so a small
+stream that claims gigabytes never grows past it.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterator
+
+from clamkit.containers.base import Alert, ContainerError, Extraction, Member
+from clamkit.engine.bodyregex import Buffer
+from clamkit.engine.filetypes import FileType
+
+_UID3 = 0x10000419
+_UID2_R6 = 0x10003A12
+_UID2_OLD = 0x1000006D
+_OPTION_UNICODE = 0x01
+_OPTION_NOT_COMPRESSED = 0x08
+_FILE_NULL = 4
+_RECORD_FILE, _RECORD_LANGUAGE_FILES = 0, 1
+_RECORD_OPTIONS, _RECORD_IF, _RECORD_ELSEIF, _RECORD_ELSE, _RECORD_ENDIF = 2, 3, 4, 5, 6
+
+
+class _Reader:
+    """Little-endian integers at checked offsets of the package."""
+
+    def __init__(self, data: Buffer) -> None:
+        self.data = data
+
+    def u32(self, offset: int) -> int:
+        return self.u32s(offset, 1)[0]
+
+    def u32s(self, offset: int, count: int) -> tuple[int, ...]:
+        if offset < 0 or offset + 4 * count > len(self.data):
+            raise ContainerError("SIS: record runs past the end of the package")
+        return struct.unpack_from(f"<{count}I", self.data, offset)
+
+    def span(self, offset: int, length: int) -> Buffer:
+        if offset + length > len(self.data):
+            raise ContainerError("SIS: data runs past the end of the package")
+        return self.data[offset : offset + length]
+
+
+def _name(reader: _Reader, offset: int, length: int, unicode: bool) -> str:
+    raw = bytes(reader.span(offset, length))
+    return raw.decode("utf-16-le" if unicode else "latin-1", errors="replace")
+
+
+class SisFormat:
+    name = "SIS"
+
+    def recognise(self, file_type: FileType, data: Buffer) -> bool:
+        return file_type is FileType.CL_TYPE_SIS
+
+    def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
+        reader = _Reader(data)
+        uid1, uid2, uid3, _uid4 = reader.u32s(0, 4)
+        if uid3 != _UID3 or uid2 not in (_UID2_R6, _UID2_OLD):
+            raise ContainerError(f"SIS: unknown package UIDs {uid1:x} {uid2:x} {uid3:x}")
+        languages, files = struct.unpack_from("<HH", reader.span(0x12, 4))
+        (options,) = struct.unpack_from("<H", reader.span(0x24, 2))
+        files_at = reader.u32(0x34)
+        release6 = uid2 == _UID2_R6
+        compressed = not options & _OPTION_NOT_COMPRESSED
+        unicode = bool(options & _OPTION_UNICODE)
+        position = files_at
+        for _ in range(files):
+            record = reader.u32(position)
+            position += 4
+            if record in (_RECORD_FILE, _RECORD_LANGUAGE_FILES):
+                versions = 1 if record == _RECORD_FILE else languages
+                file_type, _details, name_length, name_at, _dest_length, _dest_at = reader.u32s(
+                    position, 6
+                )
+                position += 24
+                lengths = reader.u32s(position, versions)
+                pointers = reader.u32s(position + 4 * versions, versions)
+                position += 8 * versions
+                if release6:
+                    originals = reader.u32s(position, versions)
+                    position += 4 * versions + 8  # original lengths, then the MIME type
+                else:
+                    originals = lengths
+                if file_type == _FILE_NULL:
+                    continue
+                name = _name(reader, name_at, name_length, unicode)
+                for length, pointer, original in zip(lengths, pointers, originals, strict=True):
+                    stored = reader.span(pointer, length)
+                    yield _member(name, stored, original, compressed, extraction)
+            elif record == _RECORD_OPTIONS:
+                count = reader.u32(position)
+                position += 4 + 8 * count * languages + 16
+            elif record in (_RECORD_IF, _RECORD_ELSEIF):
+                position += 4 + reader.u32(position)
+            elif record not in (_RECORD_ELSE, _RECORD_ENDIF):
+                raise ContainerError(f"SIS: unknown record type {record}")
+
+
+def _member(
+    name: str, stored: Buffer, original: int, compressed: bool, extraction: Extraction
+) -> Member:
+    budget = extraction.member_budget()
+    if budget <= 0:  # zlib would read a limit of 0 as no limit at all
+        return Member(name, b"", original, truncated=True)
+    if not compressed:
+        return Member(name, stored[:budget], len(stored), truncated=len(stored) > budget)
+    inflater = zlib.decompressobj()
+    try:
+        content = inflater.decompress(stored, budget)
+    except zlib.error as error:
+        raise ContainerError(f"SIS: {name}: {error}") from None
+    truncated = len(content) >= budget and bool(inflater.unconsumed_tail)
+    return Member(name, content, original, truncated)
+
+
+FORMAT = SisFormat()

@@ -1,0 +1,84 @@
+"""Microsoft SZDD files, the output of MS-DOS/Windows ``compress.exe`` (``FILE.EX_``).
+
+Format, as documented for ``expand.exe``: an 8-byte magic ``SZDD\\x88\\xf0\\x27\\x33``,
+a method byte ``A``, the missing last character of the file name, and the
+uncompressed size (32-bit little-endian); then LZSS data.  Each control
+byte governs the next eight items, low bit first: a set bit is a literal
+byte, a clear bit a two-byte reference to a 4 KB ring buffer (12-bit
+absolute ring position, 4-bit length minus 3).  The ring starts filled
+with spaces and writing starts 16 bytes before its end.
+
+Strategy: decode into a bytearray until the declared size, the member
+budget or the end of the input, whichever comes first, through a real
+4 KB ring (references are absolute ring positions, so they may read the
+initial spaces).  The reference reports no member name (``n/a``).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+from clamkit.containers.base import Alert, ContainerError, Extraction, Member
+from clamkit.engine.bodyregex import Buffer
+from clamkit.engine.filetypes import FileType
+
+MAGIC = b"SZDD\x88\xf0\x27\x33"
+_HEADER = struct.Struct("<8sBBI")
+_RING = 4096
+_START = _RING - 16
+
+
+def expand(data: Buffer, limit: int) -> bytes:
+    """The first ``limit`` bytes (at most) of the SZDD stream after the header."""
+    ring = bytearray(b" " * _RING)
+    out = bytearray()
+    position = _START
+    source = memoryview(data)[_HEADER.size :]
+    index = 0
+    end = len(source)
+    while index < end and len(out) < limit:
+        control = source[index]
+        index += 1
+        for bit in range(8):
+            if index >= end or len(out) >= limit:
+                break
+            if control >> bit & 1:
+                byte = source[index]
+                index += 1
+                out.append(byte)
+                ring[position] = byte
+                position = (position + 1) & (_RING - 1)
+                continue
+            if index + 1 >= end:
+                raise ContainerError("SZDD: reference cut off at the end of the data")
+            low, high = source[index], source[index + 1]
+            index += 2
+            source_position = low | (high & 0xF0) << 4
+            for _ in range((high & 0x0F) + 3):
+                byte = ring[source_position]
+                out.append(byte)
+                ring[position] = byte
+                position = (position + 1) & (_RING - 1)
+                source_position = (source_position + 1) & (_RING - 1)
+    return bytes(out[:limit])
+
+
+class SzddFormat:
+    name = "SZDD"
+
+    def recognise(self, file_type: FileType, data: Buffer) -> bool:
+        return file_type is FileType.CL_TYPE_MSSZDD and bytes(data[:8]) == MAGIC
+
+    def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
+        if len(data) < _HEADER.size:
+            raise ContainerError("SZDD: header truncated")
+        _magic, method, _last_char, size = _HEADER.unpack_from(data)
+        if method != ord("A"):
+            raise ContainerError(f"SZDD: unknown compression method {method:#x}")
+        wanted = min(size, extraction.member_budget())
+        content = expand(data, wanted)
+        yield Member("", content, size, truncated=len(content) < size and wanted < size)
+
+
+FORMAT = SzddFormat()
