@@ -7,7 +7,22 @@ archives and compressions under ``ScanArchive no`` but still decodes mail,
 HTML, PDF, OLE2 and TNEF, each under its own switch.
 """
 
-from clamkit.containers import binhex, html, mail, ole2, onenote, pdf, rtf, tnef, uuencode, zip
+from clamkit.containers import (
+    binhex,
+    cab,
+    chm,
+    html,
+    mail,
+    ole2,
+    onenote,
+    pdf,
+    rtf,
+    sis,
+    szdd,
+    tnef,
+    uuencode,
+    zip,
+)
 from clamkit.containers.base import ContainerFormat
 
 __all__ = ["FORMATS", "Registered"]
@@ -30,4 +45,8 @@ FORMATS: tuple[Registered, ...] = (
     (tnef.FORMAT, "scan_mail"),
     (html.FORMAT, "scan_html"),
     (onenote.FORMAT, "scan_onenote"),
+    (cab.FORMAT, "scan_archive"),
+    (chm.FORMAT, "scan_archive"),
+    (sis.FORMAT, "scan_archive"),
+    (szdd.FORMAT, "scan_archive"),
 )
