@@ -1,0 +1,281 @@
+"""Mail, mbox, uuencoded, BinHex, TNEF and HTML data: URIs as containers.
+
+Each format's ``members()`` on files built here and on the Debian corpus,
+end to end through the engine, and (where the reference is installed) the
+generated files compared with ClamAV's verdicts in one clamscan call.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+from containers_support import (
+    PAYLOAD,
+    PAYLOAD_NAME,
+    SHARED_TESTSIG,
+    TESTSIG_NAME,
+    TestExtraction,
+    clamav_testsig_engine,
+    corpus_file,
+    member_data,
+    members_of,
+    scan_names,
+)
+
+from clamkit.containers import binhex, html, mail, tnef, uuencode
+from clamkit.containers.base import ContainerError, Member
+from clamkit.containers.transfer import decode_base64, decode_uuencoded_lines
+
+HEADERS = b"From: a@example.com\nTo: b@example.com\nSubject: test\n"
+
+
+def uuencoded(data: bytes, name: str = "payload.bin") -> bytes:
+    lines = b"".join(binascii.b2a_uu(data[i : i + 45]) for i in range(0, len(data), 45))
+    return b"begin 644 " + name.encode() + b"\n" + lines + b"`\nend\n"
+
+
+def quoted_printable(data: bytes) -> bytes:
+    """Every byte escaped (quopri leaves CR bare), in soft-broken lines."""
+    escaped = "".join(f"={byte:02X}" for byte in data).encode()
+    return b"=\n".join(escaped[i : i + 72] for i in range(0, len(escaped), 72))
+
+
+def multipart(*parts: tuple[bytes, bytes]) -> bytes:
+    out = HEADERS + b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="XX"\n\npre\n'
+    for headers, body in parts:
+        out += b"--XX\n" + headers + b"\n\n" + body + b"\n"
+    return out + b"--XX--\n"
+
+
+def attachment(body: bytes, encoding: str = "base64") -> tuple[bytes, bytes]:
+    headers = b"Content-Type: application/octet-stream; name=p.bin\nContent-Transfer-Encoding: "
+    return headers + encoding.encode(), body
+
+
+def stored_by_lines(data: bytes) -> bytes:
+    """What the reference keeps of an unencoded binary part."""
+    lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    if not lines[-1]:
+        lines.pop()
+    return b"".join(line.replace(b"\0", b"") + b"\n" for line in lines)
+
+
+# -- decoders -----------------------------------------------------------------
+
+
+def test_base64_skips_garbage_and_decodes_a_partial_quantum() -> None:
+    encoded = base64.b64encode(PAYLOAD[:100]).rstrip(b"=")
+    noisy = b"!".join(encoded[i : i + 7] for i in range(0, len(encoded), 7))
+    assert decode_base64(noisy) == PAYLOAD[:100]
+
+
+def test_uuencode_stops_at_a_zero_length_line() -> None:
+    lines = [*uuencoded(PAYLOAD).split(b"\n")[1:-2], b"e"]
+    assert decode_uuencoded_lines(lines) == PAYLOAD
+
+
+# -- mail ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["clam.mail", "clam.exe.mbox.base64", "clam.exe.mbox.uu"])
+def test_corpus_mail_holds_clam_exe(name: str) -> None:
+    assert corpus_file("clam.exe") in member_data(members_of(mail.FORMAT, corpus_file(name)))
+
+
+def test_base64_quoted_printable_and_uuencode_parts() -> None:
+    message = multipart(
+        attachment(base64.encodebytes(PAYLOAD)),
+        attachment(quoted_printable(PAYLOAD), "quoted-printable"),
+        attachment(uuencoded(PAYLOAD), "x-uuencode"),
+    )
+    found = member_data(members_of(mail.FORMAT, message))
+    # Quoted-printable is decoded line by line: the last line ends in LF too.
+    assert found == [PAYLOAD, PAYLOAD + b"\n", PAYLOAD]
+
+
+def test_unencoded_parts_are_kept_as_lines_without_nul() -> None:
+    found = member_data(members_of(mail.FORMAT, multipart(attachment(PAYLOAD, "binary"))))
+    assert found == [stored_by_lines(PAYLOAD)]
+
+
+def test_nested_message_and_names() -> None:
+    inner = HEADERS + b"Content-Type: application/octet-stream; name=in.bin\n"
+    inner += b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(PAYLOAD)
+    items = members_of(mail.FORMAT, multipart((b"Content-Type: message/rfc822", inner)))
+    assert [(m.name, bytes(m.data)) for m in items if isinstance(m, Member)] == [
+        ("in.bin", PAYLOAD)
+    ]
+
+
+def test_mbox_messages_are_split_on_from_lines() -> None:
+    first = b"From a Thu Jul 31 13:51:21 2008\n" + HEADERS + b"\nhello\n\n"
+    second = b"From a Thu Jul 31 13:51:22 2008\n" + HEADERS
+    second += b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(PAYLOAD)
+    assert mail.messages(first + second) == [first[:-2], second]
+    assert PAYLOAD in member_data(members_of(mail.FORMAT, first + second))
+
+
+def test_uuencode_and_binhex_inside_a_text_part() -> None:
+    text = b"see below\n" + uuencoded(PAYLOAD) + b"\n" + corpus_file("clam.exe.binhex")
+    found = member_data(members_of(mail.FORMAT, HEADERS + b"\n" + text))
+    assert PAYLOAD in found
+    assert corpus_file("clam.exe") in found
+
+
+def test_missing_boundary_yields_nothing() -> None:
+    message = HEADERS + b"MIME-Version: 1.0\nContent-Type: multipart/mixed\n\n--XX\n\n"
+    assert members_of(mail.FORMAT, message + base64.encodebytes(PAYLOAD)) == []
+
+
+def test_member_budget_cuts_a_part() -> None:
+    message = multipart(attachment(base64.encodebytes(PAYLOAD)))
+    (member,) = members_of(mail.FORMAT, message, TestExtraction(budget=10))
+    assert isinstance(member, Member)
+    assert (bytes(member.data), member.truncated, member.declared_size) == (
+        PAYLOAD[:10],
+        True,
+        len(PAYLOAD),
+    )
+
+
+def test_mail_end_to_end_and_switch() -> None:
+    message = multipart(attachment(base64.encodebytes(PAYLOAD)))
+    assert scan_names(message) == (PAYLOAD_NAME,)
+    assert scan_names(message, scan_mail=False) == ()
+
+
+# -- uuencoded files, BinHex, TNEF, HTML -----------------------------------------
+
+
+def test_uuencoded_file() -> None:
+    assert member_data(members_of(uuencode.FORMAT, uuencoded(PAYLOAD))) == [PAYLOAD]
+    assert scan_names(uuencoded(PAYLOAD)) == (PAYLOAD_NAME,)
+
+
+def test_binhex_corpus_and_run_length_cap() -> None:
+    found = members_of(binhex.FORMAT, corpus_file("clam.exe.binhex"))
+    assert member_data(found)[0] == corpus_file("clam.exe")
+    # 0x90 marks a run: "a" then 255 more... stopped at the cap.
+    assert binhex._expand_runs(b"a\x90\xff" * 1000, 300) == b"a" * 300
+    assert binhex._expand_runs(b"x\x90\x00y", 10) == b"x\x90y"
+
+
+def test_binhex_without_data_is_corrupt() -> None:
+    with pytest.raises(ContainerError):
+        members_of(binhex.FORMAT, b"(This file must be converted with BinHex 4.0)\n:!!:\n")
+
+
+def tnef_stream(*attachments: tuple[str, bytes]) -> bytes:
+    out = struct.pack("<IH", 0x223E9F78, 1)
+
+    def attribute(tag: int, kind: int, value: bytes) -> bytes:
+        checksum = sum(value) & 0xFFFF
+        return (
+            struct.pack("<BII", 2, kind << 16 | tag, len(value))
+            + value
+            + struct.pack("<H", checksum)
+        )
+
+    for title, data in attachments:
+        out += attribute(0x8010, 1, title.encode() + b"\0") + attribute(0x800F, 6, data)
+    return out
+
+
+def test_tnef_attachments() -> None:
+    items = members_of(tnef.FORMAT, tnef_stream(("a.bin", PAYLOAD), ("b.txt", b"hello")))
+    assert [(m.name, bytes(m.data)) for m in items if isinstance(m, Member)] == [
+        ("a.bin", PAYLOAD),
+        ("b.txt", b"hello"),
+    ]
+    assert member_data(members_of(tnef.FORMAT, corpus_file("clam.tnef"))) == [
+        corpus_file("clam.exe")
+    ]
+
+
+def test_tnef_truncated_attribute() -> None:
+    with pytest.raises(ContainerError):
+        members_of(tnef.FORMAT, tnef_stream(("a.bin", PAYLOAD))[:-100])
+
+
+def test_html_data_uris_become_the_reference_mails() -> None:
+    page = b"<html><img src=\"data:text/plain,hello%20world\"><a href='data:x/y;base64,SGk='>"
+    assert member_data(members_of(html.FORMAT, page)) == [
+        b"From html-normalise\nContent-type: text/plain\n\nhello world",
+        b"From html-normalise\nContent-type: x/y;base64\nContent-transfer-encoding: base64\n\nSGk=",
+    ]
+    link = b'<html><a href="data:application/octet-stream;base64,'
+    link += base64.b64encode(PAYLOAD) + b'">x</a></html>'
+    assert scan_names(link) == (PAYLOAD_NAME,)
+    assert scan_names(link, scan_html=False) == ()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "clam.mail",
+        "clam.exe.mbox.base64",
+        "clam.exe.mbox.uu",
+        "clam.exe.binhex",
+        "clam.tnef",
+        "clam.exe.html",
+    ],
+)
+def test_corpus_end_to_end(name: str) -> None:
+    assert scan_names(corpus_file(name), clamav_testsig_engine()) == (TESTSIG_NAME,)
+
+
+# -- parity with the reference on generated files ------------------------------------
+
+
+def generated_files(exe: bytes) -> dict[str, bytes]:
+    b64 = base64.encodebytes(exe)
+    text = (b"Content-Type: text/plain\nContent-Transfer-Encoding: base64", b64)
+    inner = HEADERS + b"Content-Type: application/octet-stream\n"
+    inner += b"Content-Transfer-Encoding: base64\n\n" + b64
+    return {
+        "single_b64.eml": HEADERS + b"Content-Transfer-Encoding: base64\n\n" + b64,
+        "mp_b64.eml": multipart(attachment(b64)),
+        "mp_text_b64.eml": multipart(text),
+        "mp_qp.eml": multipart(attachment(quoted_printable(exe), "quoted-printable")),
+        "single_qp.eml": HEADERS
+        + b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: quoted-printable\n\n"
+        + quoted_printable(exe),
+        "mp_binary.eml": multipart(attachment(exe, "binary")),
+        "mp_text_uu.eml": multipart((b"Content-Type: text/plain", b"hi\n" + uuencoded(exe))),
+        "nested.eml": multipart((b"Content-Type: message/rfc822", inner)),
+        "noboundary.eml": HEADERS + b"MIME-Version: 1.0\nContent-Type: multipart/mixed\n\n"
+        b"--XX\n\n" + b64,
+        "two.mbox": b"From a Thu Jul 31 13:51:21 2008\n" + HEADERS + b"\nhello\n\n"
+        b"From a Thu Jul 31 13:51:22 2008\n" + inner,
+        "file.uu": uuencoded(exe),
+        "file.tnef": tnef_stream(("clam.exe", exe)),
+        "link.html": b'<html><a href="data:application/octet-stream;base64,'
+        + base64.b64encode(exe)
+        + b'">x</a></html>',
+    }
+
+
+def test_parity_with_reference(reference_clamscan: str, tmp_path: Path) -> None:
+    exe = corpus_file("clam.exe")
+    engine = clamav_testsig_engine()
+    files = generated_files(exe)
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    output = subprocess.run(
+        [reference_clamscan, "--no-summary", "-d", str(SHARED_TESTSIG / "clamav.hdb")]
+        + [str(tmp_path / name) for name in files],
+        capture_output=True,
+        check=False,
+        text=True,
+    ).stdout
+    reference = {}
+    for line in output.splitlines():
+        path, verdict = line.rsplit(": ", 1)
+        reference[Path(path).name] = verdict.removesuffix(" FOUND")
+    ours = {name: (scan_names(content, engine) or ("OK",))[0] for name, content in files.items()}
+    assert ours == reference
