@@ -1,9 +1,10 @@
 """clamd.conf: the option table, the parser and the mapping onto scan options.
 
 ``OPTIONS`` (options.py) declares every option once; ``load_config`` and
-``parse_config`` (parser.py) read a file exactly as clamd 1.4 does;
-``scan_options`` (scanning.py) turns a ``Config`` into ``ScanOptions``;
-manpage.py renders clamd.conf(5) from the table.
+``parse_config`` (parser.py) read a file exactly as clamd 1.4 does.
+``clamkit.config.scanning.scan_options`` turns a ``Config`` into the
+engine's ``ScanOptions`` (imported from there, so that reading a
+configuration does not load the engine); manpage.py renders clamd.conf(5).
 """
 
 from clamkit.config.options import BY_NAME, OPTIONS, Option, OptionKind
@@ -16,7 +17,6 @@ from clamkit.config.parser import (
     parse_config,
     unacted_warnings,
 )
-from clamkit.config.scanning import deprecated_alias_warnings, scan_options
 
 __all__ = [
     "BY_NAME",
@@ -27,9 +27,7 @@ __all__ = [
     "Option",
     "OptionKind",
     "default_config",
-    "deprecated_alias_warnings",
     "load_config",
     "parse_config",
-    "scan_options",
     "unacted_warnings",
 ]

@@ -1,0 +1,184 @@
+"""What a SCAN, CONTSCAN, MULTISCAN or ALLMATCHSCAN path expands into, as clamd 1.4 walks it.
+
+Strategy: ``walk`` yields, in the reference's order, the files to scan and
+the lines clamd sends about paths it will not scan.  The order and the rules
+were taken from clamd 1.4.6 itself:
+
+* In a directory, entries are first looked at in readdir order: excluded
+  ones (ExcludePath, matched against the whole path) are reported
+  ``Excluded``, directories on another file system (CrossFilesystems no)
+  ``Excluded (another filesystem)``, entries that cannot be examined (a
+  dangling symlink being followed) ``File path check failure: <error>.
+  ERROR``.  Symbolic links that are not to be followed, FIFOs, sockets and
+  devices are skipped without a word.
+* Then the regular files are scanned, in inode-number order, and after them
+  the subdirectories, also by inode number, depth first.  Directories deeper
+  than MaxDirectoryRecursion (0: no limit) are skipped silently.
+* The path argument itself: trailing slashes are dropped and leading ones
+  collapsed to one; an unfollowed symlink yields nothing, a FIFO or device
+  ``Not supported file type ERROR``, and a path that is excluded or cannot
+  be examined ends the command (``Notice.final``: clamd then sends no
+  summary line).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from clamkit.config.parser import Config
+
+EXCLUDED = "Excluded"
+OTHER_FILESYSTEM = "Excluded (another filesystem)"
+NOT_SUPPORTED = "Not supported file type ERROR"
+# Sent by the scanner (not the walk) when a listed file cannot be opened.
+ACCESS_DENIED = "Access denied. ERROR"
+
+
+def path_check_failure(error: int) -> str:
+    return f"File path check failure: {os.strerror(error)}. ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class WalkRules:
+    """The clamd.conf options that shape a directory walk."""
+
+    exclude: tuple[re.Pattern[str], ...] = ()
+    follow_directory_symlinks: bool = False
+    follow_file_symlinks: bool = False
+    cross_filesystems: bool = True
+    max_depth: int = 15
+
+    @classmethod
+    def from_config(cls, config: Config) -> WalkRules:
+        return cls(
+            exclude=compile_excludes(config.every("ExcludePath")),
+            follow_directory_symlinks=config.flag("FollowDirectorySymlinks"),
+            follow_file_symlinks=config.flag("FollowFileSymlinks"),
+            cross_filesystems=config.flag("CrossFilesystems"),
+            max_depth=config.number("MaxDirectoryRecursion"),
+        )
+
+    def excluded(self, path: str) -> bool:
+        return any(pattern.search(path) for pattern in self.exclude)
+
+
+def compile_excludes(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """ExcludePath regexes; one that does not compile excludes nothing, as in clamd."""
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error:
+            continue
+    return tuple(compiled)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanFile:
+    """A regular file to scan."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A reply line ``f"{path}: {text}"`` about a path that is not scanned.
+
+    ``final`` notices concern the path argument itself and end the command
+    without the summary line clamd otherwise sends.
+    """
+
+    path: str
+    text: str
+    final: bool = False
+
+
+WalkItem = ScanFile | Notice
+
+
+def argument_path(path: str) -> str:
+    """The path argument as clamd names it in the command's summary line."""
+    stripped = path.rstrip("/")
+    return stripped or path[:1]
+
+
+def walk(path: str, rules: WalkRules) -> Iterator[WalkItem]:
+    top = argument_path(path)
+    if top.startswith("//"):
+        top = "/" + top.lstrip("/")
+    if rules.excluded(top):
+        yield Notice(top, EXCLUDED, final=True)
+        return
+    try:
+        info = os.lstat(top)
+        if stat.S_ISLNK(info.st_mode):
+            if not (rules.follow_directory_symlinks or rules.follow_file_symlinks):
+                return
+            info = os.stat(top)
+            if not _follows(info, rules):
+                yield Notice(top, NOT_SUPPORTED)
+                return
+    except OSError as error:
+        yield Notice(top, path_check_failure(error.errno or errno.EIO), final=True)
+        return
+    if stat.S_ISREG(info.st_mode):
+        yield ScanFile(top)
+    elif stat.S_ISDIR(info.st_mode):
+        yield from _directory(top, info.st_dev, 0, rules)
+    else:
+        yield Notice(top, NOT_SUPPORTED)
+
+
+def _follows(target: os.stat_result, rules: WalkRules) -> bool:
+    """Whether a symlink to ``target`` is followed."""
+    if stat.S_ISDIR(target.st_mode):
+        return rules.follow_directory_symlinks
+    return rules.follow_file_symlinks
+
+
+def _directory(path: str, device: int, depth: int, rules: WalkRules) -> Iterator[WalkItem]:
+    try:
+        if not os.access(path, os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        with os.scandir(path) as listing:
+            entries = list(listing)
+    except OSError as error:
+        yield Notice(path, path_check_failure(error.errno or errno.EIO))
+        return
+    files: list[tuple[int, str]] = []
+    directories: list[tuple[int, str]] = []
+    prefix = path if path.endswith("/") else path + "/"
+    for entry in entries:
+        child = prefix + entry.name
+        if rules.excluded(child):
+            yield Notice(child, EXCLUDED)
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISLNK(info.st_mode):
+                if not (rules.follow_directory_symlinks or rules.follow_file_symlinks):
+                    continue
+                info = os.stat(child)
+                if not _follows(info, rules):
+                    continue
+        except OSError as error:
+            yield Notice(child, path_check_failure(error.errno or errno.EIO))
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            if not rules.cross_filesystems and info.st_dev != device:
+                yield Notice(child, OTHER_FILESYSTEM)
+                continue
+            directories.append((entry.inode(), child))
+        elif stat.S_ISREG(info.st_mode):
+            files.append((entry.inode(), child))
+    for _, child in sorted(files):
+        yield ScanFile(child)
+    if rules.max_depth and depth >= rules.max_depth:
+        return
+    for _, child in sorted(directories):
+        yield from _directory(child, device, depth + 1, rules)
