@@ -8,6 +8,7 @@ HTML, PDF, OLE2 and TNEF, each under its own switch.
 """
 
 from clamkit.containers import (
+    arj,
     binhex,
     cab,
     chm,
@@ -45,6 +46,7 @@ FORMATS: tuple[Registered, ...] = (
     (tnef.FORMAT, "scan_mail"),
     (html.FORMAT, "scan_html"),
     (onenote.FORMAT, "scan_onenote"),
+    (arj.FORMAT, "scan_archive"),
     (cab.FORMAT, "scan_archive"),
     (chm.FORMAT, "scan_archive"),
     (sis.FORMAT, "scan_archive"),
