@@ -6,9 +6,10 @@ and each one's stream is cut out by its ``/Length`` (direct, or an indirect
 integer object) when ``endstream`` follows there, else up to the next
 ``endstream``.  The stream then goes through its ``/Filter`` chain:
 FlateDecode, ASCIIHexDecode, ASCII85Decode, LZWDecode and RunLengthDecode
-are decoded here; at the first other filter (images, Crypt) the data is
-handed on as decoded so far.  Decoders are lenient (what was decoded before
-corrupt input stands) and stop at the member budget, so a Flate or LZW
+are decoded here; at the first other filter (images, Crypt), or one whose
+input is invalid, the data is handed on as decoded so far.  Flate keeps
+what it inflated before corrupt input; every decoder stops at the member
+budget, so a Flate or LZW
 bomb costs no more than the limit.
 
 An encrypted PDF (``/Encrypt`` in its trailer) raises
@@ -68,11 +69,9 @@ def _ascii_hex(data: bytes, cap: int) -> bytes:
 
 
 def _ascii85(data: bytes, cap: int) -> bytes:
-    text = data.split(b"~>", 1)[0].strip(_WHITESPACE).removeprefix(b"<~")
-    try:
-        return base64.a85decode(text, ignorechars=_WHITESPACE)[:cap]
-    except ValueError:
-        return b""
+    # The reference takes no "<~" prefix: a stream with one fails to decode.
+    text = data.split(b"~>", 1)[0]
+    return base64.a85decode(text, ignorechars=_WHITESPACE)[:cap]
 
 
 def _run_length(data: bytes, cap: int) -> bytes:
@@ -142,13 +141,20 @@ _DECODERS: dict[bytes, Callable[[bytes, int], bytes]] = {
 
 
 def decode_stream(raw: bytes, filters: list[bytes], cap: int) -> bytes:
-    """``raw`` through ``filters`` in order, stopping at the first filter not decoded here."""
+    """``raw`` through ``filters`` in order, stopping at the first filter not decoded here.
+
+    A filter whose input is invalid stops the chain too, and what the
+    previous filters gave is handed on, as the reference does.
+    """
     data = raw
     for name in filters:
         decoder = _DECODERS.get(name)
         if decoder is None:
             break
-        data = decoder(data, cap)
+        try:
+            data = decoder(data, cap)
+        except ValueError:
+            break
     return data
 
 
