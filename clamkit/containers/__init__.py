@@ -10,8 +10,11 @@ HTML, PDF, OLE2 and TNEF, each under its own switch.
 from clamkit.containers import (
     arj,
     binhex,
+    bzip2,
     cab,
     chm,
+    cpio,
+    gzip,
     html,
     mail,
     ole2,
@@ -20,8 +23,10 @@ from clamkit.containers import (
     rtf,
     sis,
     szdd,
+    tar,
     tnef,
     uuencode,
+    xz,
     zip,
 )
 from clamkit.containers.base import ContainerFormat
@@ -35,6 +40,11 @@ open it (None: no switch governs it, it is always opened)."""
 # To register a format, append ``(module.FORMAT, "scan_<switch>")``.
 FORMATS: tuple[Registered, ...] = (
     (zip.FORMAT, "scan_archive"),
+    (gzip.FORMAT, "scan_archive"),
+    (bzip2.FORMAT, "scan_archive"),
+    (xz.FORMAT, "scan_archive"),
+    (tar.FORMAT, "scan_archive"),
+    (cpio.FORMAT, "scan_archive"),
     (mail.FORMAT, "scan_mail"),
     # Ungated on the reference; ScanMail is the nearest switch until the
     # registry takes formats that no switch governs.

@@ -1,4 +1,4 @@
-"""Bounded stream decompression shared by zip, gzip, bzip2, xz/lzma and zstd.
+"""Bounded stream decompression shared by zip, gzip, bzip2 and xz.
 
 Strategy: compressed input is fed in small slices and every call asks the
 decompressor for no more output than the member may still grow to, so a
@@ -17,26 +17,28 @@ from __future__ import annotations
 import bz2
 import lzma
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import inflate64
-from backports import zstd
+
+from clamkit.containers.base import Alert, Extraction, Member
 
 if TYPE_CHECKING:
     from clamkit.engine.bodyregex import Buffer
+    from clamkit.engine.filetypes import FileType
 
 __all__ = [
     "Decoded",
     "Decompressor",
+    "StreamFormat",
     "bzip2",
     "deflate",
     "deflate64",
     "drain",
-    "lzma_raw",
+    "gzip_stream",
     "xz",
-    "zlib_stream",
-    "zstandard",
 ]
 
 INPUT_SLICE = 64 * 1024
@@ -47,7 +49,7 @@ UNBOUNDED_INPUT_SLICE = 64
 
 
 class Decompressor(Protocol):
-    """The shape of ``bz2``/``lzma``/``zstd`` decompressors, which the others are adapted to."""
+    """The shape of ``bz2`` and ``lzma`` decompressors, which the others are adapted to."""
 
     @property
     def eof(self) -> bool: ...
@@ -71,6 +73,10 @@ class Decoded:
     truncated: bool
     complete: bool
     consumed: int
+
+
+# What decompressors raise on damaged input.
+_DAMAGED = (zlib.error, OSError, EOFError, ValueError, lzma.LZMAError)
 
 
 class _Zlib:
@@ -119,8 +125,9 @@ def deflate() -> Decompressor:
     return _Zlib(-zlib.MAX_WBITS)
 
 
-def zlib_stream(wbits: int) -> Decompressor:
-    return _Zlib(wbits)
+def gzip_stream() -> Decompressor:
+    """One gzip member, header and trailer included."""
+    return _Zlib(zlib.MAX_WBITS | 16)
 
 
 def deflate64() -> Decompressor:
@@ -132,45 +139,80 @@ def bzip2() -> Decompressor:
 
 
 def xz() -> Decompressor:
-    return lzma.LZMADecompressor(lzma.FORMAT_AUTO)
-
-
-def lzma_raw(properties: bytes) -> Decompressor:
-    """LZMA1 without a header, from its 5 property bytes (zip method 14, 7z)."""
-    if len(properties) != 5:
-        raise ValueError("LZMA properties must be 5 bytes")
-    lc_lp_pb, dict_size = properties[0], int.from_bytes(properties[1:5], "little")
-    if lc_lp_pb >= 9 * 5 * 5:
-        raise ValueError("bad LZMA properties")
-    pb, rest = divmod(lc_lp_pb, 45)
-    lp, lc = divmod(rest, 9)
-    lzma_filter = {"id": lzma.FILTER_LZMA1, "lc": lc, "lp": lp, "pb": pb, "dict_size": dict_size}
-    return lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[lzma_filter])
-
-
-def zstandard() -> Decompressor:
-    return zstd.ZstdDecompressor()
+    return lzma.LZMADecompressor(lzma.FORMAT_XZ)
 
 
 def drain(decompressor: Decompressor, data: Buffer, budget: int) -> Decoded:
     """Decompress ``data`` up to ``budget`` bytes of output.
 
-    Raises what the decompressor raises on corrupt input (``zlib.error``,
-    ``OSError``, ``lzma.LZMAError``, ``zstd.ZstdError``, ``ValueError``).
+    Damaged input ends the stream where the damage starts (``complete`` is
+    then False): what was decoded before it is kept and scanned.
     """
     slice_size = getattr(decompressor, "input_slice", INPUT_SLICE)
     wanted = budget + 1
     out = bytearray()
     position = 0
-    while len(out) < wanted and not decompressor.eof:
-        if decompressor.needs_input:
-            if position >= len(data):
-                break
-            chunk = bytes(data[position : position + slice_size])
-            position += len(chunk)
-        else:
-            chunk = b""
-        out += decompressor.decompress(chunk, wanted - len(out))
+    try:
+        while len(out) < wanted and not decompressor.eof:
+            if decompressor.needs_input:
+                if position >= len(data):
+                    break
+                chunk = bytes(data[position : position + slice_size])
+                position += len(chunk)
+            else:
+                chunk = b""
+            out += decompressor.decompress(chunk, wanted - len(out))
+    except _DAMAGED:
+        return Decoded(bytes(out[:budget]), len(out) > budget, False, position)
     truncated = len(out) > budget
     consumed = position - len(decompressor.unused_data) if decompressor.eof else position
     return Decoded(bytes(out[:budget]), truncated, decompressor.eof, consumed)
+
+
+class StreamFormat:
+    """A compressed file (gzip, bzip2, xz) decoded as one member.
+
+    Files of several concatenated streams are decoded as the reference
+    decodes them, which is not how ``gzip -d`` does: with ``overwrite`` each
+    stream's output is written again from the start of the member (so a
+    later stream replaces an earlier one's first bytes: gzip and xz on
+    ClamAV 1.4), without it only the first stream is read (bzip2).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        file_type: FileType,
+        factory: Callable[[], Decompressor],
+        magic: bytes,
+        *,
+        overwrite: bool,
+    ) -> None:
+        self.name = name
+        self._file_type = file_type
+        self._factory = factory
+        self._magic = magic
+        self._overwrite = overwrite
+
+    def recognise(self, file_type: FileType, data: Buffer) -> bool:
+        return file_type is self._file_type
+
+    def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
+        budget = extraction.member_budget()
+        if budget <= 0:
+            return
+        view = memoryview(data)
+        out = bytearray()
+        truncated = False
+        position = 0
+        while True:
+            decoded = drain(self._factory(), view[position:], budget)
+            out[: len(decoded.data)] = decoded.data
+            truncated = truncated or decoded.truncated
+            position += decoded.consumed
+            if not (self._overwrite and decoded.complete and decoded.consumed):
+                break
+            if bytes(view[position : position + len(self._magic)]) != self._magic:
+                break  # trailing bytes that start no new stream are ignored
+        if out or truncated:
+            yield Member(self.name, bytes(out), None, truncated)

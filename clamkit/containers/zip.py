@@ -7,8 +7,9 @@ extracts nothing from a top-level file (it says it falls back to local
 headers, but no member comes out), and neither does this module.
 
 Entries are extracted one at a time in central directory order: stored,
-deflate, Deflate64 (``inflate64``), bzip2, LZMA, zstd and PKWARE implode
-(``explode``).  A second entry at the same local header is skipped, as the
+deflate, Deflate64 (``inflate64``), bzip2 and PKWARE implode (``explode``),
+the methods the reference reads; it skips LZMA and zstd entries, and so
+does this module.  A second entry at the same local header is skipped, as the
 reference skips duplicates; an entry whose data starts inside an earlier
 entry's data is the overlapping-file bomb (a quine or 42.zip's flat
 cousin), and is skipped too.  Output is trimmed to the member budget
@@ -21,6 +22,7 @@ MaxFileSize is skipped with ``...MaxFileSize``.  Encrypted entries give
 from __future__ import annotations
 
 import struct
+import zlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -55,14 +57,15 @@ _ZIP64_EXTRA = 0x0001
 _SATURATED = 0xFFFFFFFF
 
 _STORED, _IMPLODED, _DEFLATED, _DEFLATE64 = 0, 6, 8, 9
-_BZIP2, _LZMA, _ZSTD_OLD, _ZSTD = 12, 14, 20, 93
+_BZIP2 = 12
+
+# What a damaged entry's decoder raises.
+_DAMAGED = (ContainerError, zlib.error, OSError, ValueError, EOFError)
 
 _STREAM_METHODS: dict[int, Callable[[], streams.Decompressor]] = {
     _DEFLATED: streams.deflate,
     _DEFLATE64: streams.deflate64,
     _BZIP2: streams.bzip2,
-    _ZSTD_OLD: streams.zstandard,
-    _ZSTD: streams.zstandard,
 }
 
 
@@ -103,21 +106,16 @@ def _end_record(data: Buffer) -> tuple[int, int, int] | None:
     return entries, size, offset
 
 
-def _decompressed(method: int, flags: int, raw: Buffer, usize: int, budget: int) -> bytes:
-    """The entry's data, at most ``budget`` bytes (the reference trims, so no flag)."""
+def _decompressed(method: int, flags: int, raw: Buffer, usize: int, budget: int) -> bytes | None:
+    """The entry's data, at most ``budget`` bytes (the reference trims, so no
+    flag); None for a method the reference does not read."""
     if method == _STORED:
         return bytes(raw[: min(usize, budget)])
     if method == _IMPLODED:
         return explode.explode(bytes(raw), flags, min(usize, budget))
-    if method == _LZMA:
-        # A 4-byte version and size header, then the 5 LZMA property bytes.
-        header = bytes(raw[:9])
-        if len(header) < 9:
-            raise ContainerError("truncated LZMA header")
-        return streams.drain(streams.lzma_raw(header[4:9]), raw[9:], budget).data
     factory = _STREAM_METHODS.get(method)
     if factory is None:
-        raise ContainerError(f"unsupported compression method {method}")
+        return None
     return streams.drain(factory(), raw, budget).data
 
 
@@ -167,7 +165,12 @@ class ZipFormat:
             budget = extraction.member_budget()
             if budget <= 0:
                 return
-            payload = _decompressed(method, flags, data[start:stop], usize, budget)
+            try:
+                payload = _decompressed(method, flags, data[start:stop], usize, budget)
+            except _DAMAGED:
+                continue  # one damaged entry; the reference goes on with the next
+            if payload is None:
+                continue
             yield Member(name, payload, min(usize, extraction.options.max_filesize or usize))
 
     @staticmethod
