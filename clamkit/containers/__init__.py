@@ -21,6 +21,7 @@ from clamkit.containers import (
     onenote,
     pdf,
     rtf,
+    sevenzip,
     sis,
     szdd,
     tar,
@@ -45,6 +46,7 @@ FORMATS: tuple[Registered, ...] = (
     (xz.FORMAT, "scan_archive"),
     (tar.FORMAT, "scan_archive"),
     (cpio.FORMAT, "scan_archive"),
+    (sevenzip.FORMAT, "scan_archive"),
     (mail.FORMAT, "scan_mail"),
     # Ungated on the reference; ScanMail is the nearest switch until the
     # registry takes formats that no switch governs.

@@ -97,6 +97,9 @@ _CORRUPT_INPUT_ERRORS = (
 )
 _UNLIMITED = 1 << 62
 
+# clamd.conf's AlertEncrypted is AlertEncryptedArchive and AlertEncryptedDoc at once.
+_ENCRYPTION_ALERTS = frozenset({"alert_encrypted_archive", "alert_encrypted_doc"})
+
 
 class _StopScan(Exception):
     """A limit or the caller ended the whole scan; what was found stands."""
@@ -154,6 +157,12 @@ class _Walk:
         if self.options.heuristic_scan_precedence and not self.options.allmatch:
             raise _StopScan
 
+    def alert_enabled(self, option: str) -> bool:
+        """Whether a format's alert is on; AlertEncrypted turns on both of its kinds."""
+        if option in _ENCRYPTION_ALERTS and self.options.alert_encrypted:
+            return True
+        return bool(getattr(self.options, option))
+
     def exceeded(self, name: str, *, stop: bool) -> None:
         if self.options.alert_exceeds_max:
             self.heuristic(name)
@@ -198,7 +207,7 @@ class _Walk:
             for item in items:
                 self.check_time()
                 if isinstance(item, Alert):
-                    if getattr(options, item.option):
+                    if self.alert_enabled(item.option):
                         self.heuristic(item.name)
                     continue
                 self.member(item, inner)
