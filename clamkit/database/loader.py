@@ -8,8 +8,9 @@ Strategy: every path is a directory (its database files, not recursive), a
 single database file or a .cvd/.cld/.cud container, whose members are loaded
 as if they were files.  The file extension (any case) picks the format; a
 table maps each extension to how it is handled: parsed into the model
-(hashes, bodies, logical signatures, ignore lists), counted but not used yet
-(executable-aware, YARA and the other formats the reference accepts), or
+(hashes, bodies, logical signatures, PE section and import hashes, ignore
+lists), counted but not used yet (YARA and the other formats the reference
+accepts), or
 refused.  What ``Database.signature_count`` counts and every rule below was
 measured on ClamAV 1.4.6 (the reference), not taken from its documentation:
 
@@ -52,7 +53,7 @@ from typing import Any
 
 from clamkit import FUNCTIONALITY_LEVEL
 from clamkit.database import cvd
-from clamkit.signatures import extended, hashes, legacy
+from clamkit.signatures import extended, hashes, legacy, sectionhashes
 from clamkit.signatures.extended import UnsupportedFeature
 from clamkit.signatures.hashes import MalformedHashError, excludes
 from clamkit.signatures.ignore import IgnoreList, Skip, parse_ignore_line
@@ -77,7 +78,8 @@ CANT_OPEN = "Can't open file or directory"
 # LoadReport.skipped keys besides the Skip reasons.
 SKIP_PUA = "PUA"
 SKIP_PCRE = "unsupported feature: PCRE construct"
-EXECUTABLE_AWARE_WARNING = "executable-aware signatures are not supported yet"
+SKIP_ICON_GROUP = "unsupported feature: IconGroup"
+YARA_WARNING = "YARA rules are not supported yet"
 # What the reference says when a plain .cbc file is found (clamkit runs no bytecode).
 _UNSIGNED_BYTECODE_WARNINGS = (
     "Only loading signed bytecode, skipping load of unsigned bytecode!",
@@ -92,7 +94,8 @@ class _Kind(enum.Enum):
     DB = "legacy"
     LDB = "logical"
     IGNORE = "ignore list"
-    EXECUTABLE_AWARE = "executable-aware"  # counted by the reference, not used yet
+    SECTION_HASH = "PE section hash"
+    IMPORT_HASH = "PE import hash"
     YARA = "YARA"  # counted by the reference, not used yet
     COUNTED = "counted"  # other formats whose lines the reference counts
     UNCOUNTED = "uncounted"  # formats the reference loads without counting
@@ -122,11 +125,11 @@ _FORMATS: Mapping[str, _Format] = {
     "ldu": _Format(_Kind.LDB, pua=True),
     "ign": _Format(_Kind.IGNORE),
     "ign2": _Format(_Kind.IGNORE),
-    "mdb": _Format(_Kind.EXECUTABLE_AWARE),
-    "msb": _Format(_Kind.EXECUTABLE_AWARE),
-    "mdu": _Format(_Kind.EXECUTABLE_AWARE, pua=True),
-    "msu": _Format(_Kind.EXECUTABLE_AWARE, pua=True),
-    "imp": _Format(_Kind.EXECUTABLE_AWARE),
+    "mdb": _Format(_Kind.SECTION_HASH),
+    "msb": _Format(_Kind.SECTION_HASH),
+    "mdu": _Format(_Kind.SECTION_HASH, pua=True),
+    "msu": _Format(_Kind.SECTION_HASH, pua=True),
+    "imp": _Format(_Kind.IMPORT_HASH),
     "yar": _Format(_Kind.YARA),
     "yara": _Format(_Kind.YARA),
     "pdb": _Format(_Kind.COUNTED),
@@ -150,7 +153,15 @@ _FORMATS: Mapping[str, _Format] = {
 }
 
 _EMPTY_FILE_REFUSED = frozenset(
-    {_Kind.HASH, _Kind.ALLOW, _Kind.NDB, _Kind.DB, _Kind.LDB, _Kind.EXECUTABLE_AWARE}
+    {
+        _Kind.HASH,
+        _Kind.ALLOW,
+        _Kind.NDB,
+        _Kind.DB,
+        _Kind.LDB,
+        _Kind.SECTION_HASH,
+        _Kind.IMPORT_HASH,
+    }
 )
 _YARA_RULE = re.compile(rb"^[ \t]*(?:(?:private|global)[ \t]+)*rule[ \t\r\n]", re.MULTILINE)
 
@@ -207,17 +218,24 @@ class LoadReport:
 
 @dataclass(frozen=True, slots=True)
 class Database:
+    """``section_hashes`` (.mdb/.msb) and ``import_hashes`` (.imp) are hash
+    signatures whose size and digest are those of a PE section's raw data and
+    of a PE's import text."""
+
     hash_signatures: tuple[HashSignature, ...]
     allow_list: tuple[AllowListEntry, ...]
     body_signatures: tuple[BodySignature, ...]
     logical_signatures: tuple[LogicalSignature, ...]
     report: LoadReport
+    section_hashes: tuple[HashSignature, ...] = ()
+    import_hashes: tuple[HashSignature, ...] = ()
 
     @property
     def signature_count(self) -> int:
         """What the reference prints as ``Known viruses`` for the same inputs."""
         used = len(self.hash_signatures) + len(self.allow_list)
         used += len(self.body_signatures) + len(self.logical_signatures)
+        used += len(self.section_hashes) + len(self.import_hashes)
         return used + self.report.reference_only
 
 
@@ -321,13 +339,15 @@ class _Loader:
         self.allow_list: list[AllowListEntry] = []
         self.bodies: list[BodySignature] = []
         self.logicals: list[LogicalSignature] = []
+        self.section_hashes: list[HashSignature] = []
+        self.import_hashes: list[HashSignature] = []
         self.files: list[LoadedFile] = []
         self.counts: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
         self.warnings: list[str] = []
         self.headers: list[cvd.CvdHeader] = []
         self.reference_only = 0
-        self.executable_aware: Counter[str] = Counter()
+        self.yara_rules: Counter[str] = Counter()
         level = options.functionality_level
 
         def keeping(keep: Callable[[Any], None]) -> _Accept:
@@ -339,6 +359,16 @@ class _Loader:
             _Kind.ALLOW: (hashes.parse_hash_line, hashes.skip_reason, keeping(self._keep_allowed)),
             _Kind.NDB: (extended.parse_ndb_line, extended.skip_reason, keeping(self.bodies.append)),
             _Kind.DB: (legacy.parse_db_line, legacy.skip_reason, keeping(self.bodies.append)),
+            _Kind.SECTION_HASH: (
+                sectionhashes.parse_section_hash_line,
+                sectionhashes.section_skip_reason,
+                keeping(self.section_hashes.append),
+            ),
+            _Kind.IMPORT_HASH: (
+                hashes.parse_hash_line,
+                hashes.skip_reason,
+                keeping(self.import_hashes.append),
+            ),
             _Kind.LDB: (
                 functools.partial(parse_ldb_line, functionality_level=level),
                 _ldb_skip_reason,
@@ -348,10 +378,10 @@ class _Loader:
 
     def database(self) -> Database:
         warnings = list(self.warnings)
-        if self.executable_aware:
-            detail = ", ".join(f".{ext} {n}" for ext, n in sorted(self.executable_aware.items()))
-            total = sum(self.executable_aware.values())
-            warnings.append(f"{EXECUTABLE_AWARE_WARNING}: {total} skipped ({detail})")
+        if self.yara_rules:
+            detail = ", ".join(f".{ext} {n}" for ext, n in sorted(self.yara_rules.items()))
+            total = sum(self.yara_rules.values())
+            warnings.append(f"{YARA_WARNING}: {total} skipped ({detail})")
         report = LoadReport(
             files=tuple(self.files),
             counts=dict(self.counts),
@@ -366,6 +396,8 @@ class _Loader:
             tuple(self.bodies),
             tuple(self.logicals),
             report,
+            tuple(self.section_hashes),
+            tuple(self.import_hashes),
         )
 
     # -- paths ---------------------------------------------------------------
@@ -503,7 +535,8 @@ class _Loader:
         self.files.append(LoadedFile(path, member, extension, used))
 
     def _used(self) -> int:
-        return len(self.hashes) + len(self.allow_list) + len(self.bodies) + len(self.logicals)
+        used = len(self.hashes) + len(self.allow_list) + len(self.bodies) + len(self.logicals)
+        return used + len(self.section_hashes) + len(self.import_hashes)
 
     def _count_unsupported(self, extension: str, kind: _Kind, data: bytes, suffix: str) -> None:
         """Account for a format clamkit does not use: skipped here, maybe counted there."""
@@ -512,8 +545,8 @@ class _Loader:
         else:
             unused = _content_lines(data)
             counted = 0 if kind in (_Kind.UNCOUNTED, _Kind.BYTECODE) else unused
-        if kind in (_Kind.EXECUTABLE_AWARE, _Kind.YARA):
-            self.executable_aware[extension] += counted
+        if kind is _Kind.YARA:
+            self.yara_rules[extension] += counted
         if kind is _Kind.BYTECODE and suffix:
             self.warnings.extend(_UNSIGNED_BYTECODE_WARNINGS)
         if unused:
@@ -593,6 +626,11 @@ class _Loader:
         ):
             self.reference_only += 1
             return SKIP_PCRE
+        description = signature.target_description
+        if description.icon_group1 is not None or description.icon_group2 is not None:
+            # Icon matching (and .idb icon groups) is not implemented.
+            self.reference_only += 1
+            return SKIP_ICON_GROUP
         self.logicals.append(signature)
         return None
 

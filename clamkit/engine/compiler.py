@@ -5,6 +5,8 @@ Strategy:
 - Whole-file hashes go into dicts keyed by (digest, size), one per algorithm,
   plus the sets of sizes that have signatures, so a scan only computes a
   digest when some signature of that size (or of any size) could match.
+  PE section hashes (.mdb/.msb) and import hashes (.imp) get the same kind
+  of index, keyed by section size and by the length of the import text.
 - Every distinct body pattern (of ``.ndb``/``.db`` signatures and logical
   subsignatures) becomes one ``BodyMatcher``.  The literal anchors of all matchers go into
   one Aho-Corasick automaton (a second one for case-insensitive anchors); the
@@ -189,6 +191,8 @@ class Engine:
     signature_count: int
     hashes: dict[HashAlgorithm, HashIndex]
     allow_list: dict[HashAlgorithm, HashIndex]
+    section_hashes: dict[HashAlgorithm, HashIndex]
+    import_hashes: dict[HashAlgorithm, HashIndex]
     body_signatures: tuple[BodySignature, ...]
     logical_signatures: tuple[LogicalSignature, ...]
     matchers: tuple[BodyMatcher, ...]
@@ -401,6 +405,8 @@ def _compile(database: Database) -> Engine:
         signature_count=database.signature_count,
         hashes=_hash_indexes(database.hash_signatures),
         allow_list=_hash_indexes(database.allow_list),
+        section_hashes=_hash_indexes(database.section_hashes),
+        import_hashes=_hash_indexes(database.import_hashes),
         body_signatures=database.body_signatures,
         logical_signatures=database.logical_signatures,
         matchers=matchers,

@@ -9,6 +9,14 @@ whole view.  Hashes are computed only for sizes some signature has.
 Logical signatures are evaluated once per view from the match counts of
 their subsignatures.
 
+Executables: the layout of a PE, ELF or Mach-O object (``clamkit.executables``)
+is parsed at most once per layer and only when something needs it: a
+matcher with an EP/section offset whose anchor fired, a logical signature
+with an EntryPoint/NumberOfSections condition that is a candidate, section
+or import hash tables that are not empty, or the Broken.Executable alert.
+A PE is always parsed, because whether its header parses decides whether
+EOF-n offsets apply; other files pay nothing.
+
 This module knows nothing of containers: ``scanner`` walks them and hands
 each object here as a ``Layer`` that says where it was found.
 
@@ -31,19 +39,22 @@ from clamkit.engine.bodyregex import Buffer, VerifyMemo
 from clamkit.engine.filetypes import (
     FileType,
     refine_file_type,
-    relative_offsets_resolve,
     target_types,
     utf16le_as_ascii,
 )
 from clamkit.engine.logic import byte_compare_matches, evaluate, pcre_matches
 from clamkit.engine.normalize import html_views, normalize_text
 from clamkit.engine.options import MiB, ScanOptions
+from clamkit.executables import Broken, ExecutableLayout, parse_executable
+from clamkit.executables.pe import import_hash_text
 from clamkit.signatures.model import (
     ByteCompareSubsignature,
     HashAlgorithm,
+    Offset,
     OffsetKind,
     PcreSubsignature,
     Target,
+    TargetDescription,
 )
 
 if TYPE_CHECKING:
@@ -59,6 +70,9 @@ CHUNK_SIZE = 2 * MiB
 # is verified at each possible start; wider ranges fall back to one verifier
 # search over the view per scan.
 MAX_POSITIONS_PER_HIT = 64
+
+# What the reference reports for a malformed executable with AlertBrokenExecutables.
+BROKEN_EXECUTABLE = "Heuristics.Broken.Executable"
 
 _HASHERS = {
     HashAlgorithm.MD5: hashlib.md5,
@@ -81,6 +95,61 @@ class Layer:
     containers: tuple[FileType, ...] = ()
 
 
+class _Executable:
+    """The layer's executable layout, parsed on first request."""
+
+    __slots__ = ("_data", "_file_type", "_parsed")
+
+    def __init__(self, layer: Layer) -> None:
+        self._data = layer.data
+        self._file_type = layer.file_type
+        self._parsed: ExecutableLayout | Broken | bool | None = False
+
+    def parsed(self) -> ExecutableLayout | Broken | None:
+        if self._parsed is False:
+            self._parsed = parse_executable(self._file_type, self._data)
+        return self._parsed  # type: ignore[return-value]
+
+    def layout(self) -> ExecutableLayout | None:
+        """The layout, None for a file that is no executable or a broken one."""
+        parsed = self.parsed()
+        return parsed if isinstance(parsed, ExecutableLayout) else None
+
+    def eof_resolves(self) -> bool:
+        """False for a PE whose header does not parse: the reference then
+        places no EOF-n offset (ELF and Mach-O were not measured)."""
+        return self._file_type is not FileType.CL_TYPE_MSEXE or self.layout() is not None
+
+    def broken(self) -> bool:
+        """Whether the reference reports this object as Heuristics.Broken.Executable."""
+        parsed = self.parsed()
+        if isinstance(parsed, ExecutableLayout):
+            return parsed.malformed
+        return parsed is not None and parsed.alerts
+
+
+def _executable_window(offset: Offset, layout: ExecutableLayout) -> tuple[int, int] | None:
+    """[low, high] for an EP, Sx, SEx or SL offset in ``layout``, before clipping."""
+    sections = layout.sections
+    if offset.kind is OffsetKind.EP:
+        if layout.entry_point is None:
+            return None
+        low = layout.entry_point + offset.value
+        extent = 0
+    else:
+        if offset.kind is OffsetKind.LAST_SECTION:
+            index = len(sections) - 1
+        else:
+            index = offset.section if offset.section is not None else -1
+        if not 0 <= index < len(sections):
+            return None
+        section = sections[index]
+        low = section.raw_offset + offset.value
+        # SEx: anywhere from the section's first byte to one past its last.
+        extent = section.raw_size if offset.kind is OffsetKind.SECTION_ENTIRE else 0
+    return low, low + extent + (offset.maxshift or 0)
+
+
 @dataclass(frozen=True, slots=True)
 class LayerVerdict:
     """Names found in one layer (allow-listed ones already removed) and bytes matched."""
@@ -92,12 +161,12 @@ class LayerVerdict:
 class _ViewMatches:
     """Start positions found per matcher in one view, counted up to its limit."""
 
-    __slots__ = ("eof_resolves", "memo", "searched", "starts")
+    __slots__ = ("eof_resolves", "executable", "memo", "searched", "starts")
 
-    def __init__(self, eof_resolves: bool) -> None:
-        # False for an executable whose header does not parse: the reference
-        # then places no EOF-n offset (see filetypes.relative_offsets_resolve).
-        self.eof_resolves = eof_resolves
+    def __init__(self, executable: _Executable | None) -> None:
+        # None for a derived view (normalised text), which has no layout.
+        self.executable = executable
+        self.eof_resolves = executable is None or executable.eof_resolves()
         # what multi-part verifiers learnt about this view
         self.memo = VerifyMemo()
         # matcher id -> start positions, in the order found
@@ -124,12 +193,18 @@ class _ViewMatches:
             return 0, size
         if offset.kind is OffsetKind.ABSOLUTE:
             low = offset.value
-        elif offset.kind is OffsetKind.EOF and self.eof_resolves:
+            high = low + (offset.maxshift or 0)
+        elif offset.kind is OffsetKind.EOF:
+            if not self.eof_resolves:
+                return None
             low = size - offset.value
+            high = low + (offset.maxshift or 0)
         else:
-            # EP/Sx/SEx/SL need executable parsing, which this engine does not do yet.
-            return None
-        high = low + (offset.maxshift or 0)
+            layout = self.executable.layout() if self.executable is not None else None
+            window = None if layout is None else _executable_window(offset, layout)
+            if window is None:
+                return None
+            low, high = window
         if high < 0 or low > size:
             return None
         return max(low, 0), min(high, size)
@@ -203,10 +278,10 @@ def _release(view: Buffer, start: int, length: int) -> None:
 
 
 def _match_view(
-    engine: Engine, view: Buffer, targets: frozenset[Target], eof_resolves: bool
+    engine: Engine, view: Buffer, targets: frozenset[Target], executable: _Executable | None
 ) -> _ViewMatches:
     size = len(view)
-    found = _ViewMatches(eof_resolves)
+    found = _ViewMatches(executable)
     matchers = engine.matchers
     table = engine.anchors
     lengths, first_ref = table.lengths, table.first_ref
@@ -261,8 +336,45 @@ def _body_names(engine: Engine, found: _ViewMatches) -> list[str]:
     return [engine.body_signatures[index].name for _, index in sorted(hits)]
 
 
+def _context_holds(
+    description: TargetDescription, layer: Layer, executable: _Executable | None
+) -> bool:
+    """Whether the target description's executable and container conditions hold."""
+    if description.entry_point is not None or description.number_of_sections is not None:
+        layout = executable.layout() if executable is not None else None
+        if layout is None:
+            return False
+        if description.entry_point is not None and (
+            layout.entry_point is None or layout.entry_point not in description.entry_point
+        ):
+            return False
+        if (
+            description.number_of_sections is not None
+            and len(layout.sections) not in description.number_of_sections
+        ):
+            return False
+    if description.icon_group1 is not None or description.icon_group2 is not None:
+        # Icon matching is not implemented; the loader skips such signatures.
+        return False
+    containers = layer.containers
+    if description.container is not None and (
+        not containers or containers[-1].name != description.container
+    ):
+        return False
+    intermediates = description.intermediates
+    return intermediates is None or (
+        len(intermediates) <= len(containers)
+        and tuple(t.name for t in containers[len(containers) - len(intermediates) :])
+        == intermediates
+    )
+
+
 def _logical_matches(
-    engine: Engine, view: Buffer, targets: frozenset[Target], found: _ViewMatches, file_size: int
+    engine: Engine,
+    view: Buffer,
+    targets: frozenset[Target],
+    found: _ViewMatches,
+    layer: Layer,
 ) -> list[int]:
     """Indexes of the logical signatures that hold on this view, in load order."""
     matchers = engine.matchers
@@ -278,16 +390,9 @@ def _logical_matches(
         description = signature.target_description
         if (description.target or Target.ANY) not in targets:
             continue
-        if description.file_size is not None and file_size not in description.file_size:
+        if description.file_size is not None and len(layer.data) not in description.file_size:
             continue
-        if (
-            description.container is not None
-            or description.entry_point is not None
-            or description.number_of_sections is not None
-            or description.icon_group1 is not None
-            or description.icon_group2 is not None
-        ):
-            # Needs container or executable context that this scan lacks.
+        if not _context_holds(description, layer, found.executable):
             continue
         sub_matchers = engine.logical_matchers[index]
         counts = [len(starts.get(matcher_id, ())) for matcher_id in sub_matchers]
@@ -408,26 +513,68 @@ def scan_layer(engine: Engine, layer: Layer, options: ScanOptions) -> LayerVerdi
 
     scanned = 0
     stop = False
-    eof_resolves = relative_offsets_resolve(layer.file_type, data)
+    executable = _Executable(layer)
     digests = _digests(data, size, [engine.hashes, engine.allow_list])
     for position, (view, targets) in enumerate(_views(data, layer.file_type, options)):
         if options.scan_budget_exceeded(scanned + len(view)):
             break
         scanned += len(view)
-        found = _match_view(engine, view, targets, eof_resolves)
+        found = _match_view(engine, view, targets, executable if view is data else None)
         if report(_body_names(engine, found)):
             stop = True
             break
         if position == 0 and report(_hash_names(engine.hashes, digests, size)):
             stop = True
             break
-        logical = _logical_matches(engine, view, targets, found, size)
+        logical = _logical_matches(engine, view, targets, found, layer)
         if report([engine.logical_signatures[index].name for index in logical]):
             stop = True
             break
     if not stop and not names:
         # Hash signatures stand even when no view was scanned.
         report(_hash_names(engine.hashes, digests, size))
+    # The reference looks at the executable's structure after its raw scan.
+    deferred = None
+    if not (names and not options.allmatch):
+        if options.alert_broken_executables and executable.broken():
+            if options.allmatch or options.heuristic_scan_precedence:
+                report([BROKEN_EXECUTABLE])
+            else:
+                # A heuristic alert stands only if no signature matches.
+                deferred = BROKEN_EXECUTABLE
+        elif layer.file_type is FileType.CL_TYPE_MSEXE:
+            report(_pe_hash_names(engine, data, executable))
+    if deferred is not None and not names:
+        names.append(deferred)
     if names and _hash_names(engine.allow_list, digests, size):
         names = []
     return LayerVerdict(tuple(names), scanned)
+
+
+def _pe_hash_names(engine: Engine, data: Buffer, executable: _Executable) -> list[str]:
+    """Names of the section hash (.mdb/.msb) and import hash (.imp) signatures that match."""
+    if not (engine.section_hashes or engine.import_hashes):
+        return []
+    layout = executable.layout()
+    if layout is None:
+        return []
+    names: list[str] = []
+    for section in layout.sections:
+        size = section.raw_size
+        if size:
+            piece = memoryview(data)[section.raw_offset : section.raw_offset + size]
+            names.extend(
+                _hash_names(
+                    engine.section_hashes, _digests(piece, size, [engine.section_hashes]), size
+                )
+            )
+    if engine.import_hashes:
+        text = import_hash_text(data, layout)
+        if text is not None:
+            size = len(text)
+            names.extend(
+                _hash_names(
+                    engine.import_hashes, _digests(text, size, [engine.import_hashes]), size
+                )
+            )
+    return names

@@ -3,10 +3,11 @@
 Strategy: read the file header, then the section header table (each
 section's file offset and size, as Sx/SEx/SL offsets use them) and the
 program headers, through which the entry point's virtual address becomes a
-file offset (the loadable segment whose file image holds it).  A file
-without program headers (an object file) has no entry point; one whose
-entry point lies in no segment's file image, or whose tables run past the
-end of the file, is broken.
+file offset (the segment whose file image holds it).  In a file without
+program headers (an object file) the entry point field is taken as the
+offset, as the reference does; a file whose entry point lies in no
+segment's file image, or whose tables run past the end of the file, is
+broken.
 """
 
 from __future__ import annotations
@@ -59,8 +60,10 @@ def parse_elf(data: bytes) -> ExecutableLayout | Broken:
             order + section_format, data[sh_offset : sh_offset + sh_count * sh_size]
         )
     )
-    entry_point = None
+    # Without program headers (an object file) the entry point is taken as is.
+    entry_point = entry
     if ph_count:
+        entry_point = None
         for offset, virtual, length in struct.iter_unpack(
             order + program_format, data[ph_offset : ph_offset + ph_count * ph_size]
         ):

@@ -25,7 +25,9 @@ scanning crafted headers (``tests/pebuild.py``) with EOF and EP signatures:
 The import hash (``import_hash_text``) is the reference's: lower-case
 ``module.function`` names (module extension .dll/.ocx/.sys dropped, ``ordN``
 for imports by ordinal) joined by commas, hashed together with the text's
-length; it matches ``sigtool --debug --imp``.
+length; it matches ``sigtool --debug --imp``.  The reference's scan checks
+.imp signatures on PE32 files only (sigtool prints a hash for PE32+ files
+too, but no scan matches it), so PE32+ files have no import text here.
 """
 
 from __future__ import annotations
@@ -164,11 +166,10 @@ def _c_string(data: bytes, offset: int | None, limit: int = 512) -> bytes | None
 
 def import_hash_text(data: bytes, layout: ExecutableLayout) -> bytes | None:
     """The text the reference hashes for .imp signatures; None without an import table."""
-    if layout.import_directory is None or not layout.import_directory[0]:
+    # The reference hashes the imports of PE32 files only.
+    if layout.import_directory is None or not layout.import_directory[0] or _is_pe32_plus(data):
         return None
-    plus = _is_pe32_plus(data)
-    thunk_format, ordinal_flag = ("<Q", 1 << 63) if plus else ("<I", 1 << 31)
-    thunk_size = struct.calcsize(thunk_format)
+    thunk_size, ordinal_flag = 4, 1 << 31
     descriptor = rva_to_offset(layout, layout.import_directory[0])
     parts: list[bytes] = []
     for _ in range(_MAX_IMPORT_DESCRIPTORS):
@@ -187,7 +188,7 @@ def import_hash_text(data: bytes, layout: ExecutableLayout) -> bytes | None:
         for _ in range(_MAX_IMPORTS_PER_MODULE):
             if thunk is None or thunk + thunk_size > len(data):
                 break
-            (value,) = struct.unpack_from(thunk_format, data, thunk)
+            (value,) = struct.unpack_from("<I", data, thunk)
             if not value:
                 break
             if value & ordinal_flag:
