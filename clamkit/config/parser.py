@@ -225,10 +225,10 @@ def _string(option: Option, argument: str, warnings: list[str]) -> str:
 
 
 def _choice(option: Option, argument: str, warnings: list[str]) -> str:
-    for choice in option.choices:
-        if choice.lower() == argument.lower():
-            return choice
-    raise _BadArgument(argument)
+    """Matched in any case and kept as written, like clamd."""
+    if argument.lower() not in {choice.lower() for choice in option.choices}:
+        raise _BadArgument(argument)
+    return argument
 
 
 _CONVERTERS: dict[OptionKind, Callable[[Option, str, list[str]], object]] = {
