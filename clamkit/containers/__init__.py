@@ -14,6 +14,7 @@ from clamkit.containers import (
     cab,
     chm,
     cpio,
+    embedded,
     gzip,
     html,
     mail,
@@ -47,6 +48,8 @@ FORMATS: tuple[Registered, ...] = (
     (tar.FORMAT, "scan_archive"),
     (cpio.FORMAT, "scan_archive"),
     (sevenzip.FORMAT, "scan_archive"),
+    (embedded.PE_FORMAT, "scan_pe"),
+    (embedded.SFX_FORMAT, "scan_archive"),
     (mail.FORMAT, "scan_mail"),
     # Ungated on the reference; ScanMail is the nearest switch until the
     # registry takes formats that no switch governs.
