@@ -8,6 +8,7 @@ end through the engine, and parity with the reference on the built files.
 from __future__ import annotations
 
 import base64
+import hashlib
 import struct
 import subprocess
 import zlib
@@ -27,7 +28,7 @@ from containers_support import (
     scan_names,
 )
 
-from clamkit.containers import ole2, onenote, pdf, rtf
+from clamkit.containers import ole2, onenote, pdf, pdfcrypt, rtf
 from clamkit.containers.base import Alert, ContainerError, Member
 
 # -- OLE2 -----------------------------------------------------------------------
@@ -145,6 +146,9 @@ def build_pdf(objects: list[tuple[bytes, bytes | None]], trailer: bytes = b"") -
     return out + b"startxref\n%d\n%%%%EOF\n" % xref
 
 
+PADDING = bytes.fromhex("28bf4e5e4e758a4164004e56fffa01082e2e00b6d0683e802f0ca9fe6453697a")
+
+
 def test_pdf_filters() -> None:
     document = build_pdf(
         [
@@ -199,6 +203,84 @@ def encrypted_pdf(stream: bytes) -> bytes:
     file_id = b"<0102030405060708090a0b0c0d0e0f10>"
     ids = b" /Encrypt 2 0 R /ID [" + file_id + file_id + b"]"
     return build_pdf([(b"/Type /EmbeddedFile", stream), (encrypt, None)], ids)
+
+
+def encrypt_stream(key: bytes, method: str, number: int, data: bytes) -> bytes:
+    """A stream as a PDF writer encrypts it (object generation 0, a fixed IV)."""
+    if method != "AESV3":
+        salt = b"sAlT" if method == "AESV2" else b""
+        material = key + struct.pack("<I", number)[:3] + b"\0\0" + salt
+        key = hashlib.md5(material).digest()[: min(len(key) + 5, 16)]
+    if method == "V2":
+        return pdfcrypt.rc4(key, data)
+    iv = bytes(range(16))
+    padded = data + bytes([16 - len(data) % 16]) * (16 - len(data) % 16)
+    return iv + pdfcrypt._aes_cbc(key, iv, padded, encrypt=True)
+
+
+def empty_password_pdf(revision: int, stream: bytes) -> bytes:
+    """A PDF whose one stream is encrypted for the empty user password."""
+    file_id = bytes(range(16))
+    owner = hashlib.md5(b"owner").digest() * (3 if revision >= 5 else 2)
+    method = {2: "V2", 3: "V2", 4: "AESV2", 5: "AESV3", 6: "AESV3"}[revision]
+    if revision >= 5:
+        # Revision 6 would hash differently; built as 5 it still shows the reference skips it.
+        key = bytes(range(32, 64))
+        check_salt, key_salt = b"checksal", b"keysalt!"
+        user = hashlib.sha256(check_salt).digest() + check_salt + key_salt
+        wrap = hashlib.sha256(key_salt).digest()
+        user_key = pdfcrypt._aes_cbc(wrap, bytes(16), key, encrypt=True)
+        extra = b" /UE <" + user_key.hex().encode() + b"> /OE <" + user_key.hex().encode() + b">"
+    else:
+        length = 5 if revision == 2 else 16
+        digest = hashlib.md5(PADDING + owner + struct.pack("<i", -4) + file_id).digest()
+        for _ in range(50 if revision >= 3 else 0):
+            digest = hashlib.md5(digest[:length]).digest()
+        key = digest[:length]
+        if revision == 2:
+            user = pdfcrypt.rc4(key, PADDING)
+        else:
+            user = pdfcrypt.rc4(key, hashlib.md5(PADDING + file_id).digest())
+            for step in range(1, 20):
+                user = pdfcrypt.rc4(bytes(byte ^ step for byte in key), user)
+            user += bytes(16)
+        extra = b""
+    version = {2: 1, 3: 2, 4: 4, 5: 5, 6: 5}[revision]
+    encrypt = b"<</Filter /Standard /V %d /R %d /Length %d /P -4" % (
+        version,
+        revision,
+        8 * len(key),
+    )
+    encrypt += b" /O <" + owner.hex().encode() + b"> /U <" + user.hex().encode() + b">" + extra
+    if version >= 4:
+        encrypt += b" /CF <</StdCF <</CFM /" + method.encode() + b" /Length 16>>>>"
+        encrypt += b" /StmF /StdCF /StrF /StdCF"
+    encrypt += b">>"
+    hex_id = b"<" + file_id.hex().encode() + b">"
+    flate = encrypt_stream(key, method, 1, zlib.compress(stream))
+    return build_pdf(
+        [(b"/Filter /FlateDecode", flate), (encrypt, None)],
+        b" /Encrypt 2 0 R /ID [" + hex_id + hex_id + b"]",
+    )
+
+
+@pytest.mark.parametrize("revision", [2, 3, 4, 5])
+def test_empty_password_pdfs_are_decrypted(revision: int) -> None:
+    document = empty_password_pdf(revision, PAYLOAD)
+    assert member_data(members_of(pdf.FORMAT, document)) == [PAYLOAD]
+    assert scan_names(document, alert_encrypted_doc=True) == (PAYLOAD_NAME,)
+
+
+def test_revision_6_is_not_opened() -> None:
+    items = members_of(pdf.FORMAT, empty_password_pdf(6, PAYLOAD))
+    assert items[0] == Alert(pdf.ENCRYPTED_ALERT, "alert_encrypted_doc")
+    assert PAYLOAD not in member_data(items)
+
+
+def test_pdf_strings() -> None:
+    token = rb"(a\\b\)c\101\nx" + b"\\\r\n" + b"y)"
+    assert pdfcrypt.pdf_string(token) == b"a\\b)cA\nxy"
+    assert pdfcrypt.pdf_string(b"<41 42 4>") == b"AB@"
 
 
 def test_encrypted_pdf_alert() -> None:
@@ -257,6 +339,7 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
             [(b"/Filter /ASCII85Decode", base64.a85encode(exe, adobe=True))]
         ),
         "section.one": onenote_section(exe),
+        **{f"empty_password_r{r}.pdf": empty_password_pdf(r, exe) for r in (2, 3, 4, 5, 6)},
     }
 
 

@@ -12,9 +12,11 @@ what it inflated before corrupt input; every decoder stops at the member
 budget, so a Flate or LZW
 bomb costs no more than the limit.
 
-An encrypted PDF (``/Encrypt`` in its trailer) raises
-``Heuristics.Encrypted.PDF`` under AlertEncryptedDoc; its streams are
-handed on undecrypted.
+An encrypted PDF (``/Encrypt`` in its trailer) is opened with the empty
+user password when that works, as the reference does, and its streams are
+decrypted before their filters (``pdfcrypt``); otherwise it raises
+``Heuristics.Encrypted.PDF`` under AlertEncryptedDoc and its streams are
+handed on as they are.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from __future__ import annotations
 import base64
 import re
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 
 from clamkit.containers.base import Alert, Extraction, Member
+from clamkit.containers.pdfcrypt import empty_password_decryptor, pdf_string
 from clamkit.containers.transfer import bounded_member
 from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
@@ -41,6 +45,11 @@ _FILTER = re.compile(rb"/Filter[ \t\r\n\f\0]*(\[[^\]]*\]|/[^ \t\r\n\f\0/\[\]<>()
 _NAME = re.compile(rb"/([^ \t\r\n\f\0/\[\]<>()]+)")
 _INTEGER = re.compile(rb"[ \t\r\n\f\0]*([0-9]+)")
 _ENCRYPT = re.compile(rb"/Encrypt(?![a-zA-Z])")
+_REFERENCE = re.compile(rb"[ \t\r\n\f\0]*([0-9]+)[ \t\r\n\f\0]+([0-9]+)[ \t\r\n\f\0]+R")
+_FILE_ID = re.compile(rb"/ID[ \t\r\n\f\0]*\[[ \t\r\n\f\0]*(<[^>]*>|\((?:\\.|[^\\)])*\))", re.DOTALL)
+_XREF_STREAM = re.compile(rb"/Type[ \t\r\n\f\0]*/XRef(?![a-zA-Z])")
+# An encryption dictionary written inline is read from this many bytes.
+_INLINE_ENCRYPT_WINDOW = 4096
 _NOT_HEX = re.compile(rb"[^0-9a-fA-F]+")
 _WHITESPACE = b" \t\r\n\f\0"
 
@@ -165,6 +174,12 @@ def _filters(dictionary: bytes) -> list[bytes]:
     return _NAME.findall(found.group(1))
 
 
+def _last_match(pattern: re.Pattern[bytes], data: bytes) -> re.Match[bytes] | None:
+    """The last match (incremental updates repeat the trailer; the last one counts)."""
+    last = deque(pattern.finditer(data), maxlen=1)
+    return last[0] if last else None
+
+
 class _Objects:
     """The objects of one PDF, found by scanning for ``N G obj``."""
 
@@ -178,8 +193,16 @@ class _Objects:
         found = None if start is None else _INTEGER.match(self.data, start)
         return None if found is None else int(found.group(1))
 
-    def streams(self) -> Iterator[tuple[str, bytes, list[bytes]]]:
-        """Name, raw stream and filter names of every object that has a stream."""
+    def dictionary(self, number: bytes, generation: bytes) -> bytes:
+        """The text of an object up to its ``endobj`` (empty when there is no such object)."""
+        start = self.by_id.get((number, generation))
+        if start is None:
+            return b""
+        end = self.data.find(b"endobj", start)
+        return self.data[start : len(self.data) if end < 0 else end]
+
+    def streams(self) -> Iterator[tuple[int, int, bytes, bytes]]:
+        """Number, generation, dictionary and raw stream of every object that has a stream."""
         data = self.data
         for index, (number, generation, start) in enumerate(self.starts):
             end = self.starts[index + 1][2] if index + 1 < len(self.starts) else len(data)
@@ -199,8 +222,20 @@ class _Objects:
             if size is None or _ENDSTREAM.match(data, first + size) is None:
                 closing = _ENDSTREAM.search(data, first)
                 size = (len(data) if closing is None else closing.start()) - first
-            name = f"pdf obj {number.decode()} {generation.decode()}"
-            yield name, data[first : first + size], _filters(dictionary)
+            yield int(number), int(generation), dictionary, data[first : first + size]
+
+    def encryption(self) -> tuple[bytes, bytes] | None:
+        """The encryption dictionary's text and the first file ID, None when not encrypted."""
+        found = _last_match(_ENCRYPT, self.data)
+        if found is None:
+            return None
+        reference = _REFERENCE.match(self.data, found.end())
+        if reference is not None:
+            encrypt = self.dictionary(reference.group(1), reference.group(2))
+        else:
+            encrypt = self.data[found.end() : found.end() + _INLINE_ENCRYPT_WINDOW]
+        file_id = _last_match(_FILE_ID, self.data)
+        return encrypt, b"" if file_id is None else pdf_string(file_id.group(1))
 
 
 class PdfFormat:
@@ -212,13 +247,18 @@ class PdfFormat:
         return file_type is FileType.CL_TYPE_PDF
 
     def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
-        content = bytes(data)
-        trailer = content.rfind(b"trailer")
-        if _ENCRYPT.search(content, max(trailer, 0)):
-            yield Alert(ENCRYPTED_ALERT, "alert_encrypted_doc")
-        for name, raw, filters in _Objects(content).streams():
-            decoded = decode_stream(raw, filters, extraction.member_budget() + 1)
-            member = bounded_member(name, decoded, extraction)
+        objects = _Objects(bytes(data))
+        encryption = objects.encryption()
+        decryptor = None
+        if encryption is not None:
+            decryptor = empty_password_decryptor(*encryption)
+            if decryptor is None:
+                yield Alert(ENCRYPTED_ALERT, "alert_encrypted_doc")
+        for number, generation, dictionary, raw in objects.streams():
+            if decryptor is not None and _XREF_STREAM.search(dictionary) is None:
+                raw = decryptor.stream(number, generation, raw)
+            decoded = decode_stream(raw, _filters(dictionary), extraction.member_budget() + 1)
+            member = bounded_member(f"pdf obj {number} {generation}", decoded, extraction)
             if member is None:
                 return
             yield member
