@@ -155,6 +155,8 @@ def test_mail_end_to_end_and_switch() -> None:
 def test_uuencoded_file() -> None:
     assert member_data(members_of(uuencode.FORMAT, uuencoded(PAYLOAD))) == [PAYLOAD]
     assert scan_names(uuencoded(PAYLOAD)) == (PAYLOAD_NAME,)
+    # No switch governs them on the reference.
+    assert scan_names(uuencoded(PAYLOAD), scan_mail=False, scan_archive=False) == (PAYLOAD_NAME,)
 
 
 def test_binhex_corpus_and_run_length_cap() -> None:

@@ -51,9 +51,8 @@ FORMATS: tuple[Registered, ...] = (
     (embedded.PE_FORMAT, "scan_pe"),
     (embedded.SFX_FORMAT, "scan_archive"),
     (mail.FORMAT, "scan_mail"),
-    # Ungated on the reference; ScanMail is the nearest switch until the
-    # registry takes formats that no switch governs.
-    (uuencode.FORMAT, "scan_mail"),
+    # The reference decodes uuencoded files whatever ScanMail and ScanArchive say.
+    (uuencode.FORMAT, None),
     (binhex.FORMAT, "scan_archive"),
     (rtf.FORMAT, "scan_archive"),
     (pdf.FORMAT, "scan_pdf"),
