@@ -10,14 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
+from containers_parity import verdict_pairs
 from containers_support import (
     PAYLOAD,
     PAYLOAD_NAME,
-    SHARED_TESTSIG,
     TESTSIG_NAME,
     TestExtraction,
     clamav_testsig_engine,
@@ -263,21 +262,6 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
 
 
 def test_parity_with_reference(reference_clamscan: str, tmp_path: Path) -> None:
-    exe = corpus_file("clam.exe")
-    engine = clamav_testsig_engine()
-    files = generated_files(exe)
-    for name, content in files.items():
-        (tmp_path / name).write_bytes(content)
-    output = subprocess.run(
-        [reference_clamscan, "--no-summary", "-d", str(SHARED_TESTSIG / "clamav.hdb")]
-        + [str(tmp_path / name) for name in files],
-        capture_output=True,
-        check=False,
-        text=True,
-    ).stdout
-    reference = {}
-    for line in output.splitlines():
-        path, verdict = line.rsplit(": ", 1)
-        reference[Path(path).name] = verdict.removesuffix(" FOUND")
-    ours = {name: (scan_names(content, engine) or ("OK",))[0] for name, content in files.items()}
+    files = generated_files(corpus_file("clam.exe"))
+    ours, reference = verdict_pairs(reference_clamscan, tmp_path, files, clamav_testsig_engine())
     assert ours == reference

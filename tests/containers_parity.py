@@ -1,0 +1,46 @@
+"""Parity helper for container tests: the reference's verdicts next to clamkit's.
+
+``verdict_pairs`` writes the generated files into a directory, scans them
+all with the reference's clamscan in one call (the machine is shared) and
+with clamkit's engine, and returns both verdicts per file name (a name, or
+``OK``) for the test to compare.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from containers_support import SHARED_TESTSIG, scan_names
+
+from clamkit.engine import Engine
+
+
+def verdict_pairs(
+    clamscan: str,
+    directory: Path,
+    files: dict[str, bytes],
+    engine: Engine,
+    reference_options: tuple[str, ...] = (),
+    **options: object,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(clamkit's verdicts, the reference's) for ``files``, keyed by file name.
+
+    ``reference_options`` are clamscan switches matching the ScanOptions
+    fields given as ``options``.
+    """
+    for name, content in files.items():
+        (directory / name).write_bytes(content)
+    command = [clamscan, "--no-summary", *reference_options]
+    command += ["-d", str(SHARED_TESTSIG / "clamav.hdb")]
+    command += [str(directory / name) for name in files]
+    output = subprocess.run(command, capture_output=True, check=False, text=True).stdout
+    reference = {}
+    for line in output.splitlines():
+        path, verdict = line.rsplit(": ", 1)
+        reference[Path(path).name] = verdict.removesuffix(" FOUND")
+    ours = {
+        name: (scan_names(content, engine, **options) or ("OK",))[0]
+        for name, content in files.items()
+    }
+    return ours, reference
