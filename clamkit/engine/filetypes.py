@@ -34,6 +34,8 @@ import enum
 import re
 from dataclasses import dataclass
 
+from clamkit.executables.layout import ExecutableLayout
+from clamkit.executables.pe import parse_pe
 from clamkit.signatures.model import Target
 
 __all__ = [
@@ -559,9 +561,5 @@ def relative_offsets_resolve(file_type: FileType, data: bytes) -> bool:
     not measured: they are taken as parsing.
     """
     if file_type is T.CL_TYPE_MSEXE:
-        # Imported here: the executables package builds on this module.
-        from clamkit.executables.layout import ExecutableLayout
-        from clamkit.executables.pe import parse_pe
-
         return isinstance(parse_pe(data), ExecutableLayout)
     return True

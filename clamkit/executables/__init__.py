@@ -18,23 +18,28 @@ plain data, as the reference does.
 
 from __future__ import annotations
 
-from clamkit.engine.filetypes import FileType
+from typing import TYPE_CHECKING
+
 from clamkit.executables.elf import parse_elf
 from clamkit.executables.layout import Broken, ExecutableKind, ExecutableLayout, Section
 from clamkit.executables.macho import parse_macho
 from clamkit.executables.pe import parse_pe
+
+if TYPE_CHECKING:
+    from clamkit.engine.filetypes import FileType
 
 __all__ = ["Broken", "ExecutableKind", "ExecutableLayout", "Section", "parse_executable"]
 
 
 def parse_executable(file_type: FileType, data: bytes) -> ExecutableLayout | Broken | None:
     """The layout of ``data`` if ``file_type`` is an executable type, else None."""
-    parser = _PARSERS.get(file_type)
+    parser = _PARSERS.get(file_type.name)
     return None if parser is None else parser(data)
 
 
+# Keyed by name: the engine package (which defines FileType) imports this one.
 _PARSERS = {
-    FileType.CL_TYPE_MSEXE: parse_pe,
-    FileType.CL_TYPE_ELF: parse_elf,
-    FileType.CL_TYPE_MACHO: parse_macho,
+    "CL_TYPE_MSEXE": parse_pe,
+    "CL_TYPE_ELF": parse_elf,
+    "CL_TYPE_MACHO": parse_macho,
 }
