@@ -1,1 +1,2 @@
-"""The clamd daemon: network process (server), scanner processes (pool, worker) and their plumbing."""
+"""The clamd daemon: the network process (server), the scanner processes (pool, worker)
+and what they need around them (log, listeners, lifecycle, walk, VirusEvent)."""

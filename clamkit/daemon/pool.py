@@ -13,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import socket
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
+import clamkit
 from clamkit.daemon.ipc import (
     CancelJob,
     Channel,
@@ -32,6 +35,7 @@ from clamkit.daemon.ipc import (
 # Reply text when a worker process dies under a job (the kernel's OOM
 # killer, a fault in a C extension): the job fails, the daemon carries on.
 WORKER_LOST = "Scanner process lost"
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 class PoolStartError(Exception):
@@ -64,6 +68,10 @@ class ScanPool:
     @classmethod
     async def start(cls, settings: PoolSettings) -> ScanPool:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # The scanner processes run the very package this process imported,
+        # wherever it lives (an installed wheel or a source checkout).
+        package_root = str(Path(clamkit.__file__).resolve().parent.parent)
+        search_path = os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -72,6 +80,7 @@ class ScanPool:
                 str(theirs.fileno()),
                 pass_fds=(theirs.fileno(),),
                 stdin=asyncio.subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": search_path},
             )
         finally:
             theirs.close()
@@ -95,6 +104,21 @@ class ScanPool:
     @property
     def busy(self) -> int:
         return self._busy
+
+    def resident_megabytes(self) -> float:
+        """Resident memory of this pool's processes, for STATS' MEMSTATS line.
+
+        Pages the workers share with the leader are counted once per process,
+        so this overstates what the pool costs; it never understates it.
+        """
+        total = 0
+        for pid in (self._process.pid, *(worker.pid for worker in self._workers)):
+            try:
+                with open(f"/proc/{pid}/statm") as statm:
+                    total += int(statm.read().split()[1]) * _PAGE_SIZE
+            except (OSError, ValueError, IndexError):
+                continue
+        return total / (1024 * 1024)
 
     async def _watch_control(self) -> None:
         """Take each new worker's socket as the leader announces it."""
