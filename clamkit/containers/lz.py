@@ -81,9 +81,10 @@ class BitReader:
 class HuffmanCode:
     """A canonical prefix code: shorter codes first, equal lengths in symbol order.
 
-    ``table`` maps every ``max_length``-bit window to ``symbol << 5 | length``,
-    or -1 where no code starts; a code of one symbol and length 0 (LZH's way
-    of saying "always this symbol") reads no bits.
+    ``table`` maps every ``max_length``-bit window to ``symbol << 5 | length``.
+    Codes must be complete (every bit pattern starts a code) or empty (all
+    lengths 0: every read fails); a code of one symbol and length 0 (LZH's
+    way of saying "always this symbol") reads no bits.
     """
 
     __slots__ = ("max_length", "table")
@@ -105,6 +106,9 @@ class HuffmanCode:
                 raise ContainerError("over-subscribed Huffman code")
             table[start : start + span] = [symbol << 5 | length] * span
             code += 1
+        if previous and code != 1 << previous:
+            # ARJ, LHA and LZX decoders all refuse a code that leaves bit patterns unused.
+            raise ContainerError("incomplete Huffman code")
         self.table = table
 
     @classmethod

@@ -8,13 +8,17 @@ data is *not* compressed) and pointers to the file records.  A file record
 (type 0: one file, 1: one file per language) holds the file type, the
 source and destination names (length and pointer), then per language the
 stored length and a pointer, and on R6 also the uncompressed length per
-language plus a MIME type.  Option records (2) and conditions (3, 4)
-carry data to step over; else (5) and endif (6) carry none.  Compressed
-file data is a zlib stream.
+language plus a MIME type.  Option records (2: a count, then a name per
+option and language) and conditions (3, 4: a sized expression) carry data
+to step over; else (5) and endif (6) carry none.  Compressed file data is
+a zlib stream.
 
-Strategy: walk the records from the file-record pointer, yield each
-language version of each real file (type 4, "null file", has no data),
-named by its source name.  zlib stops at the member budget, so a small
+Strategy: walk the records from the file-record pointer as ClamAV 1.4
+does (checked by feeding it generated packages): it reads one length and
+pointer per *language* in every file record, reads no selected-options
+mask after the option names, and stops at the first multi-language record
+(type 1).  Each language version of each real file is yielded (type 4,
+"null file", has no data), named by its source name.  zlib stops at the member budget, so a small
 stream that claims gigabytes never grows past it.
 """
 
@@ -84,18 +88,20 @@ class SisFormat:
         for _ in range(files):
             record = reader.u32(position)
             position += 4
-            if record in (_RECORD_FILE, _RECORD_LANGUAGE_FILES):
-                versions = 1 if record == _RECORD_FILE else languages
+            if record == _RECORD_LANGUAGE_FILES:
+                return  # the reference reads no further than a multi-language record
+            if record == _RECORD_FILE:
                 file_type, _details, name_length, name_at, _dest_length, _dest_at = reader.u32s(
                     position, 6
                 )
                 position += 24
-                lengths = reader.u32s(position, versions)
-                pointers = reader.u32s(position + 4 * versions, versions)
-                position += 8 * versions
+                # As on the reference, a file has one length and pointer per language.
+                lengths = reader.u32s(position, languages)
+                pointers = reader.u32s(position + 4 * languages, languages)
+                position += 8 * languages
                 if release6:
-                    originals = reader.u32s(position, versions)
-                    position += 4 * versions + 8  # original lengths, then the MIME type
+                    originals = reader.u32s(position, languages)
+                    position += 4 * languages + 8  # original lengths, then the MIME type
                 else:
                     originals = lengths
                 if file_type == _FILE_NULL:
@@ -106,7 +112,7 @@ class SisFormat:
                     yield _member(name, stored, original, compressed, extraction)
             elif record == _RECORD_OPTIONS:
                 count = reader.u32(position)
-                position += 4 + 8 * count * languages + 16
+                position += 4 + 8 * count * languages  # names; the reference reads no more
             elif record in (_RECORD_IF, _RECORD_ELSEIF):
                 position += 4 + reader.u32(position)
             elif record not in (_RECORD_ELSE, _RECORD_ENDIF):

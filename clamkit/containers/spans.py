@@ -3,8 +3,9 @@
 Strategy: the stream is pulled chunk by chunk from a lazy decoder, only as
 far as the next member needs, and everything before that member's start is
 dropped, so memory is one member plus one chunk.  Ranges are served in
-offset order.  A member cut short by the extraction budget ends the stream:
-the members after it lie further on, past what the limits let us decompress.
+offset order.  A member cut short by the extraction budget is decoded
+through, not kept, so the members after it are still found (the reference
+skips an oversized member and goes on with the next).
 """
 
 from __future__ import annotations
@@ -43,7 +44,4 @@ def range_members(
             else:
                 window += chunk
         start = offset - base
-        truncated = wanted < length
-        yield Member(name, bytes(window[start : start + wanted]), length, truncated)
-        if truncated:
-            return
+        yield Member(name, bytes(window[start : start + wanted]), length, wanted < length)

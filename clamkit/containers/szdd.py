@@ -1,8 +1,8 @@
 """Microsoft SZDD files, the output of MS-DOS/Windows ``compress.exe`` (``FILE.EX_``).
 
 Format, as documented for ``expand.exe``: an 8-byte magic ``SZDD\\x88\\xf0\\x27\\x33``,
-a method byte ``A``, the missing last character of the file name, and the
-uncompressed size (32-bit little-endian); then LZSS data.  Each control
+a method byte ``A``, the missing last character of the file name (or 0),
+and the uncompressed size (32-bit little-endian); then LZSS data.  Each control
 byte governs the next eight items, low bit first: a set bit is a literal
 byte, a clear bit a two-byte reference to a 4 KB ring buffer (12-bit
 absolute ring position, 4-bit length minus 3).  The ring starts filled
@@ -24,7 +24,10 @@ from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
 
 MAGIC = b"SZDD\x88\xf0\x27\x33"
-_HEADER = struct.Struct("<8sBBI")
+# The reference reads the method as a 16-bit "A": a file naming its missing
+# last character (``compress -r``) is "Not supported" there, and here too.
+_HEADER = struct.Struct("<8sHI")
+_METHOD_A = ord("A")
 _RING = 4096
 _START = _RING - 16
 
@@ -73,9 +76,9 @@ class SzddFormat:
     def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
         if len(data) < _HEADER.size:
             raise ContainerError("SZDD: header truncated")
-        _magic, method, _last_char, size = _HEADER.unpack_from(data)
-        if method != ord("A"):
-            raise ContainerError(f"SZDD: unknown compression method {method:#x}")
+        _magic, method, size = _HEADER.unpack_from(data)
+        if method != _METHOD_A:
+            raise ContainerError("SZDD: Not supported file format")
         wanted = min(size, extraction.member_budget())
         content = expand(data, wanted)
         yield Member("", content, size, truncated=len(content) < size and wanted < size)

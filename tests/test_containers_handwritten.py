@@ -1,0 +1,572 @@
+"""The hand-written archive decoders: ARJ, CAB (stored, MSZIP, LZX), CHM, SIS, SZDD.
+
+Each format is checked on the Debian corpus file (the member is clam.exe),
+on files built here by small independent encoders (stored variants, ARJ
+method 4, SZDD references into the initial spaces, MSZIP blocks that refer
+to the previous block, LZX verbatim and uncompressed blocks with E8
+translation), for the member budget, and on truncated and randomly
+corrupted input, which may only ever raise ContainerError.  Where the
+reference is installed, one clamscan call compares verdicts on the corpus
+files and every generated one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import struct
+import subprocess
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clamkit.containers import arj, cab, chm, lzx, sis, szdd
+from clamkit.containers.base import ContainerError, ContainerFormat, Member
+from tests.containers_support import (
+    SHARED_TESTSIG,
+    TESTSIG_NAME,
+    TestExtraction,
+    clamav_testsig_engine,
+    corpus_file,
+    member_data,
+    members_of,
+    scan_names,
+)
+
+CORPUS = {
+    "clam.arj": arj.FORMAT,
+    "clam.cab": cab.FORMAT,
+    "clam.chm": chm.FORMAT,
+    "clam.sis": sis.FORMAT,
+    "clam.exe.szdd": szdd.FORMAT,
+}
+TEXT = b"an example member, an example member, and more example text " * 3
+
+
+def bits_to_bytes(bits: str) -> bytes:
+    """MSB-first bits, zero-padded to whole bytes."""
+    bits += "0" * (-len(bits) % 8)
+    return int(bits, 2).to_bytes(len(bits) // 8, "big") if bits else b""
+
+
+def binary(value: int, width: int) -> str:
+    return format(value, f"0{width}b") if width else ""
+
+
+# --- ARJ ----------------------------------------------------------------------------
+
+
+def arj_header(
+    name: bytes, method: int = 0, file_type: int = 0, flags: int = 0, **sizes: int
+) -> bytes:
+    fixed = struct.pack(
+        "<BBBBBBBBIIIIHHH",
+        30,  # first header size
+        11,
+        1,
+        2,
+        flags,
+        method,
+        file_type,
+        0,
+        0,
+        sizes.get("compressed", 0),
+        sizes.get("original", 0),
+        0,
+        0,
+        0,
+        0,
+    )
+    basic = fixed + name + b"\0\0"
+    return (
+        b"\x60\xea"
+        + struct.pack("<H", len(basic))
+        + basic
+        + struct.pack("<I", zlib.crc32(basic))
+        + b"\0\0"
+    )
+
+
+def arj_archive(*files: tuple[bytes, int, bytes, int, int]) -> bytes:
+    """(name, method, stored data, original size, flags) for each file."""
+    out = arj_header(b"test.arj", file_type=2)
+    for name, method, data, original, flags in files:
+        out += arj_header(name, method, flags=flags, compressed=len(data), original=original)
+        out += data
+    return out + b"\x60\xea\0\0"
+
+
+def arj_unary(value: int, first: int, last: int) -> str:
+    """ARJ method 4's number coding (the inverse of the decoder's)."""
+    width, base = first, 0
+    while width < last and value >= base + (1 << width):
+        base += 1 << width
+        width += 1
+    return "1" * (width - first) + ("0" if width < last else "") + binary(value - base, width)
+
+
+def arj_method4(items: list[int | tuple[int, int]]) -> bytes:
+    """Literal bytes and (distance, length) matches."""
+    bits = ""
+    for item in items:
+        if isinstance(item, int):
+            bits += "0" + binary(item, 8)
+        else:
+            distance, length = item
+            bits += arj_unary(length - 2, 0, 7) + arj_unary(distance - 1, 9, 13)
+    return bits_to_bytes(bits)
+
+
+def lz_items(data: bytes, period: int) -> list[int | tuple[int, int]]:
+    """Periodic ``data``: its first ``period`` bytes as literals, then matches ``period`` back."""
+    items: list[int | tuple[int, int]] = list(data[:period])
+    position = period
+    while position < len(data):
+        length = min(len(data) - position, 200)
+        if length < 3:
+            items.extend(data[position:])
+            break
+        items.append((period, length))
+        position += length
+    return items
+
+
+def test_arj_corpus_method_1_and_stored_and_method_4() -> None:
+    exe = corpus_file("clam.exe")
+    text = b"periodic text, " * 20
+    archive = arj_archive(
+        (b"stored.exe", 0, exe, len(exe), 0),
+        (b"fast.txt", 4, arj_method4(lz_items(text, 15)), len(text), 0),
+        (b"literal.exe", 4, arj_method4(list(exe)), len(exe), 0),
+    )
+    items = members_of(arj.FORMAT, archive)
+    assert [item.name for item in items if isinstance(item, Member)] == [
+        "stored.exe",
+        "fast.txt",
+        "literal.exe",
+    ]
+    assert member_data(items) == [exe, text, exe]
+
+
+def test_arj_skips_garbled_directories_and_comments() -> None:
+    exe = corpus_file("clam.exe")
+    archive = arj_archive((b"secret.exe", 0, exe, len(exe), 1))
+    archive = archive[:-4] + arj_header(b"dir", file_type=3) + b"\x60\xea\0\0"
+    assert members_of(arj.FORMAT, archive) == []
+
+
+def test_arj_unknown_method_is_an_error() -> None:
+    with pytest.raises(ContainerError, match="unknown method 7"):
+        members_of(arj.FORMAT, arj_archive((b"x", 7, b"abc", 3, 0)))
+
+
+# --- SZDD ---------------------------------------------------------------------------
+
+
+def szdd_file(items: list[int | tuple[int, int]], size: int, last_char: bytes = b"\0") -> bytes:
+    """Literal bytes and (ring position, length) references, eight items per control byte."""
+    out = bytearray(szdd.MAGIC + b"A" + last_char + struct.pack("<I", size))
+    for group in range(0, len(items), 8):
+        control = 0
+        body = bytearray()
+        for bit, item in enumerate(items[group : group + 8]):
+            if isinstance(item, int):
+                control |= 1 << bit
+                body.append(item)
+            else:
+                position, length = item
+                body += bytes([position & 0xFF, (position >> 4) & 0xF0 | (length - 3)])
+        out.append(control)
+        out += body
+    return bytes(out)
+
+
+def test_szdd_references_into_the_initial_spaces_and_back() -> None:
+    # The ring starts as spaces and writing starts at 4080: position 0 holds
+    # a space, and 4080 the first byte written; the last copy overlaps itself.
+    items: list[int | tuple[int, int]] = [*b"abcd", (0, 3), (4080, 4), (4087, 5)]
+    content = szdd_file(items, 16)
+    assert member_data(members_of(szdd.FORMAT, content)) == [b"abcd   abcdabcda"]
+
+
+def test_szdd_output_stops_at_the_declared_size() -> None:
+    content = szdd_file([*b"abcdefgh"], 5)
+    assert member_data(members_of(szdd.FORMAT, content)) == [b"abcde"]
+
+
+# --- CAB ----------------------------------------------------------------------------
+
+
+def cab_file(files: list[tuple[str, bytes]], method: int, blocks: list[tuple[bytes, int]]) -> bytes:
+    """One folder of ``blocks`` (stored bytes, uncompressed size) holding ``files`` in order."""
+    entries = b""
+    offset = 0
+    for name, content in files:
+        entries += struct.pack("<IIHHHH", len(content), offset, 0, 0, 0, 0x20)
+        entries += name.encode() + b"\0"
+        offset += len(content)
+    files_at = 36 + 8
+    data_at = files_at + len(entries)
+    data = b"".join(struct.pack("<IHH", 0, len(stored), size) + stored for stored, size in blocks)
+    header = struct.pack(
+        "<4sIIIIIBBHHHHH",
+        b"MSCF",
+        0,
+        data_at + len(data),
+        0,
+        files_at,
+        0,
+        3,
+        1,
+        1,
+        len(files),
+        0,
+        0,
+        0,
+    )
+    return header + struct.pack("<IHH", data_at, len(blocks), method) + entries + data
+
+
+def stored_blocks(content: bytes) -> list[tuple[bytes, int]]:
+    chunks = [content[i : i + 32768] for i in range(0, len(content), 32768)]
+    return [(chunk, len(chunk)) for chunk in chunks]
+
+
+def mszip_blocks(content: bytes) -> list[tuple[bytes, int]]:
+    blocks = []
+    history = b""
+    for chunk, size in stored_blocks(content):
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=history) if history else None
+        packer = packer or zlib.compressobj(9, zlib.DEFLATED, -15)
+        blocks.append((b"CK" + packer.compress(chunk) + packer.flush(), size))
+        history = chunk
+    return blocks
+
+
+class LzxWriter:
+    """LZX bits as 16-bit little-endian words, MSB first; raw bytes word-aligned."""
+
+    def __init__(self) -> None:
+        self.out = b""
+        self.bits = ""
+
+    def put(self, value: int, width: int) -> None:
+        self.bits += binary(value, width)
+
+    def raw(self, data: bytes) -> None:
+        self.bits += "0" * (16 - len(self.bits) % 16)  # 1 to 16 bits of padding
+        self.flush()
+        self.out += data + b"\0" * (len(data) & 1)
+
+    def flush(self) -> None:
+        self.bits += "0" * (-len(self.bits) % 16)
+        for start in range(0, len(self.bits), 16):
+            self.out += struct.pack("<H", int(self.bits[start : start + 16], 2))
+        self.bits = ""
+
+    def result(self) -> bytes:
+        self.flush()
+        return self.out
+
+
+def lzx_uncompressed(content: bytes, e8_size: int = 0) -> bytes:
+    writer = LzxWriter()
+    writer.put(bool(e8_size), 1)
+    if e8_size:
+        writer.put(e8_size >> 16, 16)
+        writer.put(e8_size & 0xFFFF, 16)
+    writer.put(3, 3)
+    writer.put(len(content), 24)
+    writer.raw(struct.pack("<3I", 1, 1, 1) + content)
+    return writer.result()
+
+
+# Position slots from the LZX specification: slot -> (base, extra bits).
+SLOTS = {
+    3: (3, 0),
+    4: (4, 1),
+    5: (6, 1),
+    6: (8, 2),
+    7: (12, 2),
+    8: (16, 3),
+    9: (24, 3),
+    10: (32, 4),
+}
+
+
+def lzx_verbatim(items: list[int | tuple[int, int]]) -> bytes:
+    """One verbatim block for a 64 KB window, whose 512-symbol main tree gives every
+    symbol 9 bits (a complete code in which each code is its symbol).
+
+    Matches are (offset, length 2-8); offset 0 means "repeat the last offset" (slot 0).
+    """
+    main_symbols = 256 + 8 * 32
+    writer = LzxWriter()
+    writer.put(0, 1)  # no E8 translation
+    writer.put(1, 3)
+    writer.put(sum(1 if isinstance(i, int) else i[1] for i in items), 24)
+
+    def lengths(count: int, symbol_bit: str) -> None:
+        # Pretree: symbols 0 and 8 get 1-bit codes ("0", "1"); delta 8 turns 0 into 9.
+        for symbol in range(20):
+            writer.put(1 if symbol in (0, 8) else 0, 4)
+        writer.bits += symbol_bit * count
+
+    lengths(256, "1")
+    lengths(main_symbols - 256, "1")
+    lengths(249, "0")  # empty length tree
+    for item in items:
+        if isinstance(item, int):
+            writer.put(item, 9)
+            continue
+        offset, length = item
+        if offset == 0:
+            writer.put(256 + length - 2, 9)
+            continue
+        slot = max(s for s, (base, _extra) in SLOTS.items() if base <= offset + 2)
+        base, extra = SLOTS[slot]
+        writer.put(256 + slot * 8 + length - 2, 9)
+        writer.put(offset + 2 - base, extra)
+    return writer.result()
+
+
+def test_cab_corpus_and_stored_and_mszip_across_blocks() -> None:
+    exe = corpus_file("clam.exe")
+    big = bytes(range(256)) * 300 + exe  # 77 KB: three blocks, the last refers back
+    files = [("a.exe", exe), ("big.bin", big), ("b.exe", exe)]
+    content = exe + big + exe
+    for method, blocks in ((0, stored_blocks(content)), (1, mszip_blocks(content))):
+        items = members_of(cab.FORMAT, cab_file(files, method, blocks))
+        assert [item.name for item in items if isinstance(item, Member)] == [
+            "a.exe",
+            "big.bin",
+            "b.exe",
+        ]
+        assert member_data(items) == [exe, big, exe]
+
+
+def test_cab_lzx_uncompressed_block_with_e8_translation() -> None:
+    # The encoder wrote E8 targets as absolute offsets; decoding makes them
+    # relative again: at stream offset 20 the absolute 100 becomes 80, a
+    # negative absolute -10 becomes -10 + size, out-of-range ones stay.
+    size = 1000
+    body = bytearray(64)
+    body[20:25] = b"\xe8" + struct.pack("<i", 100)
+    body[30:35] = b"\xe8" + struct.pack("<i", -10)
+    body[40:45] = b"\xe8" + struct.pack("<i", 5000)
+    expected = bytearray(body)
+    struct.pack_into("<i", expected, 21, 80)
+    struct.pack_into("<i", expected, 31, size - 10)
+    stream = lzx_uncompressed(bytes(body), e8_size=size)
+    items = members_of(cab.FORMAT, cab_file([("x", bytes(body))], 3 | 15 << 8, [(stream, 64)]))
+    assert member_data(items) == [bytes(expected)]
+
+
+def test_lzx_verbatim_literals_matches_and_repeated_offsets() -> None:
+    items: list[int | tuple[int, int]] = [*b"abcdefgh", (8, 8), (3, 5), (0, 4), (20, 2)]
+    # (8, 8) copies "abcdefgh"; (3, 5) copies "fghfg"; (0, 4) reuses offset 3: "hfgh";
+    # (20, 2) reaches back 20 bytes.
+    expected = b"abcdefgh" + b"abcdefgh" + b"fghfg" + b"hfgh"
+    expected += expected[-20:-18]
+    frames = list(lzx.decompress(lzx_verbatim(items), 16, len(expected)))
+    assert b"".join(frames) == expected
+
+
+def test_lzx_rejects_offsets_before_the_start_and_bad_windows() -> None:
+    with pytest.raises(ContainerError, match="before the start"):
+        list(lzx.decompress(lzx_verbatim([*b"ab", (40, 3)]), 16, 5))
+    with pytest.raises(ContainerError, match="window"):
+        list(lzx.decompress(b"", 14, 5))
+
+
+def test_cab_files_of_other_cabinets_are_skipped_and_quantum_is_refused() -> None:
+    exe = corpus_file("clam.exe")
+    continued = bytearray(cab_file([("x", exe)], 0, stored_blocks(exe)))
+    struct.pack_into("<H", continued, 44 + 8, 0xFFFD)
+    assert members_of(cab.FORMAT, bytes(continued)) == []
+    with pytest.raises(ContainerError, match="Quantum"):
+        members_of(cab.FORMAT, cab_file([("x", exe)], 2, [(exe, len(exe))]))
+
+
+# --- SIS ----------------------------------------------------------------------------
+
+
+def sis_package(
+    records: list[bytes | tuple[bytes, list[bytes], bool]], options: int, languages: int = 1
+) -> bytes:
+    """An EPOC R6 package: raw records, or simple file records as
+    (name, one content per language, compressed)."""
+    header_size = 0x64
+    records_at = header_size + 2 * languages
+    layout = []
+    for record in records:
+        if isinstance(record, bytes):
+            layout.append(len(record))
+        else:
+            versions = len(record[1])
+            layout.append(4 + 24 + 12 * versions + 8)
+    data_at = records_at + sum(layout)
+    blobs = b""
+    body = b""
+    for record in records:
+        if isinstance(record, bytes):
+            body += record
+            continue
+        name, contents, compressed = record
+        name_at = data_at + len(blobs)
+        blobs += name
+        stored = [zlib.compress(c) if compressed else c for c in contents]
+        pointers = []
+        for blob in stored:
+            pointers.append(data_at + len(blobs))
+            blobs += blob
+        body += struct.pack("<7I", 0, 0, 0, len(name), name_at, 0, 0)
+        body += struct.pack(f"<{len(stored)}I", *(len(s) for s in stored))
+        body += struct.pack(f"<{len(stored)}I", *pointers)
+        body += struct.pack(f"<{len(stored)}I", *(len(c) for c in contents))
+        body += struct.pack("<II", 0, 0)
+    header = struct.pack("<4I", 0x10000000, 0x10003A12, 0x10000419, 0)
+    header += struct.pack("<8H", 0, languages, len(records), 0, 0, 0, 0, 0)
+    header += struct.pack("<IHHHHI", 200, options, 0, 1, 0, 0)
+    header += struct.pack("<9I", header_size, records_at, 0, 0, 0, 0, 0, 0, 0)
+    header += b"\0" * (header_size - len(header))
+    return header + b"\0\0" * languages + body + blobs
+
+
+def test_sis_stored_compressed_languages_conditions_and_options() -> None:
+    exe = corpus_file("clam.exe")
+    records: list[bytes | tuple[bytes, list[bytes], bool]] = [
+        struct.pack("<II", 3, 4) + b"cond",  # if, with a 4-byte expression
+        ("a.exe".encode("utf-16-le"), [exe, TEXT], True),  # one version per language
+        struct.pack("<I", 6),  # endif
+        struct.pack("<II", 2, 1) + b"\0" * (8 * 2),  # one option named in two languages
+        ("b.exe".encode("utf-16-le"), [TEXT, exe], True),
+    ]
+    items = members_of(sis.FORMAT, sis_package(records, options=1, languages=2))
+    assert [item.name for item in items if isinstance(item, Member)] == ["a.exe"] * 2 + [
+        "b.exe"
+    ] * 2
+    assert member_data(items) == [exe, TEXT, TEXT, exe]
+    plain = sis_package([(b"b.exe", [exe], False)], options=8)
+    assert member_data(members_of(sis.FORMAT, plain)) == [exe]
+
+
+def test_sis_walk_ends_at_a_multi_language_record_as_on_the_reference() -> None:
+    exe = corpus_file("clam.exe")
+    package = bytearray(sis_package([(b"a.exe", [exe], True), (b"b.exe", [exe], True)], 0))
+    second_record = 0x66 + 4 + 24 + 12 + 8
+    struct.pack_into("<I", package, second_record, 1)
+    assert member_data(members_of(sis.FORMAT, bytes(package))) == [exe]
+
+
+def test_sis_unknown_record_is_an_error() -> None:
+    with pytest.raises(ContainerError, match="unknown record type 9"):
+        members_of(sis.FORMAT, sis_package([struct.pack("<I", 9)], options=1))
+
+
+# --- All formats --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_corpus_file_holds_clam_exe(name: str) -> None:
+    digest = hashlib.sha256(corpus_file("clam.exe")).hexdigest()
+    items = members_of(CORPUS[name], corpus_file(name))
+    assert digest in {hashlib.sha256(data).hexdigest() for data in member_data(items)}
+    assert scan_names(corpus_file(name), clamav_testsig_engine()) == (TESTSIG_NAME,)
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_budget_truncates_members(name: str) -> None:
+    items = members_of(CORPUS[name], corpus_file(name), TestExtraction(budget=100))
+    members = [item for item in items if isinstance(item, Member)]
+    exe = corpus_file("clam.exe")
+    cut = [m for m in members if m.declared_size == len(exe)]
+    assert cut and cut[0].truncated and bytes(cut[0].data) == exe[:100]
+    assert all(len(m.data) <= 100 for m in members)
+
+
+def only_container_errors(fmt: ContainerFormat, data: bytes) -> None:
+    with contextlib.suppress(ContainerError):
+        members_of(fmt, data, TestExtraction(budget=1 << 16))
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_every_truncation_fails_cleanly(name: str) -> None:
+    content = corpus_file(name)
+    step = max(1, len(content) // 300)
+    for length in range(0, len(content), step):
+        only_container_errors(CORPUS[name], content[:length])
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_corruption_fails_cleanly(name: str, data: st.DataObject) -> None:
+    content = bytearray(corpus_file(name))
+    flips = data.draw(
+        st.lists(st.tuples(st.integers(0, len(content) - 1), st.integers(0, 255)), max_size=8)
+    )
+    for position, value in flips:
+        content[position] = value
+    only_container_errors(CORPUS[name], bytes(content))
+
+
+# --- Parity with the reference ------------------------------------------------------
+
+
+def generated_files(exe: bytes) -> dict[str, bytes]:
+    zeros = bytes(40000)
+    lzx_items: list[int | tuple[int, int]] = [*exe[:2], *exe]
+    return {
+        "stored.arj": arj_archive((b"clam.exe", 0, exe, len(exe), 0)),
+        "fast.arj": arj_archive((b"clam.exe", 4, arj_method4(list(exe)), len(exe), 0)),
+        "garbled.arj": arj_archive((b"clam.exe", 0, exe, len(exe), 1)),
+        "stored.cab": cab_file([("clam.exe", exe)], 0, stored_blocks(exe)),
+        "mszip.cab": cab_file([("z", zeros), ("clam.exe", exe)], 1, mszip_blocks(zeros + exe)),
+        "lzx-raw.cab": cab_file(
+            [("clam.exe", exe)], 3 | 15 << 8, [(lzx_uncompressed(exe), len(exe))]
+        ),
+        "lzx-verbatim.cab": cab_file(
+            [("x", exe[:2]), ("clam.exe", exe)],
+            3 | 16 << 8,
+            [(lzx_verbatim(lzx_items), len(exe) + 2)],
+        ),
+        "quantum.cab": cab_file([("clam.exe", exe)], 2, [(exe, len(exe))]),
+        "literal.szdd": szdd_file(list(exe), len(exe)),
+        "compressed.sis": sis_package([(b"clam.exe", [exe], True)], options=0),
+        "stored.sis": sis_package([(b"clam.exe", [exe], False)], options=8),
+        "languages.sis": sis_package([(b"clam.exe", [b"hello", exe], True)], 0, languages=2),
+        "condition.sis": sis_package([struct.pack("<II", 3, 4) + b"cond", (b"x", [exe], True)], 0),
+        "option.sis": sis_package([struct.pack("<II", 2, 1) + bytes(8), (b"x", [exe], True)], 0),
+        "named.szdd": szdd_file(list(exe), len(exe))[:9]
+        + b"e"
+        + szdd_file(list(exe), len(exe))[10:],
+    }
+
+
+def verdicts(run: Callable[[list[str]], str], paths: list[Path]) -> dict[str, str]:
+    found = {}
+    for line in run([str(path) for path in paths]).splitlines():
+        path, verdict = line.rsplit(": ", 1)
+        found[Path(path).name] = verdict.removesuffix(" FOUND")
+    return found
+
+
+def test_parity_with_reference(reference_clamscan: str, tmp_path: Path) -> None:
+    exe = corpus_file("clam.exe")
+    engine = clamav_testsig_engine()
+    files = generated_files(exe) | {name: corpus_file(name) for name in CORPUS}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+
+    def clamscan(paths: list[str]) -> str:
+        command = [reference_clamscan, "--no-summary", "-d", str(SHARED_TESTSIG / "clamav.hdb")]
+        return subprocess.run(command + paths, capture_output=True, check=False, text=True).stdout
+
+    reference = verdicts(clamscan, [tmp_path / name for name in files])
+    ours = {name: (scan_names(content, engine) or ("OK",))[0] for name, content in files.items()}
+    assert ours == reference
