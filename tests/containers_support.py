@@ -12,12 +12,18 @@ The corpus's ClamAV test executable works the same way with
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
+import struct
+import tarfile
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import py7zr
 import pytest
 
 from clamkit.containers.base import Alert, ContainerFormat, Member
@@ -116,3 +122,97 @@ def corpus_file(name: str) -> bytes:
 def scan_names(data: bytes, engine: Engine | None = None, **options: object) -> tuple[str, ...]:
     """Names found in ``data`` by ``engine`` (default: ``payload_engine()``)."""
     return (engine or payload_engine()).scan_bytes(data, ScanOptions(**options)).names
+
+
+# ---------------------------------------------------------------------------
+# Container builders: small archives made in memory with Python's libraries,
+# or by hand where no writer exists (cpio, tampered zips, bombs).
+
+
+def zip_bytes(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def nested_zip(payload: bytes, depth: int) -> bytes:
+    """``payload`` at ``depth`` (1: a zip holding it, 2: a zip of that zip, ...)."""
+    data = payload
+    for level in range(depth):
+        data = zip_bytes([(f"level{level}", data)])
+    return data
+
+
+def tar_bytes(members: list[tuple[str, bytes]], tar_format: int = tarfile.USTAR_FORMAT) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tar_format) as archive:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def sevenzip_bytes(
+    members: list[tuple[str, bytes]],
+    filters: list[dict[str, int]] | None = None,
+    password: str | None = None,
+    encrypt_header: bool = False,
+) -> bytes:
+    buffer = io.BytesIO()
+    with py7zr.SevenZipFile(
+        buffer, "w", filters=filters, password=password, header_encryption=encrypt_header
+    ) as archive:
+        for name, data in members:
+            archive.writestr(data, name)
+    return buffer.getvalue()
+
+
+def _cpio_pad(data: bytes, alignment: int) -> bytes:
+    return data + bytes(-len(data) % alignment)
+
+
+def cpio_bytes(members: list[tuple[str, bytes]], kind: str) -> bytes:
+    """A cpio archive of kind ``newc``, ``crc``, ``odc``, ``bin-le`` or ``bin-be``."""
+    out = b""
+    for number, (name, data) in enumerate([*members, ("TRAILER!!!", b"")], start=1):
+        encoded = name.encode() + b"\0"
+        mode = 0o100644 if data or name != "TRAILER!!!" else 0
+        if kind in ("newc", "crc"):
+            magic = b"070701" if kind == "newc" else b"070702"
+            check = sum(data) & 0xFFFFFFFF if kind == "crc" else 0
+            fields = (number, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(encoded), check)
+            header = magic + b"".join(b"%08X" % value for value in fields)
+            out += _cpio_pad(header + encoded, 4) + _cpio_pad(data, 4)
+        elif kind == "odc":
+            header = b"070707" + b"%06o%06o%06o%06o%06o%06o%06o%011o%06o%011o" % (
+                0, number, mode, 0, 0, 1, 0, 0, len(encoded), len(data)
+            )  # fmt: skip
+            out += header + encoded + data
+        else:
+            order = "<" if kind == "bin-le" else ">"
+            size = len(data)
+            header = struct.pack(
+                order + "13H", 0o070707, 0, number, mode, 0, 0, 1, 0, 0, 0,
+                len(encoded), size >> 16, size & 0xFFFF,
+            )  # fmt: skip
+            out += _cpio_pad(header + encoded, 2) + _cpio_pad(data, 2)
+    return out
+
+
+def deflate_bomb(size_mib: int) -> bytes:
+    """A raw deflate stream of ``size_mib`` MiB of zeros, about 1 KiB per MiB.
+
+    One MiB is compressed once and its byte-aligned, dictionary-free block
+    (a full flush) repeated, so a 10 GiB bomb is built in milliseconds.
+    """
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = compressor.compress(bytes(1 << 20)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    return block * size_mib + b"\x03\x00"  # an empty final block
+
+
+def gzip_wrap(deflated: bytes) -> bytes:
+    """A gzip member around a raw deflate stream (CRC and size not checked by readers here)."""
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + deflated + bytes(8)

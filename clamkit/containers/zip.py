@@ -150,6 +150,8 @@ class ZipFormat:
                 continue  # the reference ignores duplicate entries
             seen.add(local)
             start = self._data_start(data, local)
+            if start is None:
+                continue  # no local header where the entry says: nothing to read
             stop = start + csize
             if any(local < other_stop and stop > other_start for other_start, other_stop in spans):
                 continue  # overlapping data: the reference skips the entry
@@ -174,10 +176,10 @@ class ZipFormat:
             yield Member(name, payload, min(usize, extraction.options.max_filesize or usize))
 
     @staticmethod
-    def _data_start(data: Buffer, local: int) -> int:
+    def _data_start(data: Buffer, local: int) -> int | None:
         header = bytes(data[local : local + _LOCAL_SIZE])
         if len(header) < _LOCAL_SIZE or not header.startswith(_LOCAL):
-            raise ContainerError("bad local header")
+            return None
         name_len, extra_len = struct.unpack_from("<HH", header, 26)
         return local + _LOCAL_SIZE + name_len + extra_len
 
