@@ -13,6 +13,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import cfb
 import pytest
 from containers_parity import verdict_pairs
 from containers_support import (
@@ -67,6 +68,45 @@ def test_vba_dir_listing() -> None:
     listing += record(0x0019, b"Module1") + record(0x001A, b"Module1")
     listing += record(0x0032, "Module1".encode("utf-16-le")) + record(0x0031, b"\x10\0\0\0")
     assert list(ole2._dir_modules(listing)) == [("Module1", 16)]
+
+
+VBA_SOURCE = (
+    b'Attribute VB_Name = "Module1"\r\nSub AutoOpen()\r\n'
+    b'  Dim S As String: S = "MiXeD ""Q""  X" \' Comment HERE\r\n\tX = Chr(65)\r\nEnd Sub\r\n'
+)
+
+
+def test_vba_normalised_as_the_reference_writes_it() -> None:
+    assert ole2.normalise_vba(VBA_SOURCE) == (
+        b'attribute vb_name = "Module1"\r\nsub autoopen()\r\n'
+        b' dim s as string: s = "MiXeD ""Q""  X" \' comment here\r\n x = chr(65)\r\nend sub\r\n'
+    )
+
+
+def test_vba_project_members_and_alert() -> None:
+    document = cfb.vba_document(VBA_SOURCE)
+    items = members_of(ole2.FORMAT, document)
+    assert Alert(ole2.MACROS_ALERT, "alert_ole2_macros") in items
+    project = next(m for m in items if isinstance(m, Member) and m.name.endswith("vba_project"))
+    assert (project.name, bytes(project.data)) == (
+        "Macros/VBA/vba_project",
+        ole2.normalise_vba(VBA_SOURCE),
+    )
+    assert scan_names(document, alert_ole2_macros=True) == (ole2.MACROS_ALERT,)
+    assert scan_names(document) == ()
+
+
+def test_macro_alert_parity(reference_clamscan: str, tmp_path: Path) -> None:
+    files = {"macro.doc": cfb.vba_document(VBA_SOURCE), "plain.doc": corpus_file("clam.ole.doc")}
+    ours, reference = verdict_pairs(
+        reference_clamscan,
+        tmp_path,
+        files,
+        clamav_testsig_engine(),
+        ("--alert-macros=yes",),
+        alert_ole2_macros=True,
+    )
+    assert ours == reference == {"macro.doc": ole2.MACROS_ALERT, "plain.doc": TESTSIG_NAME}
 
 
 def test_word_document_package() -> None:

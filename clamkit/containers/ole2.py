@@ -7,8 +7,10 @@ also opened further, as the reference does:
 * ``\\x01Ole10Native`` holds an OLE1 object; an embedded *Package* gives the
   packaged file itself (:func:`ole10_native_payload`, shared with RTF);
 * a VBA project's ``dir`` stream (MS-OVBA compressed) lists its modules;
-  each module's source, decompressed, is a member, and the project raises
-  ``Heuristics.OLE2.ContainsMacros.VBA`` when AlertOLE2Macros is on;
+  their sources, decompressed and normalised as the reference writes them
+  (lower case outside strings), make one ``vba_project`` member, and the
+  project raises ``Heuristics.OLE2.ContainsMacros.VBA`` under
+  AlertOLE2Macros;
 * ``PowerPoint Document`` top-level records of type ExOleObjStg hold
   embedded objects, zlib compressed when the record instance is 1; each is
   a member named ``pptXXXXXXXX.doc`` (its offset in the stream, in hex).
@@ -20,6 +22,7 @@ cannot open is a ContainerError.
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -31,7 +34,14 @@ from clamkit.containers.transfer import bounded_member
 from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
 
-__all__ = ["FORMAT", "MACROS_ALERT", "Ole2Format", "decompress_vba", "ole10_native_payload"]
+__all__ = [
+    "FORMAT",
+    "MACROS_ALERT",
+    "Ole2Format",
+    "decompress_vba",
+    "normalise_vba",
+    "ole10_native_payload",
+]
 
 MACROS_ALERT = "Heuristics.OLE2.ContainsMacros.VBA"
 
@@ -47,6 +57,8 @@ _DIR_PROJECTVERSION = 0x0009
 _DIR_MODULESTREAMNAME = 0x001A
 _DIR_MODULESTREAMNAME_UNICODE = 0x0032
 _DIR_MODULEOFFSET = 0x0031
+_VBA_STRING = re.compile(rb'("[^"\r\n]*"?)')
+_BLANKS = re.compile(rb"[ \t]+")
 
 
 def ole10_native_payload(data: bytes) -> tuple[str, bytes] | None:
@@ -121,6 +133,18 @@ def decompress_vba(data: bytes, cap: int) -> bytes:
     return bytes(out[:cap])
 
 
+def normalise_vba(source: bytes) -> bytes:
+    """Module source as the reference writes it out: lower case and single blanks outside strings.
+
+    Double-quoted strings keep their case and spacing (a doubled quote
+    inside one just closes and reopens it); line ends are kept.
+    """
+    return b"".join(
+        piece if piece.startswith(b'"') else _BLANKS.sub(b" ", piece.lower())
+        for piece in _VBA_STRING.split(source)
+    )
+
+
 def _dir_modules(dir_data: bytes) -> Iterator[tuple[str, int]]:
     """(stream name, source offset) of every module a decompressed ``dir`` stream lists."""
     pos, name = 0, ""
@@ -192,11 +216,13 @@ class Ole2Format:
             elif leaf == _PPT_DOCUMENT:
                 found += _ppt_objects(stream, cap)
             elif leaf.lower() == "dir" and len(path) > 1:
-                modules = self._vba_modules(ole, path[:-1], stream, cap)
-                if modules and not alerted:
+                sources = self._vba_sources(ole, path[:-1], stream, cap)
+                if sources and not alerted:
                     alerted = True
                     yield Alert(MACROS_ALERT, "alert_ole2_macros")
-                found += modules
+                if sources:
+                    project = b"\n".join(normalise_vba(source) for source in sources)
+                    found.append(("/".join(path[:-1]) + "/vba_project", project))
             for name, content in found:
                 member = bounded_member(name, content, extraction)
                 if member is None:
@@ -204,9 +230,9 @@ class Ole2Format:
                 yield member
 
     @staticmethod
-    def _vba_modules(
+    def _vba_sources(
         ole: olefile.OleFileIO, storage: list[str], dir_stream: bytes, cap: int
-    ) -> list[tuple[str, bytes]]:
+    ) -> list[bytes]:
         try:
             listing = decompress_vba(dir_stream, cap)
         except ContainerError:
@@ -220,7 +246,7 @@ class Ole2Format:
                 source = decompress_vba(ole.openstream(path).read()[offset:], cap)
             except (ContainerError, OSError, ValueError):
                 continue
-            sources.append(("/".join(path) + ".vba", source))
+            sources.append(source)
         return sources
 
 
