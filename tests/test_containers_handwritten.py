@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clamkit.containers import arj, cab, chm, lzx, sis, szdd
+from clamkit.containers import arj, cab, chm, lha, lzx, sis, szdd
 from clamkit.containers.base import ContainerError, ContainerFormat, Member
 from tests.containers_support import (
     SHARED_TESTSIG,
@@ -570,3 +570,64 @@ def test_parity_with_reference(reference_clamscan: str, tmp_path: Path) -> None:
     reference = verdicts(clamscan, [tmp_path / name for name in files])
     ours = {name: (scan_names(content, engine) or ("OK",))[0] for name, content in files.items()}
     assert ours == reference
+
+
+# --- LZH (ARJ methods 1-3, LHA) and LHA --------------------------------------------
+
+
+def lzh_literals(data: bytes, distance_bits: int) -> bytes:
+    """One LZH block of literals: the code-length code is the single symbol 10
+    (length 8, read in 0 bits), so all 256 bytes get 8-bit codes equal to
+    themselves; the distance code is a single unused symbol."""
+    bits = binary(len(data), 16)
+    bits += binary(0, 5) + binary(10, 5)  # code-length code: one symbol, 10
+    bits += binary(256, 9)  # 256 literal lengths, each read as that symbol
+    bits += binary(0, distance_bits) + binary(0, distance_bits)
+    bits += "".join(binary(byte, 8) for byte in data)
+    return bits_to_bytes(bits)
+
+
+def lha_member(name: bytes, method: bytes, stored: bytes, original: int, level: int) -> bytes:
+    sizes = struct.pack("<II", len(stored), original) + b"\0" * 4  # sizes, time
+    if level == 0:
+        basic = method + sizes + b"\x20\x00" + bytes([len(name)]) + name + b"\0\0"
+        return bytes([len(basic), 0]) + basic + stored
+    if level == 1:
+        extension = b"\x40" + b"\0\0" + b"\0\0"  # a 5-byte attribute header, then the end
+        sizes = struct.pack("<II", len(stored) + len(extension), original) + b"\0" * 4
+        basic = method + sizes + b"\x20\x01" + bytes([len(name)]) + name + b"\0\0U"
+        basic += struct.pack("<H", len(extension))
+        return bytes([len(basic), 0]) + basic + extension + stored
+    name_header = b"\x01" + name
+    headers = struct.pack("<H", len(name_header) + 2) + name_header + b"\0\0"
+    total = 2 + len(method) + len(sizes) + 2 + 2 + 1 + len(headers)
+    return struct.pack("<H", total) + method + sizes + b"\x00\x02" + b"\0\0U" + headers + stored
+
+
+def test_lha_stored_and_lh5_at_every_header_level() -> None:
+    exe = corpus_file("clam.exe")
+    archive = b"".join(
+        lha_member(b"s%d.exe" % level, b"-lh0-", exe, len(exe), level) for level in (0, 1, 2)
+    )
+    archive += lha_member(b"h.exe", b"-lh5-", lzh_literals(exe, 4), len(exe), 2) + b"\0"
+    items = members_of(lha.FORMAT, archive)
+    assert [item.name for item in items if isinstance(item, Member)] == [
+        "s0.exe",
+        "s1.exe",
+        "s2.exe",
+        "h.exe",
+    ]
+    assert member_data(items) == [exe] * 4
+
+
+def test_arj_method_1_generated() -> None:
+    exe = corpus_file("clam.exe")
+    archive = arj_archive((b"m1.exe", 1, lzh_literals(exe, 5), len(exe), 0))
+    assert member_data(members_of(arj.FORMAT, archive)) == [exe]
+
+
+def test_lzh_rejects_incomplete_codes() -> None:
+    # Code-length code with two symbols of length 3: not complete.
+    bits = binary(1, 16) + binary(2, 5) + "011" + "011"
+    with pytest.raises(ContainerError, match="incomplete"):
+        members_of(arj.FORMAT, arj_archive((b"x", 1, bits_to_bytes(bits), 1, 0)))
