@@ -17,6 +17,7 @@ from clamkit.containers import (
     embedded,
     gzip,
     html,
+    lha,
     mail,
     ole2,
     onenote,
@@ -63,6 +64,7 @@ FORMATS: tuple[Registered, ...] = (
     (arj.FORMAT, "scan_archive"),
     (cab.FORMAT, "scan_archive"),
     (chm.FORMAT, "scan_archive"),
+    (lha.FORMAT, "scan_archive"),
     (sis.FORMAT, "scan_archive"),
     (szdd.FORMAT, "scan_archive"),
 )
