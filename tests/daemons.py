@@ -162,8 +162,12 @@ def _connect(address: Address, timeout: float) -> socket.socket:
     if isinstance(address, tuple):
         return socket.create_connection(address, timeout=timeout)
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    client.settimeout(timeout)
-    client.connect(str(address))
+    try:
+        client.settimeout(timeout)
+        client.connect(str(address))
+    except BaseException:
+        client.close()
+        raise
     return client
 
 

@@ -469,6 +469,10 @@ class _Client:
             else:
                 files.append(item.path)
         if command is Command.MULTISCAN:
+            if not files and await asyncio.to_thread(os.path.isdir, top):
+                # The reference's MULTISCAN of a directory without a file to
+                # scan (empty, or a symlink to one) ends without a word.
+                return
             outcomes = await asyncio.gather(*(one(path) for path in files))
             found = any(outcomes)
         else:
