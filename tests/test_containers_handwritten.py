@@ -521,6 +521,7 @@ def test_random_corruption_fails_cleanly(name: str, data: st.DataObject) -> None
 def generated_files(exe: bytes) -> dict[str, bytes]:
     zeros = bytes(40000)
     lzx_items: list[int | tuple[int, int]] = [*exe[:2], *exe]
+    level0 = lha_member(b"clam.exe", b"-lh5-", lzh_literals(exe, 4), len(exe), 0)
     return {
         "stored.arj": arj_archive((b"clam.exe", 0, exe, len(exe), 0)),
         "fast.arj": arj_archive((b"clam.exe", 4, arj_method4(list(exe)), len(exe), 0)),
@@ -542,9 +543,19 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "languages.sis": sis_package([(b"clam.exe", [b"hello", exe], True)], 0, languages=2),
         "condition.sis": sis_package([struct.pack("<II", 3, 4) + b"cond", (b"x", [exe], True)], 0),
         "option.sis": sis_package([struct.pack("<II", 2, 1) + bytes(8), (b"x", [exe], True)], 0),
-        "named.szdd": szdd_file(list(exe), len(exe))[:9]
-        + b"e"
-        + szdd_file(list(exe), len(exe))[10:],
+        "named.szdd": szdd_file(list(exe), len(exe), last_char=b"e"),
+        "method1.arj": arj_archive((b"clam.exe", 1, lzh_literals(exe, 5), len(exe), 0)),
+        # Stored LHA members are left out: the reference then sees the member's
+        # MZ as an embedded PE and does not extract the archive (the walker's
+        # business); compressed members show no MZ.
+        **{
+            f"lh5-level{level}.lzh": lha_member(
+                b"clam.exe", b"-lh5-", lzh_literals(exe, 4), len(exe), level
+            )
+            + b"\0"
+            for level in (0, 1, 2)
+        },
+        "badsum.lzh": level0[:1] + bytes([level0[1] ^ 0xFF]) + level0[2:] + b"\0",
     }
 
 
@@ -591,13 +602,13 @@ def lha_member(name: bytes, method: bytes, stored: bytes, original: int, level: 
     sizes = struct.pack("<II", len(stored), original) + b"\0" * 4  # sizes, time
     if level == 0:
         basic = method + sizes + b"\x20\x00" + bytes([len(name)]) + name + b"\0\0"
-        return bytes([len(basic), 0]) + basic + stored
+        return bytes([len(basic), sum(basic) & 0xFF]) + basic + stored
     if level == 1:
         extension = b"\x40" + b"\0\0" + b"\0\0"  # a 5-byte attribute header, then the end
         sizes = struct.pack("<II", len(stored) + len(extension), original) + b"\0" * 4
         basic = method + sizes + b"\x20\x01" + bytes([len(name)]) + name + b"\0\0U"
         basic += struct.pack("<H", len(extension))
-        return bytes([len(basic), 0]) + basic + extension + stored
+        return bytes([len(basic), sum(basic) & 0xFF]) + basic + extension + stored
     name_header = b"\x01" + name
     headers = struct.pack("<H", len(name_header) + 2) + name_header + b"\0\0"
     total = 2 + len(method) + len(sizes) + 2 + 2 + 1 + len(headers)

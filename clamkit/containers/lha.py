@@ -11,8 +11,10 @@ Level 2 starts with a 16-bit total header size, keeps the name in an
 extended header (type 1, with type 2 giving the directory, 0xFF-separated)
 and chains extended headers from offset 24.
 
-Strategy: walk the headers; stored methods are sliced, -lh4- to -lh7- go
-to the shared LZH block decoder with their distance-code parameters.  The
+Strategy: walk the headers, checking the level 0 and 1 header checksum
+(byte sum) as the reference does (it leaves level 2's CRC alone); stored
+methods are sliced, -lh4- to -lh7- go to the shared LZH block decoder with
+their distance-code parameters.  The
 dynamic-Huffman -lh1- to -lh3- and LArc's -lzs-/-lz5- are not read
 (ContainerError names the method).  Directories (-lhd-) hold no data.
 """
@@ -75,6 +77,8 @@ def _entries(data: bytes) -> Iterator[tuple[str, bytes, int, int, int]]:
             name = data[offset + 22 : offset + 22 + name_length]
             if offset + 22 + name_length > header_end or header_end > len(data):
                 raise ContainerError("LHA: header cut off")
+            if sum(data[offset + 2 : header_end]) & 0xFF != data[offset + 1]:
+                raise ContainerError("LHA: header checksum error")
             extended: dict[int, bytes] = {}
             start = header_end
             if level == 1:
