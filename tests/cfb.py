@@ -92,11 +92,17 @@ def compound_file(tree: Tree) -> bytes:
     directory_sectors = len(directory) // SECTOR
     mini_fat_sectors = len(mini_fat_bytes) // SECTOR
     mini_sectors = len(mini_bytes) // SECTOR
-    fat = [FREE] * (SECTOR // 4)
-    fat[0] = FAT_SECTOR
-    _chain(fat, 1, directory_sectors)
-    _chain(fat, 1 + directory_sectors, mini_fat_sectors)
-    mini_start = 1 + directory_sectors + mini_fat_sectors
+    others = directory_sectors + mini_fat_sectors + mini_sectors
+    fat_sectors = 1
+    while fat_sectors * SECTOR // 4 < fat_sectors + others:
+        fat_sectors += 1
+    assert fat_sectors <= 109, "the header's FAT list holds 109 sectors"
+    fat = [FREE] * (fat_sectors * SECTOR // 4)
+    fat[:fat_sectors] = [FAT_SECTOR] * fat_sectors
+    first_directory = fat_sectors
+    _chain(fat, first_directory, directory_sectors)
+    _chain(fat, first_directory + directory_sectors, mini_fat_sectors)
+    mini_start = first_directory + directory_sectors + mini_fat_sectors
     _chain(fat, mini_start, mini_sectors)
     # The root entry's stream is the mini stream.
     root = _entry("Root Entry", 5, entries[0][2], NO_STREAM, mini_start, len(mini))
@@ -113,16 +119,16 @@ def compound_file(tree: Tree) -> bytes:
         6,
         b"",
         0,
-        1,  # FAT sectors
-        1,  # first directory sector
+        fat_sectors,
+        first_directory,
         0,
         4096,
-        1 + directory_sectors,
+        first_directory + directory_sectors,
         mini_fat_sectors,
         END,
         0,
     )
-    header += struct.pack("<109I", 0, *[FREE] * 108)
+    header += struct.pack("<109I", *range(fat_sectors), *[FREE] * (109 - fat_sectors))
     return header + struct.pack(f"<{len(fat)}I", *fat) + directory + mini_fat_bytes + mini_bytes
 
 

@@ -129,6 +129,16 @@ def test_corrupt_ole2() -> None:
         members_of(ole2.FORMAT, corpus_file("clam.ole.doc")[:600])
 
 
+def test_storage_tree_deeper_than_the_stack() -> None:
+    tree: cfb.Tree = {"leaf": PAYLOAD}
+    for _ in range(900):
+        tree = {"s": tree}
+    document = cfb.compound_file(tree)
+    with pytest.raises(ContainerError):
+        members_of(ole2.FORMAT, document)
+    assert scan_names(document) == ()
+
+
 # -- RTF -------------------------------------------------------------------------
 
 

@@ -196,7 +196,9 @@ class Ole2Format:
     def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
         try:
             ole = olefile.OleFileIO(io.BytesIO(bytes(data)))
-        except (OSError, ValueError, IndexError, struct.error) as error:
+        # olefile builds the storage tree recursively: a crafted deep tree
+        # exhausts the stack, which is corrupt input like any other.
+        except (OSError, ValueError, IndexError, struct.error, RecursionError) as error:
             raise ContainerError(f"OLE2: {error}") from error
         with ole:
             yield from self._streams(ole, extraction)

@@ -8,8 +8,7 @@ encrypted even when their user password is empty.  When it opens, every string
 of streams is decrypted with the per-object key (RC4, AES-128) or the file
 key (AES-256), as the crypt filter named by ``/StmF`` says; when it does
 not, the caller raises ``Heuristics.Encrypted.PDF`` and the streams stay
-encrypted.  RC4 is written here (the standard library has none); AES comes
-from ``cryptography``.
+encrypted.  RC4 and AES come from ``cryptography``.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import re
 import struct
 from dataclasses import dataclass
 
+from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 __all__ = ["Decryptor", "empty_password_decryptor", "pdf_string"]
@@ -33,19 +33,8 @@ _NOT_HEX = re.compile(rb"[^0-9a-fA-F]+")
 
 
 def rc4(key: bytes, data: bytes) -> bytes:
-    state = list(range(256))
-    j = 0
-    for i in range(256):
-        j = (j + state[i] + key[i % len(key)]) & 0xFF
-        state[i], state[j] = state[j], state[i]
-    out = bytearray(len(data))
-    i = j = 0
-    for index, byte in enumerate(data):
-        i = (i + 1) & 0xFF
-        j = (j + state[i]) & 0xFF
-        state[i], state[j] = state[j], state[i]
-        out[index] = byte ^ state[(state[i] + state[j]) & 0xFF]
-    return bytes(out)
+    """RC4 (keys of 5 to 256 bytes, as every PDF key is)."""
+    return Cipher(ARC4(key), mode=None).decryptor().update(data)
 
 
 def _aes_cbc(key: bytes, iv: bytes, data: bytes, *, encrypt: bool = False) -> bytes:
