@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clamkit.config import (
     BY_NAME,
@@ -443,3 +445,23 @@ def test_an_unreadable_file_cannot_be_parsed(tmp_path: Path):
 def test_a_directory_reads_as_an_empty_file(tmp_path: Path):
     config = load_config(str(tmp_path))
     assert config.explicit == frozenset() and config.path == str(tmp_path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([option.name for option in OPTIONS] + ["Example", "#", '"', " ", "\t"]),
+            st.text(alphabet=' \t\r\n"#0123456789kKmMgGyesnoYES\0\x0c-+', max_size=8),
+            st.binary(max_size=6).map(lambda raw: raw.decode("latin-1")),
+        ),
+        max_size=40,
+    )
+)
+def test_any_text_parses_or_fails_with_a_config_error(words):
+    try:
+        config = parse("".join(words))
+    except ConfigError as error:
+        assert str(error).endswith(TAIL)
+    else:
+        assert config.explicit <= set(BY_NAME)

@@ -178,6 +178,19 @@ def test_argument_spelling(tree):
     assert scanned(f"{tree}//dir_b") == [f"{tree}//dir_b/f"]
 
 
+def test_a_symlink_loop_without_depth_limit_ends_at_the_kernels_limit(tmp_path: Path):
+    # clamd 1.4.6 replied the same: 41 "/up" components, then ELOOP.
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "up").symlink_to("..")
+    found = list(
+        walk(str(tmp_path), rules("FollowDirectorySymlinks yes\nMaxDirectoryRecursion 0\n"))
+    )
+    notices = [item for item in found if isinstance(item, Notice)]
+    assert len(notices) == 1
+    assert notices[0].path == f"{tmp_path}/d" + "/up/d" * 40 + "/up"
+    assert notices[0].text == "File path check failure: Too many levels of symbolic links. ERROR"
+
+
 def test_an_exclude_pattern_that_does_not_compile_excludes_nothing():
     assert compile_excludes(("([a", "^/x")) == compile_excludes(("^/x",))
 

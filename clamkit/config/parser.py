@@ -120,7 +120,7 @@ def load_config(path: str) -> Config:
     except IsADirectoryError:
         # clamd opens a directory without complaint and reads no lines from it.
         data = b""
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path
         raise ConfigError([_cannot_parse(path)]) from None
     return _parse(data, path)
 

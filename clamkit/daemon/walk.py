@@ -129,7 +129,7 @@ def walk(path: str, rules: WalkRules) -> Iterator[WalkItem]:
     if stat.S_ISREG(info.st_mode):
         yield ScanFile(top)
     elif stat.S_ISDIR(info.st_mode):
-        yield from _directory(top, info.st_dev, 0, rules)
+        yield from _directory(top, info.st_dev, rules)
     else:
         yield Notice(top, NOT_SUPPORTED)
 
@@ -141,7 +141,25 @@ def _follows(target: os.stat_result, rules: WalkRules) -> bool:
     return rules.follow_file_symlinks
 
 
-def _directory(path: str, device: int, depth: int, rules: WalkRules) -> Iterator[WalkItem]:
+def _directory(top: str, device: int, rules: WalkRules) -> Iterator[WalkItem]:
+    """Depth first with an explicit stack: symlink loops cannot exhaust Python's."""
+    stack: list[Iterator[tuple[str, int]]] = [iter([(top, 0)])]
+    while stack:
+        pending = next(stack[-1], None)
+        if pending is None:
+            stack.pop()
+            continue
+        path, depth = pending
+        subdirectories: list[str] = []
+        yield from _listing(path, device, rules, subdirectories)
+        if not rules.max_depth or depth < rules.max_depth:
+            stack.append(iter([(child, depth + 1) for child in subdirectories]))
+
+
+def _listing(
+    path: str, device: int, rules: WalkRules, subdirectories: list[str]
+) -> Iterator[WalkItem]:
+    """One directory's notices and files; its subdirectories, in order, go to ``subdirectories``."""
     try:
         if not os.access(path, os.X_OK):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
@@ -178,7 +196,4 @@ def _directory(path: str, device: int, depth: int, rules: WalkRules) -> Iterator
             files.append((entry.inode(), child))
     for _, child in sorted(files):
         yield ScanFile(child)
-    if rules.max_depth and depth >= rules.max_depth:
-        return
-    for _, child in sorted(directories):
-        yield from _directory(child, device, depth + 1, rules)
+    subdirectories.extend(child for _, child in sorted(directories))
