@@ -253,6 +253,26 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         b"--XX\n\n" + b64,
         "two.mbox": b"From a Thu Jul 31 13:51:21 2008\n" + HEADERS + b"\nhello\n\n"
         b"From a Thu Jul 31 13:51:22 2008\n" + inner,
+        "page.mht": b'MIME-Version: 1.0\nContent-Type: multipart/related; boundary="XX"\n\n'
+        b"--XX\nContent-Type: text/html\n\n<html>hi</html>\n--XX\n"
+        b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+        + b64
+        + b"--XX--\n",
+        "crlf.eml": multipart(attachment(b64)).replace(b"\n", b"\r\n"),
+        "folded.eml": HEADERS + b"Content-Type: multipart/mixed;\n\tboundary=XX\n\n--XX\n"
+        b"Content-Type: application/octet-stream;\n name*=utf-8''cl%61m.exe\n"
+        b"Content-Transfer-Encoding: BASE64\n\n" + b64 + b"\n--XX--\n",
+        "alternative.eml": multipart(
+            (
+                b"Content-Type: multipart/alternative; boundary=YY",
+                b"--YY\nContent-Type: text/plain\n\nhello\n--YY\n"
+                + b"\n\n".join(attachment(b64))
+                + b"\n--YY--",
+            )
+        ),
+        "noisy_base64.eml": HEADERS
+        + b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+        + b64.replace(b"A", b"A ").rstrip(b"=\n"),
         "file.uu": uuencoded(exe),
         "file.tnef": tnef_stream(("clam.exe", exe)),
         "link.html": b'<html><a href="data:application/octet-stream;base64,'
