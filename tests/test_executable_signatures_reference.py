@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_pe_programs import build_programs
+from test_pe_programs import build_programs, programs_directory
 
 from clamkit.database.loader import load_database
 from clamkit.engine import ScanOptions, compile_engine
@@ -34,7 +34,7 @@ _TARGETS = {FileType.CL_TYPE_MSEXE: 1, FileType.CL_TYPE_ELF: 6}
 
 @pytest.fixture(scope="session")
 def programs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    return build_programs(tmp_path_factory.mktemp("mingw"))
+    return build_programs(programs_directory(tmp_path_factory))
 
 
 def _sigtool_lines(path: Path, option: str) -> list[str]:

@@ -2,16 +2,23 @@
 
 Small C programs (imports from several DLLs, strings, a version resource
 through windres) are compiled once per test session into a temporary
-directory; the tests skip with a reason when the cross compilers are missing.
+directory (``programs``); the tests skip with a reason when the cross
+compilers are missing.  The tests here check the PE parser's layout of
+those programs against pefile's reading of the same headers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
 
+import pefile
 import pytest
+
+from clamkit.executables import ExecutableLayout
+from clamkit.executables.pe import import_hash_text, parse_pe
 
 COMPILERS = {"pe64": "x86_64-w64-mingw32", "pe32": "i686-w64-mingw32"}
 
@@ -79,8 +86,14 @@ def compilers_or_skip() -> None:
 
 
 def build_programs(directory: Path, *, stripped_too: bool = True) -> list[Path]:
-    """Every program for both architectures, with a version resource, some stripped."""
+    """Every program for both architectures, with a version resource, some stripped.
+
+    A directory that already holds them (built earlier in the session) is reused.
+    """
     compilers_or_skip()
+    built_before = sorted(directory.glob("*.exe"))
+    if built_before:
+        return built_before
     directory.mkdir(parents=True, exist_ok=True)
     resource = directory / "version.rc"
     resource.write_text(VERSION_RESOURCE)
@@ -112,3 +125,42 @@ def build_programs(directory: Path, *, stripped_too: bool = True) -> list[Path]:
                 )
                 built.append(output)
     return built
+
+
+def programs_directory(factory: pytest.TempPathFactory) -> Path:
+    """The session's shared build directory."""
+    return factory.getbasetemp() / "mingw-programs"
+
+
+@pytest.fixture(scope="session")
+def programs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return build_programs(programs_directory(tmp_path_factory))
+
+
+def test_layout_agrees_with_pefile(programs: list[Path]) -> None:
+    for path in programs:
+        data = path.read_bytes()
+        layout = parse_pe(data)
+        assert isinstance(layout, ExecutableLayout)
+        pe = pefile.PE(data=data, fast_load=True)
+        entry = pe.OPTIONAL_HEADER.AddressOfEntryPoint
+        assert layout.entry_point == pe.get_offset_from_rva(entry)
+        assert [s.name for s in layout.sections] == [s.Name.rstrip(b"\0") for s in pe.sections]
+        assert [(s.raw_offset, s.raw_size) for s in layout.sections] == [
+            (s.PointerToRawData, s.SizeOfRawData) for s in pe.sections
+        ]
+        assert not layout.malformed
+
+
+def test_import_text_is_pefiles_imphash_input(programs: list[Path]) -> None:
+    for path in programs:
+        data = path.read_bytes()
+        layout = parse_pe(data)
+        assert isinstance(layout, ExecutableLayout)
+        text = import_hash_text(data, layout)
+        pe = pefile.PE(data=data)
+        if pe.OPTIONAL_HEADER.Magic == 0x20B:
+            assert text is None  # the reference hashes PE32 imports only
+            continue
+        assert text is not None
+        assert hashlib.md5(text).hexdigest() == pe.get_imphash()
