@@ -131,6 +131,10 @@ def clamd(
         )
         if value is not None
     }
+    pid_file = pid_file or config.text("PidFile")
+    if pid_file:
+        # The detached daemon works from /; the pid file stays where it was meant.
+        overrides["PidFile"] = os.path.abspath(pid_file)
     config = config.replace(**overrides)
     if version:
         print(_version_line([config.text("DatabaseDirectory") or ""]))
@@ -156,10 +160,6 @@ def _configuration(path: str | None) -> Config:
             DatabaseDirectory=str(bundled_database_dir()),
             LocalSocket=str(default_local_socket()),
         )
-    pid_file = config.text("PidFile")
-    if pid_file and not os.path.isabs(pid_file):
-        # The detached daemon works from /; the pid file stays where it was meant.
-        config = config.replace(PidFile=os.path.abspath(pid_file))
     return config
 
 
