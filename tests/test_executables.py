@@ -54,10 +54,10 @@ def test_elf_without_program_headers_takes_the_entry_field_as_offset() -> None:
 @pytest.mark.parametrize(
     ("image", "expected"),
     [
-        (_elf64(entry=0x900000), Broken.MALFORMED),  # in no segment
-        (_elf64(truncate=0x100), Broken.MALFORMED),  # section table cut off
-        (b"\x7fELF" + b"\0" * 20, Broken.NOT_EXECUTABLE),
-        (b"\x7fELF" + bytes([3, 1]) + b"\0" * 60, Broken.MALFORMED),  # unknown class
+        pytest.param(_elf64(entry=0x900000), Broken.MALFORMED, id="entry in no segment"),
+        pytest.param(_elf64(truncate=0x1A0), Broken.MALFORMED, id="section table cut off"),
+        pytest.param(b"\x7fELF" + b"\0" * 20, Broken.NOT_EXECUTABLE, id="header cut off"),
+        pytest.param(b"\x7fELF" + bytes([3, 1]) + b"\0" * 60, Broken.MALFORMED, id="unknown class"),
     ],
 )
 def test_broken_elf(image: bytes, expected: Broken) -> None:
