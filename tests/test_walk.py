@@ -192,7 +192,32 @@ def test_a_symlink_loop_without_depth_limit_ends_at_the_kernels_limit(tmp_path: 
 
 
 def test_an_exclude_pattern_that_does_not_compile_excludes_nothing():
-    assert compile_excludes(("([a", "^/x")) == compile_excludes(("^/x",))
+    assert compile_excludes(("([a", "(?i)x", "[[:foo:]]", "x\\", "^/x")) == compile_excludes(
+        ("^/x",)
+    )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "excluded"),
+    [
+        ("/[[:digit:]]$", "/a/9", True),
+        ("/[[:digit:]]$", "/a/10", False),
+        ("/_[[:alpha:]]$", "/a/_x", True),
+        ("/[^[:space:]]$", "/a/ ", False),
+        ("/DIR$", "/dir", False),  # case matters
+        ("/\\d$", "/a/9", False),  # no \d in POSIX: it is a "d"
+        ("/\\d$", "/a/d", True),
+        ("/[\\d]$", "/a/\\", True),  # a backslash in brackets is itself
+        ("[]x]", "/]", True),
+        ("\\<log\\>", "/var/log/x", True),
+        ("\\<log\\>", "/var/blog/x", False),
+        ("x$", "/a/x\n", False),
+        ("a.b", "/a\nb", True),
+        ("^/proc/", "/proc/1", True),
+    ],
+)
+def test_exclude_patterns_are_posix_extended_regexes(pattern, path, excluded):
+    assert WalkRules(exclude=compile_excludes((pattern,))).excluded(path) is excluded
 
 
 def test_other_file_systems(tree):

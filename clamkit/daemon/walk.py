@@ -72,10 +72,115 @@ def compile_excludes(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     compiled = []
     for pattern in patterns:
         try:
-            compiled.append(re.compile(pattern))
+            # POSIX: "." matches a newline too.
+            compiled.append(re.compile(posix_to_python(pattern), re.DOTALL))
         except re.error:
             continue
     return tuple(compiled)
+
+
+# POSIX character classes, as Python set contents.
+_CLASSES = {
+    "alpha": "a-zA-Z",
+    "digit": "0-9",
+    "alnum": "a-zA-Z0-9",
+    "upper": "A-Z",
+    "lower": "a-z",
+    "space": " \\t\\n\\r\\f\\v",
+    "blank": " \\t",
+    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+    "xdigit": "0-9A-Fa-f",
+    "cntrl": "\\x00-\\x1f\\x7f",
+    "print": "\\x20-\\x7e",
+    "graph": "\\x21-\\x7e",
+}
+# GNU extensions glibc's regcomp accepts after a backslash in an extended regex.
+_GNU_ESCAPES = {
+    "w": "\\w",
+    "W": "\\W",
+    "s": "\\s",
+    "S": "\\S",
+    "b": "\\b",
+    "B": "\\B",
+    "<": "\\b(?=\\w)",
+    ">": "\\b(?<=\\w)",
+    "`": "\\A",
+    "'": "\\Z",
+}
+
+
+def posix_to_python(pattern: str) -> str:
+    """A POSIX extended regex (glibc's dialect) as a Python one; re.error if it is not valid.
+
+    The dialects differ where it matters for paths: ``[[:digit:]]`` classes,
+    a backslash inside brackets being literal, ``\\d`` meaning ``d``, and
+    ``(?`` being an error rather than an extension.
+    """
+    out: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            if index + 1 == len(pattern):
+                raise re.error("trailing backslash", pattern, index)
+            escaped = pattern[index + 1]
+            if escaped in _GNU_ESCAPES:
+                out.append(_GNU_ESCAPES[escaped])
+            elif escaped in "123456789":
+                out.append("\\" + escaped)
+            else:
+                out.append(re.escape(escaped))
+            index += 2
+        elif char == "[":
+            bracket, index = _bracket(pattern, index)
+            out.append(bracket)
+        elif char == "(" and pattern.startswith("(?", index):
+            raise re.error("repetition operator without an operand", pattern, index + 1)
+        elif char == "$":
+            # Python's "$" also matches before a final newline.
+            out.append("\\Z")
+            index += 1
+        else:
+            out.append(char)
+            index += 1
+    return "".join(out)
+
+
+def _bracket(pattern: str, start: int) -> tuple[str, int]:
+    """The Python set for the bracket expression at ``start``, and the index after it."""
+    index = start + 1
+    negate = pattern.startswith("^", index)
+    index += negate
+    members: list[str] = []
+    first = True
+    while True:
+        if index >= len(pattern):
+            raise re.error("unterminated bracket expression", pattern, start)
+        char = pattern[index]
+        if char == "]" and not first:
+            break
+        first = False
+        if pattern.startswith(("[:", "[=", "[."), index):
+            kind = pattern[index + 1]
+            end = pattern.find(kind + "]", index + 2)
+            if end < 0:
+                raise re.error("unterminated character class", pattern, index)
+            name = pattern[index + 2 : end]
+            if kind == ":":
+                if name not in _CLASSES:
+                    raise re.error(f"unknown character class {name}", pattern, index)
+                members.append(_CLASSES[name])
+            else:
+                members.append(re.escape(name))
+            index = end + 2
+        elif char == "-":
+            members.append("-")
+            index += 1
+        else:
+            members.append(re.escape(char))
+            index += 1
+    body = "".join(members)
+    return ("[^" if negate else "[") + body + "]", index + 1
 
 
 @dataclass(frozen=True, slots=True)
