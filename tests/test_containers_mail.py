@@ -278,6 +278,11 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "link.html": b'<html><a href="data:application/octet-stream;base64,'
         + base64.b64encode(exe)
         + b'">x</a></html>',
+        # Text whose only tag comes after the first kilobyte is HTML all the same.
+        "late.html": b"hello world\n" * 200
+        + b'<a href="data:application/octet-stream;base64,'
+        + base64.b64encode(exe)
+        + b'">x</a>\n',
     }
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from clamkit.containers.base import Alert, Extraction, Member
 from clamkit.containers.transfer import bounded_member
 from clamkit.engine.bodyregex import Buffer
-from clamkit.engine.filetypes import FileType
+from clamkit.engine.filetypes import FileType, refine_file_type
 
 __all__ = ["FORMAT", "HtmlFormat", "data_uri_mails"]
 
@@ -47,12 +47,13 @@ def data_uri_mails(html: bytes) -> Iterator[bytes]:
 
 
 class HtmlFormat:
-    """HTML pages (``CL_TYPE_HTML``)."""
+    """HTML pages (``CL_TYPE_HTML``, and ASCII text found to be HTML once wholly read)."""
 
     name = "html"
 
     def recognise(self, file_type: FileType, data: Buffer) -> bool:
-        return file_type is FileType.CL_TYPE_HTML
+        # Plain text whose HTML tags come after the head is HTML on the reference too.
+        return refine_file_type(file_type, data) is FileType.CL_TYPE_HTML
 
     def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
         limit = extraction.options.max_htmlnormalize or len(data)
