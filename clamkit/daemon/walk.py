@@ -19,6 +19,9 @@ were taken from clamd 1.4.6 itself:
   ``Not supported file type ERROR``, and a path that is excluded or cannot
   be examined ends the command (``Notice.final``: clamd then sends no
   summary line).
+
+ExcludePath patterns are glibc POSIX extended regexes, translated to
+Python's dialect by ``posix_to_python``.
 """
 
 from __future__ import annotations
