@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import select
 import signal
 import socket
 import tempfile
@@ -56,6 +57,8 @@ from clamkit.protocol.framing import (
 
 # How long shutdown waits for replies in flight before closing connections.
 SHUTDOWN_GRACE_SECONDS = 5.0
+# How often a connection with work in progress checks that its client is still there.
+HANGUP_POLL_SECONDS = 0.25
 _RECV_SIZE = 65536
 _ANCILLARY_SIZE = socket.CMSG_SPACE(16 * 4)
 
@@ -263,6 +266,7 @@ class _Client:
         self.stream_size = 0
 
     async def run(self) -> None:
+        watcher = asyncio.create_task(self._watch_hangup())
         try:
             await self._converse()
             # Whatever the way out, replies still owed are written first.
@@ -271,6 +275,7 @@ class _Client:
         except (ConnectionError, OSError):
             self.gone.set()
         finally:
+            watcher.cancel()
             for task in self.session:
                 task.cancel()
             if self.spool is not None:
@@ -314,6 +319,22 @@ class _Client:
                 await asyncio.gather(*self.session, return_exceptions=True)
             elif isinstance(event, SessionStarted):
                 continue
+
+    async def _watch_hangup(self) -> None:
+        """Set ``gone`` when the client closes its end entirely, so its scans stop.
+
+        A client that only shuts down its sending side still waits for its
+        replies; on a Unix socket the kernel tells the two apart (POLLHUP
+        only for a full close).  Over TCP a full close shows only once a
+        reply cannot be written.
+        """
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLHUP | select.POLLERR)
+        while not self.gone.is_set():
+            if poller.poll(0):
+                self.gone.set()
+                return
+            await asyncio.sleep(HANGUP_POLL_SECONDS)
 
     def _in_session(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
