@@ -480,13 +480,15 @@ def test_corpus_file_holds_clam_exe(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
-def test_budget_truncates_members(name: str) -> None:
-    items = members_of(CORPUS[name], corpus_file(name), TestExtraction(budget=100))
+def test_members_over_the_budget_are_not_decoded(name: str) -> None:
+    items = members_of(CORPUS[name], corpus_file(name), TestExtraction(budget=544))
+    whole = [item for item in items if isinstance(item, Member) and item.declared_size == 544]
+    assert whole and bytes(whole[0].data) == corpus_file("clam.exe") and not whole[0].truncated
+    items = members_of(CORPUS[name], corpus_file(name), TestExtraction(budget=543))
     members = [item for item in items if isinstance(item, Member)]
-    exe = corpus_file("clam.exe")
-    cut = [m for m in members if m.declared_size == len(exe)]
-    assert cut and cut[0].truncated and bytes(cut[0].data) == exe[:100]
-    assert all(len(m.data) <= 100 for m in members)
+    over = [m for m in members if (m.declared_size or 0) > 543]
+    assert over and all(m.truncated and not m.data for m in over)
+    assert all(not m.truncated for m in members if m not in over)
 
 
 def only_container_errors(fmt: ContainerFormat, data: bytes) -> None:

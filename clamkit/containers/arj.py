@@ -12,18 +12,20 @@ whose compressed data follows its extended headers.
 
 Strategy: walk the headers in order (like the reference, without checking
 their CRCs: a renamed member is still found); yield binary and text files
-(types 0 and 1; directories, labels and chapters hold no data), decoding
-up to the member budget.  Garbled files are skipped, like the reference,
-which reads no ARJ password.
+(types 0 and 1; directories, labels and chapters hold no data), decoded
+to their declared size when it is within the member budget.  Garbled files
+are skipped, like the reference, which reads no ARJ password.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 from clamkit.containers import lzh
 from clamkit.containers.base import Alert, ContainerError, Extraction, Member
+from clamkit.containers.spans import decoded_member
 from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
 
@@ -32,8 +34,21 @@ _MAX_HEADER = 2600
 _FIXED = struct.Struct("<BBBBBBBBIIII")
 _FLAG_GARBLED = 0x01
 _DATA_TYPES = (0, 1)  # binary, text
-_STORED, _FASTEST = 0, 4
 _ARJ_DISTANCE_SYMBOLS, _ARJ_DISTANCE_BITS = 17, 5
+
+
+def _huffman(data: bytes, start: int, end: int, limit: int) -> bytes:
+    return lzh.decode_huffman(data, start, end, limit, _ARJ_DISTANCE_SYMBOLS, _ARJ_DISTANCE_BITS)
+
+
+# Method -> decoder of (data, start, end, limit).
+_METHODS: dict[int, Callable[[bytes, int, int, int], bytes]] = {
+    0: lzh.decode_stored,
+    1: _huffman,
+    2: _huffman,
+    3: _huffman,
+    4: lzh.decode_fastest,
+}
 
 
 class _Header:
@@ -99,21 +114,10 @@ class ArjFormat:
             end = start + header.compressed
             if end > len(content):
                 raise ContainerError(f"ARJ: {header.name}: data cut off")
-            budget = extraction.member_budget()
-            if budget <= 0:
-                return
-            limit = min(header.original, budget)
-            if header.method == _STORED:
-                output = content[start : min(end, start + limit)]
-            elif header.method == _FASTEST:
-                output = lzh.decode_fastest(content, start, end, limit)
-            elif header.method in (1, 2, 3):
-                output = lzh.decode_huffman(
-                    content, start, end, limit, _ARJ_DISTANCE_SYMBOLS, _ARJ_DISTANCE_BITS
-                )
-            else:
+            if header.method not in _METHODS:
                 raise ContainerError(f"ARJ: {header.name}: unknown method {header.method}")
-            yield Member(header.name, output, header.original, truncated=limit < header.original)
+            decode = partial(_METHODS[header.method], content, start, end)
+            yield decoded_member(header.name, header.original, extraction, decode)
 
 
 FORMAT = ArjFormat()

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 from clamkit.containers import lzx
 from clamkit.containers.base import Alert, ContainerError, Extraction, Member
-from clamkit.containers.spans import range_members
+from clamkit.containers.spans import decoded_member, range_members
 from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
 
@@ -123,11 +123,8 @@ class ChmFormat:
             if section:
                 compressed.append((name, offset, length))
                 continue
-            budget = extraction.member_budget()
-            if budget <= 0:
-                return
             content = section0(name)
-            yield Member(name, content[:budget], length, truncated=length > budget)
+            yield decoded_member(name, length, extraction, lambda size, c=content: bytes(c[:size]))
         if not compressed:
             return
         missing = [name for name in (_CONTENT, _CONTROL, _RESET_TABLE) if name not in stored]

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from functools import partial
 
 from clamkit.containers import lzh
 from clamkit.containers.base import Alert, ContainerError, Extraction, Member
+from clamkit.containers.spans import decoded_member
 from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
 
@@ -107,22 +109,19 @@ class LhaFormat:
         for name, method, start, compressed, original in _entries(content):
             if method == _DIRECTORY:
                 continue
-            budget = extraction.member_budget()
-            if budget <= 0:
-                return
-            limit = min(original, budget)
             if method in _STORED:
-                output = content[start : start + min(compressed, limit)]
+                decoder = lzh.decode_stored
             elif method in _HUFFMAN:
-                symbols, bits = _HUFFMAN[method]
-                output = lzh.decode_huffman(
-                    content, start, start + compressed, limit, symbols, bits
-                )
+                decoder = partial(_huffman, distance=_HUFFMAN[method])
             else:
-                raise ContainerError(
-                    f"LHA: {name}: method {method.decode('latin-1')} not supported"
-                )
-            yield Member(name, output, original, truncated=limit < original)
+                method_name = method.decode("latin-1")
+                raise ContainerError(f"LHA: {name}: method {method_name} is not supported")
+            decode = partial(decoder, content, start, start + compressed)
+            yield decoded_member(name, original, extraction, decode)
+
+
+def _huffman(data: bytes, start: int, end: int, limit: int, distance: tuple[int, int]) -> bytes:
+    return lzh.decode_huffman(data, start, end, limit, *distance)
 
 
 FORMAT = LhaFormat()

@@ -84,6 +84,11 @@ def _read_literal_code(bits: BitReader, length_code: HuffmanCode) -> HuffmanCode
     return HuffmanCode(lengths)
 
 
+def decode_stored(data: bytes, start: int, end: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes of stored data in ``data[start:end]`` (ARJ method 0, -lh0-)."""
+    return data[start : min(end, start + limit)]
+
+
 def decode_huffman(
     data: bytes, start: int, end: int, limit: int, distance_symbols: int, distance_bits: int
 ) -> bytes:

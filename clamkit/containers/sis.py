@@ -18,7 +18,7 @@ does (checked by feeding it generated packages): it reads one length and
 pointer per *language* in every file record, reads no selected-options
 mask after the option names, and stops at the first multi-language record
 (type 1).  Each language version of each real file is yielded (type 4,
-"null file", has no data), named by its source name.  zlib stops at the member budget, so a small
+"null file", has no data), named by its source name.  zlib stops at the declared size, so a small
 stream that claims gigabytes never grows past it.
 """
 
@@ -29,6 +29,7 @@ import zlib
 from collections.abc import Iterator
 
 from clamkit.containers.base import Alert, ContainerError, Extraction, Member
+from clamkit.containers.spans import decoded_member
 from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
 
@@ -122,18 +123,19 @@ class SisFormat:
 def _member(
     name: str, stored: Buffer, original: int, compressed: bool, extraction: Extraction
 ) -> Member:
-    budget = extraction.member_budget()
-    if budget <= 0:  # zlib would read a limit of 0 as no limit at all
-        return Member(name, b"", original, truncated=True)
     if not compressed:
-        return Member(name, stored[:budget], len(stored), truncated=len(stored) > budget)
-    inflater = zlib.decompressobj()
+        return decoded_member(name, len(stored), extraction, lambda size: bytes(stored))
+    return decoded_member(name, original, extraction, lambda size: _inflate(name, stored, size))
+
+
+def _inflate(name: str, stored: Buffer, size: int) -> bytes:
+    """At most ``size`` bytes of the zlib stream ``stored`` (the reference's buffer size)."""
+    if size == 0:  # zlib reads a limit of 0 as no limit at all
+        return b""
     try:
-        content = inflater.decompress(stored, budget)
+        return zlib.decompressobj().decompress(stored, size)
     except zlib.error as error:
         raise ContainerError(f"SIS: {name}: {error}") from None
-    truncated = len(content) >= budget and bool(inflater.unconsumed_tail)
-    return Member(name, content, original, truncated)
 
 
 FORMAT = SisFormat()

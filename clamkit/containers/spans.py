@@ -1,16 +1,20 @@
-"""Members that are byte ranges of one decompressed stream (CAB folders, CHM's LZX section).
+"""Members out of hand-written decoders: whole decoded members, and byte ranges of one
+decompressed stream (CAB folders, CHM's LZX section).
 
-Strategy: the stream is pulled chunk by chunk from a lazy decoder, only as
-far as the next member needs, and everything before that member's start is
-dropped, so memory is one member plus one chunk.  Ranges are served in
-offset order.  A member cut short by the extraction budget is decoded
-through, not kept, so the members after it are still found (the reference
-skips an oversized member and goes on with the next).
+Strategy: a member whose declared size is over the member budget is not
+decoded at all: the scanner skips it (MaxFileSize) or stops there
+(MaxScanSize) on its declared size, as the reference does, so decoding it
+would only burn time; it is yielded empty and marked truncated.  Anything
+else is decoded to its declared size, never further.  A stream is pulled
+chunk by chunk from a lazy decoder, only as far as the next member needs,
+and everything before that member's start is dropped, so memory is one
+member plus one chunk; ranges are served in offset order, and a skipped
+range is decoded through (not kept) on the way to the next one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from clamkit.containers.base import ContainerError, Extraction, Member
 
@@ -24,15 +28,14 @@ def range_members(
     window = bytearray()
     base = 0  # stream offset of window[0]
     for name, offset, length in sorted(ranges, key=lambda entry: entry[1]):
-        budget = extraction.member_budget()
-        if budget <= 0:
-            return
-        wanted = min(length, budget)
+        if length > extraction.member_budget():
+            yield Member(name, b"", length, truncated=True)
+            continue
         if offset > base:
             drop = min(offset - base, len(window))
             del window[:drop]
             base += drop
-        while base + len(window) < offset + wanted:
+        while base + len(window) < offset + length:
             chunk = next(chunks, None)
             if chunk is None:
                 raise ContainerError(f"{name}: member runs past the end of the compressed data")
@@ -44,4 +47,13 @@ def range_members(
             else:
                 window += chunk
         start = offset - base
-        yield Member(name, bytes(window[start : start + wanted]), length, wanted < length)
+        yield Member(name, bytes(window[start : start + length]), length)
+
+
+def decoded_member(
+    name: str, declared: int, extraction: Extraction, decode: Callable[[int], bytes]
+) -> Member:
+    """The member ``decode(declared)`` gives, unless ``declared`` is over the budget."""
+    if declared > extraction.member_budget():
+        return Member(name, b"", declared, truncated=True)
+    return Member(name, decode(declared), declared)

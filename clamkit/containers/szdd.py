@@ -8,8 +8,8 @@ byte, a clear bit a two-byte reference to a 4 KB ring buffer (12-bit
 absolute ring position, 4-bit length minus 3).  The ring starts filled
 with spaces and writing starts 16 bytes before its end.
 
-Strategy: decode into a bytearray until the declared size, the member
-budget or the end of the input, whichever comes first, through a real
+Strategy: decode into a bytearray until the declared size (when the member
+budget allows it at all) or the end of the input, through a real
 4 KB ring (references are absolute ring positions, so they may read the
 initial spaces).  The reference reports no member name (``n/a``).
 """
@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from functools import partial
 
 from clamkit.containers.base import Alert, ContainerError, Extraction, Member
+from clamkit.containers.spans import decoded_member
 from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
 
@@ -79,9 +81,7 @@ class SzddFormat:
         _magic, method, size = _HEADER.unpack_from(data)
         if method != _METHOD_A:
             raise ContainerError("SZDD: Not supported file format")
-        wanted = min(size, extraction.member_budget())
-        content = expand(data, wanted)
-        yield Member("", content, size, truncated=len(content) < size and wanted < size)
+        yield decoded_member("", size, extraction, partial(expand, data))
 
 
 FORMAT = SzddFormat()
