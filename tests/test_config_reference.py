@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from daemons import start_reference_clamd
 from test_config import ERROR_CASES, SKIPPED_CASES, VALUE_CASES
 
 from clamkit.config import (
@@ -26,8 +27,10 @@ from clamkit.config import (
     OptionKind,
     default_config,
     load_config,
+    parse_config,
 )
 from clamkit.config.options import DEVELOPER
+from clamkit.config.scanning import FIELD_OPTIONS, deprecated_alias_warnings, scan_options
 
 CLAMD = Path("/usr/sbin/clamd")
 REFUSED = "Can't open/parse the config file"
@@ -244,3 +247,79 @@ def test_missing_file_and_directory(clamconf, tmp_path):
     code, stderr = clamd_stderr(tmp_path)
     assert REFUSED not in stderr
     assert load_config(str(tmp_path)).explicit == frozenset()
+
+
+# -- ScanOptions against the limits and switches clamd logs at start-up -------
+
+LOGGED_LIMITS = {
+    "Global time limit": "max_scantime_ms",
+    "Global size limit": "max_scansize",
+    "File size limit": "max_filesize",
+    "Recursion level limit": "max_recursion",
+    "Files limit": "max_files",
+}
+LOGGED_SWITCHES = {
+    "Archive support": "scan_archive",
+    "Portable Executable support": "scan_pe",
+    "ELF support": "scan_elf",
+    "Mail files support": "scan_mail",
+    "OLE2 support": "scan_ole2",
+    "PDF support": "scan_pdf",
+    "SWF support": "scan_swf",
+    "HTML support": "scan_html",
+    "XMLDOCS support": "scan_xmldocs",
+    "HWP3 support": "scan_hwp3",
+    "OneNote support": "scan_onenote",
+    "Heuristic alerts": "heuristic_alerts",
+}
+
+
+def logged_scan_settings(log: str) -> dict[str, object]:
+    fields = {name: field for field, name in FIELD_OPTIONS}
+    settings: dict[str, object] = {}
+    for what, value in re.findall(r"Limits: (.+?) set to (\d+)", log):
+        settings[LOGGED_LIMITS.get(what) or fields[what.removesuffix(" limit")]] = int(value)
+    for what in re.findall(r"Limits: (.+?) protection disabled", log):
+        settings[LOGGED_LIMITS[what]] = 0
+    for what, state in re.findall(r"^(.+?) (enabled|disabled)\.$", log, re.MULTILINE):
+        if what in LOGGED_SWITCHES:
+            settings[LOGGED_SWITCHES[what]] = state == "enabled"
+    # Deprecated spellings in effect are logged instead of their switch.
+    if 'deprecated option "AlgorithmicDetection" to disable' in log:
+        settings["heuristic_alerts"] = False
+    settings["alert_exceeds_max"] = (
+        "enabled for scans that exceed set maximums" in log
+        or 'deprecated option "BlockMax" to enable' in log
+    )
+    settings["heuristic_scan_precedence"] = "Heuristic: precedence enabled" in log
+    return settings
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "",
+        "MaxFileSize 0\nMaxScanSize 0\nMaxRecursion 0\nMaxScanTime 0\nMaxFiles 0\n"
+        "MaxEmbeddedPE 1\nMaxPartitions 0\nPCREMatchLimit 5\nPCREMaxFileSize 3G\n"
+        "ScanPE no\nScanHTML no\nScanOneNote no\nHeuristicAlerts no\nAlertExceedsMax yes\n"
+        "HeuristicScanPrecedence yes\n",
+        "MaxFileSize 3G\nMaxRecursion 5\nMaxScanTime 1000\n"
+        "AlgorithmicDetection no\nBlockMax yes\nArchiveBlockEncrypted yes\n",
+    ],
+    ids=["defaults", "edges", "deprecated"],
+)
+def test_scan_options_match_what_clamd_logs(clamconf, tmp_path, extra):
+    config = parse_config(extra, "clamd.conf")
+    daemon = start_reference_clamd(tmp_path, extra)
+    try:
+        log = daemon.log()
+    finally:
+        daemon.stop()
+    options = scan_options(config)
+    settings = logged_scan_settings(log)
+    assert len(settings) == 30
+    assert settings == {field: getattr(options, field) for field in settings}
+    warnings = [line.removeprefix("WARNING: ") for line in log.splitlines()]
+    expected = deprecated_alias_warnings(config)
+    assert [line for line in warnings if line in expected] == expected

@@ -18,7 +18,7 @@ from clamkit.engine.options import DEFAULT_OPTIONS, ScanOptions
 # MaxFileSize says (clamd logs this value for MaxFileSize 0 or 3G).
 LARGEST_SCANNABLE_FILE = 2_147_483_645
 
-_FIELDS: tuple[tuple[str, str], ...] = (
+FIELD_OPTIONS: tuple[tuple[str, str], ...] = (
     ("max_scansize", "MaxScanSize"),
     ("max_files", "MaxFiles"),
     ("max_scantime_ms", "MaxScanTime"),
@@ -87,7 +87,7 @@ def _effective(config: Config, name: str) -> object:
 
 
 def scan_options(config: Config, *, allmatch: bool = False) -> ScanOptions:
-    values = {field: _effective(config, name) for field, name in _FIELDS}
+    values = {field: _effective(config, name) for field, name in FIELD_OPTIONS}
     encrypted = bool(values["alert_encrypted"])
     recursion = config.number("MaxRecursion")
     return ScanOptions(
