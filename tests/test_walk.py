@@ -21,6 +21,7 @@ from daemons import send, start_reference_clamd
 
 from clamkit.config import parse_config
 from clamkit.daemon.walk import (
+    ACCESS_DENIED,
     EXCLUDED,
     NOT_SUPPORTED,
     OTHER_FILESYSTEM,
@@ -257,6 +258,8 @@ def check_unreadable_directories(tmp_path: Path) -> None:
         (tmp_path / name).mkdir()
         (tmp_path / name / "v").write_text("x")
         (tmp_path / name).chmod(mode)
+    (tmp_path / "ok" / "secret").write_text("x")
+    (tmp_path / "ok" / "secret").chmod(0)
     program = (
         "import sys\n"
         "from clamkit.daemon.walk import walk, WalkRules, ScanFile\n"
@@ -268,6 +271,7 @@ def check_unreadable_directories(tmp_path: Path) -> None:
         [
             *("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"),
             *(sys.executable, "-c", program, str(tmp_path), f"{tmp_path}/noexec/v"),
+            f"{tmp_path}/ok/secret",
         ],
         capture_output=True,
         text=True,
@@ -278,11 +282,17 @@ def check_unreadable_directories(tmp_path: Path) -> None:
         pytest.skip(f"the project is not readable by nobody: {done.stderr.splitlines()[-1]}")
     denied = "File path check failure: Permission denied. ERROR"
     ordered = by_inode([tmp_path / "noread", tmp_path / "noexec", tmp_path / "ok"])
+    ok = by_inode([tmp_path / "ok" / "v", tmp_path / "ok" / "secret"])
     expected = [
-        f"{tmp_path}/ok/v" if path.endswith("/ok") else f"{path}: {denied} False"
+        line
         for path in ordered
+        for line in (ok if path.endswith("/ok") else [f"{path}: {denied} False"])
     ]
-    assert done.stdout.splitlines() == [*expected, f"{tmp_path}/noexec/v: {denied} True"]
+    assert done.stdout.splitlines() == [
+        *expected,
+        f"{tmp_path}/noexec/v: {denied} True",
+        f"{tmp_path}/ok/secret: {ACCESS_DENIED} True",
+    ]
 
 
 # -- side by side with the reference ------------------------------------------

@@ -16,8 +16,8 @@ were taken from clamd 1.4.6 itself:
   than MaxDirectoryRecursion (0: no limit) are skipped silently.
 * The path argument itself: trailing slashes are dropped and leading ones
   collapsed to one; an unfollowed symlink yields nothing, a FIFO or device
-  ``Not supported file type ERROR``, and a path that is excluded or cannot
-  be examined ends the command (``Notice.final``: clamd then sends no
+  ``Not supported file type ERROR``, and a path that is excluded, cannot
+  be examined or is a file that cannot be read ends the command (``Notice.final``: clamd then sends no
   summary line).
 
 ExcludePath patterns are glibc POSIX extended regexes, translated to
@@ -38,7 +38,8 @@ from clamkit.config.parser import Config
 EXCLUDED = "Excluded"
 OTHER_FILESYSTEM = "Excluded (another filesystem)"
 NOT_SUPPORTED = "Not supported file type ERROR"
-# Sent by the scanner (not the walk) when a listed file cannot be opened.
+# For an unreadable argument (which ends the command); for a file found in a
+# directory the daemon sends it when opening fails, and the command goes on.
 ACCESS_DENIED = "Access denied. ERROR"
 
 
@@ -235,7 +236,10 @@ def walk(path: str, rules: WalkRules) -> Iterator[WalkItem]:
         yield Notice(top, path_check_failure(error.errno or errno.EIO), final=True)
         return
     if stat.S_ISREG(info.st_mode):
-        yield ScanFile(top)
+        if os.access(top, os.R_OK):
+            yield ScanFile(top)
+        else:
+            yield Notice(top, ACCESS_DENIED, final=True)
     elif stat.S_ISDIR(info.st_mode):
         yield from _directory(top, info.st_dev, rules)
     else:
