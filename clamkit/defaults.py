@@ -24,6 +24,8 @@ BUNDLED_CONTAINER = "daily.cld"
 # Where the built-in socket goes (see default_local_socket).
 SOCKET_NAME = "clamd.sock"
 PRIVATE_DIRECTORY_MODE = 0o700
+# Where the socket's directory goes when the session has no runtime directory.
+FALLBACK_RUNTIME_ROOT = Path("/tmp")
 
 
 class MissingDefaultsError(RuntimeError):
@@ -54,7 +56,8 @@ def default_local_socket() -> Path:
     """
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     uid = os.getuid()
-    directory = Path(runtime) / "clamkit" if runtime else Path("/tmp") / f"clamkit-{uid}"
+    fallback = FALLBACK_RUNTIME_ROOT / f"clamkit-{uid}"
+    directory = Path(runtime) / "clamkit" if runtime else fallback
     try:
         directory.mkdir(mode=PRIVATE_DIRECTORY_MODE)
     except FileExistsError:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from clamkit import defaults
 from clamkit.cli import clamd
 from clamkit.config.parser import Config
 from clamkit.daemon.log import DaemonLog
@@ -201,36 +202,51 @@ def fake_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Started]]:
     yield started
 
 
+@pytest.mark.parametrize("foreground", [True, False])
 def test_built_in_defaults_without_a_configuration_file(
     fake_server: list[Started],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    foreground: bool,
 ) -> None:
     monkeypatch.setattr(clamd, "DEFAULT_CONFIG_PATH", str(tmp_path / "absent.conf"))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    outcome = run_ours(["--foreground"], capsys)
+    outcome = run_ours(["--foreground"] if foreground else [], capsys)
     assert outcome.status == 7
     [started] = fake_server
     socket_path = tmp_path / "clamkit" / "clamd.sock"
     assert started.config.text("LocalSocket") == str(socket_path)
     assert started.config.text("DatabaseDirectory") == str(bundled_database_dir())
-    assert started.config.flag("Foreground")
+    # Foreground is left as the defaults have it: --foreground still decides.
+    assert started.config.flag("Foreground") == foreground
     assert str(socket_path) in outcome.stdout
     assert (tmp_path / "clamkit").stat().st_mode & 0o777 == 0o700
 
 
-def test_built_in_defaults_stay_detached_without_foreground(
-    fake_server: list[Started],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    monkeypatch.setattr(clamd, "DEFAULT_CONFIG_PATH", str(tmp_path / "absent.conf"))
+def test_default_socket_outside_a_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
-    monkeypatch.setattr(clamd, "default_local_socket", lambda: tmp_path / "private" / "s")
-    run_ours([], capsys)
-    assert not fake_server[0].config.flag("Foreground")
+    monkeypatch.setattr(defaults, "FALLBACK_RUNTIME_ROOT", tmp_path)
+    private = tmp_path / f"clamkit-{os.getuid()}"
+    private.mkdir(mode=0o755)
+    assert defaults.default_local_socket() == private / "clamd.sock"
+    assert private.stat().st_mode & 0o777 == 0o700
+
+
+def test_default_socket_directory_must_be_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "clamkit").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(defaults.UnsafeDefaultsError, match="not a directory owned by"):
+        defaults.default_local_socket()
+    if os.geteuid() == 0:
+        (tmp_path / "clamkit").unlink()
+        (tmp_path / "clamkit").mkdir()
+        os.chown(tmp_path / "clamkit", 65534, 65534)
+        with pytest.raises(defaults.UnsafeDefaultsError):
+            defaults.default_local_socket()
 
 
 def test_command_line_overrides_and_start_up_notes(
