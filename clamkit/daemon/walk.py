@@ -17,8 +17,8 @@ were taken from clamd 1.4.6 itself:
 * The path argument itself: trailing slashes are dropped and leading ones
   collapsed to one; an unfollowed symlink yields nothing, a FIFO or device
   ``Not supported file type ERROR``, and a path that is excluded, cannot
-  be examined or is a file that cannot be read ends the command (``Notice.final``: clamd then sends no
-  summary line).
+  be examined or is a file that cannot be read ends the command
+  (``Notice.final``: clamd then sends no summary line).
 
 ExcludePath patterns are glibc POSIX extended regexes, translated to
 Python's dialect by ``posix_to_python``.
