@@ -171,6 +171,55 @@ def test_binhex_without_data_is_corrupt() -> None:
         members_of(binhex.FORMAT, b"(This file must be converted with BinHex 4.0)\n:!!:\n")
 
 
+BINHEX_ALPHABET = b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr"
+
+
+def run_length(data: bytes) -> bytes:
+    """BinHex run-length coding: a literal 0x90 is 0x90 0x00, runs of 4 to 255 are X 0x90 n."""
+    out = bytearray()
+    pos = 0
+    while pos < len(data):
+        byte = data[pos]
+        run = 1
+        while pos + run < len(data) and data[pos + run] == byte and run < 255:
+            run += 1
+        literal = b"\x90\x00" if byte == 0x90 else bytes([byte])
+        if run >= 4:
+            out += literal + bytes([0x90, run])
+        else:
+            out += literal * run
+        pos += run
+    return bytes(out)
+
+
+def binhex_file(name: bytes, data: bytes, resource: bytes = b"") -> bytes:
+    """A BinHex 4.0 file (with CRCs and run-length coding)."""
+    header = (
+        bytes([len(name)]) + name + b"\0TEXTttxt\0\0" + struct.pack(">II", len(data), len(resource))
+    )
+
+    def crc(part: bytes) -> bytes:
+        return struct.pack(">H", binascii.crc_hqx(part + b"\0\0", 0))
+
+    packed = run_length(header + crc(header) + data + crc(data) + resource + crc(resource))
+    padding = -len(packed) % 3
+    number = int.from_bytes(packed + b"\0" * padding, "big")
+    digits = len(packed) * 4 // 3 + (1 if padding else 0)
+    shift = 6 * ((len(packed) + padding) // 3 * 4 - 1)
+    text = bytes(BINHEX_ALPHABET[number >> (shift - 6 * i) & 63] for i in range(digits))
+    lines = b"\n".join(text[i : i + 64] for i in range(0, len(text), 64))
+    return b"(This file must be converted with BinHex 4.0)\n:" + lines + b":\n"
+
+
+def test_binhex_generated_forks() -> None:
+    data = b"\x90" + PAYLOAD + b"\0" * 300
+    items = members_of(binhex.FORMAT, binhex_file(b"a.bin", data, b"fork"))
+    assert [(m.name, bytes(m.data)) for m in items if isinstance(m, Member)] == [
+        ("a.bin", data),
+        ("a.bin.rsrc", b"fork"),
+    ]
+
+
 def tnef_stream(*attachments: tuple[str, bytes]) -> bytes:
     out = struct.pack("<IH", 0x223E9F78, 1)
 
@@ -274,6 +323,8 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         + b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
         + b64.replace(b"A", b"A ").rstrip(b"=\n"),
         "file.uu": uuencoded(exe),
+        "file.hqx": binhex_file(b"clam.exe", exe),
+        "resource.hqx": binhex_file(b"x.bin", b"hello", exe),
         "file.tnef": tnef_stream(("clam.exe", exe)),
         "link.html": b'<html><a href="data:application/octet-stream;base64,'
         + base64.b64encode(exe)
