@@ -276,6 +276,7 @@ class ServerConnection:
         # Terminator of connection-level errors: NUL until a session command sets it.
         self._last_terminator = b"\0"
         self._request: Request | None = None  # the INSTREAM or FILDES in progress
+        self._legacy_fildes = False
         self._stream_total = 0
         self._chunk_left = 0
         self._header = bytearray()
@@ -373,11 +374,14 @@ class ServerConnection:
         if self._session:
             self._dispatch_in_session(line)
             return
+        if line.legacy and line.text == b"FILDES":
+            # The reference waits for the descriptor of an unprefixed FILDES
+            # too, only to answer UNKNOWN COMMAND when the next read comes.
+            self._request = Request(Command.FILDES, None, line.terminator, None)
+            self._legacy_fildes = True
+            self._state = _State.DESCRIPTOR
+            return
         parsed = _parse(line.text, line.legacy)
-        if parsed is None and line.legacy and self._fds and line.text == b"FILDES":
-            # The reference takes an unprefixed FILDES for one when a
-            # descriptor came with it (only to reject the pair as a protocol error).
-            parsed = (Command.FILDES, None)
         if parsed is None or not _RULES[parsed[0]].outside_session:
             self._reject(_frame(None, UNKNOWN_COMMAND, line.terminator))
             return
@@ -491,6 +495,9 @@ class ServerConnection:
         request = self._request
         assert request is not None
         if self._pos < len(self._buf):
+            if self._legacy_fildes:
+                self._reject(reply(request, UNKNOWN_COMMAND))
+                return True
             if not self._fds:
                 self._reject(reply(request, NO_DESCRIPTOR))
                 return True
