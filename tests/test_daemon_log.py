@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import syslog
 import time
 from pathlib import Path
 
@@ -265,3 +266,23 @@ def test_unknown_facility_is_refused_with_the_reference_message() -> None:
         DaemonLog.from_config(config)
     # Without LogSyslog the facility is not looked at.
     DaemonLog.from_config(parse_config("LogFacility LOG_FOO\n", "clamd.conf")).close()
+
+
+def test_syslog_gets_every_message_with_its_priority(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, tuple[object, ...]]] = []
+    for name in ("openlog", "syslog", "closelog"):
+        monkeypatch.setattr(syslog, name, lambda *args, name=name: calls.append((name, args)))
+    config = parse_config("LogSyslog yes\nLogFacility LOG_MAIL\n", "clamd.conf")
+    log = DaemonLog.from_config(config)
+    log.info("+++ Started", terminal=False)
+    log.warning("careful")
+    log.error("broken")
+    log.debug("not enabled")
+    log.close()
+    assert calls == [
+        ("openlog", ("clamd", syslog.LOG_PID, syslog.LOG_MAIL)),
+        ("syslog", (syslog.LOG_INFO, "+++ Started")),
+        ("syslog", (syslog.LOG_WARNING, "WARNING: careful")),
+        ("syslog", (syslog.LOG_ERR, "ERROR: broken")),
+        ("closelog", ()),
+    ]

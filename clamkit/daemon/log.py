@@ -38,7 +38,7 @@ import syslog
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from clamkit.config.parser import Config
@@ -107,8 +107,6 @@ class DaemonLog:
         verbose: bool = False,
         debug: bool = False,
         syslog_facility: int | None = None,
-        stdout: TextIO | None = None,
-        stderr: TextIO | None = None,
     ) -> None:
         if path is not None and path not in STANDARD_STREAMS and not path.startswith("/"):
             raise LogError("LogFile requires full path.")
@@ -120,8 +118,6 @@ class DaemonLog:
         self._rotate = rotate
         self._timestamps = timestamps
         self._syslog = syslog_facility is not None
-        self._stdout = stdout
-        self._stderr = stderr
         self._fd: int | None = None
         self._mutex = threading.Lock()
         if syslog_facility is not None:
@@ -265,7 +261,7 @@ class DaemonLog:
         # A log that already is this stream would show every line twice.
         if self.path in STANDARD_STREAMS and STANDARD_STREAMS[self.path] == (2 if to_stderr else 1):
             return
-        stream = (self._stderr or sys.stderr) if to_stderr else (self._stdout or sys.stdout)
+        stream = sys.stderr if to_stderr else sys.stdout
         if stream is None:
             return
         try:
