@@ -137,6 +137,39 @@ def zip_bytes(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLAT
     return buffer.getvalue()
 
 
+def zip_entry_by_hand(data: bytes, method: int, compressed: bytes, flags: int = 0) -> bytes:
+    """A one-entry zip written by hand, for methods zipfile cannot write."""
+    name = b"member"
+    crc = zlib.crc32(data)
+    local = struct.pack(
+        "<4sHHHHHIIIHH", b"PK\x03\x04", 20, flags, method, 0, 0, crc,
+        len(compressed), len(data), len(name), 0,
+    ) + name + compressed  # fmt: skip
+    central = struct.pack(
+        "<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, flags, method, 0, 0, crc,
+        len(compressed), len(data), len(name), 0, 0, 0, 0, 0, 0,
+    ) + name  # fmt: skip
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local), 0)
+    return local + central + end
+
+
+def zip_with_central(data: bytes, central_entries: list[bytes]) -> bytes:
+    """``data`` (a zip) with its central directory replaced by ``central_entries``."""
+    start = data.index(b"PK\x01\x02")
+    end = bytearray(data[data.index(b"PK\x05\x06") :])
+    directory = b"".join(central_entries)
+    count = len(central_entries)
+    struct.pack_into("<HHII", end, 8, count, count, len(directory), start)
+    return data[:start] + directory + bytes(end)
+
+
+def zip_central_entries(data: bytes) -> list[bytes]:
+    """The central directory entries of ``data`` (a zip), each as bytes."""
+    directory = data[data.index(b"PK\x01\x02") : data.index(b"PK\x05\x06")]
+    starts = [i for i in range(len(directory)) if directory.startswith(b"PK\x01\x02", i)]
+    return [directory[a:b] for a, b in zip(starts, [*starts[1:], len(directory)], strict=True)]
+
+
 def nested_zip(payload: bytes, depth: int) -> bytes:
     """``payload`` at ``depth`` (1: a zip holding it, 2: a zip of that zip, ...)."""
     data = payload

@@ -159,17 +159,20 @@ def test_zip_members_are_trimmed_silently() -> None:
     assert names == (PAYLOAD_NAME,)
 
 
-def test_max_scansize_ends_the_scan() -> None:
-    first = tar_bytes([("big", bytes(3 * MiB)), ("payload", PAYLOAD)])
-    assert scan_names(first, max_scansize=MiB, alert_exceeds_max=True, allmatch=True) == (
-        EXCEEDED_MAX_SCAN_SIZE,
-    )
-    last = tar_bytes([("payload", PAYLOAD), ("big", bytes(3 * MiB))])
-    assert scan_names(last, max_scansize=MiB, alert_exceeds_max=True, allmatch=True) == (
-        PAYLOAD_NAME,
-        EXCEEDED_MAX_SCAN_SIZE,
-    )
-    assert scan_names(first, max_scansize=MiB) == ()
+def test_max_scansize_counts_every_object_and_ends_the_scan() -> None:
+    big_first = zip_bytes([("big", bytes(3 * MiB)), ("payload", PAYLOAD)])
+    options = {"max_scansize": MiB, "alert_exceeds_max": True, "allmatch": True}
+    assert scan_names(big_first, **options) == (EXCEEDED_MAX_SCAN_SIZE,)
+    assert scan_names(big_first, max_scansize=MiB) == ()
+    big_last = zip_bytes([("payload", PAYLOAD), ("big", bytes(3 * MiB))])
+    assert scan_names(big_last, **options) == (PAYLOAD_NAME, EXCEEDED_MAX_SCAN_SIZE)
+    # The top-level object counts too: alone over the limit, it is not scanned.
+    too_big = tar_bytes([("payload", PAYLOAD), ("big", bytes(3 * MiB))])
+    assert scan_names(too_big, **options) == (EXCEEDED_MAX_SCAN_SIZE,)
+    # ... and with its members it reaches the limit sooner.
+    half = tar_bytes([("payload", PAYLOAD), ("half", bytes(MiB // 2 + 1000))])
+    assert len(half) < MiB
+    assert scan_names(half, **options) == (PAYLOAD_NAME, EXCEEDED_MAX_SCAN_SIZE)
 
 
 def test_stream_cut_at_max_scansize_ends_the_scan() -> None:
@@ -287,5 +290,7 @@ def test_budget_seen_by_formats(register: object) -> None:
         budgets.append(extraction.member_budget())
 
     register(produce)  # type: ignore[operator]
-    scan_names(_fake_file(), max_filesize=1000, max_scansize=500)
+    top = _fake_file()
+    scan_names(top, max_filesize=1000, max_scansize=500 + len(top))
+    # MaxScanSize counts the top-level object, then each member.
     assert budgets == [500, 200]

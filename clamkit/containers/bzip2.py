@@ -9,4 +9,6 @@ from clamkit.engine.filetypes import FileType
 
 __all__ = ["FORMAT"]
 
-FORMAT = streams.StreamFormat("bzip2", FileType.CL_TYPE_BZ, streams.bzip2, b"BZh", overwrite=False)
+FORMAT = streams.StreamFormat(
+    "bzip2", FileType.CL_TYPE_BZ, streams.bzip2, b"BZh", concatenated=False
+)

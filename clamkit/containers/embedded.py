@@ -3,8 +3,10 @@
 Strategy: the reference looks through executables and unclassified binary
 data for the start of another object and scans from there to the end of
 the file as a child: a PE image (``MZ`` whose header points at ``PE\\0\\0``;
-only in files no larger than MaxEmbeddedPE), or an archive appended to an
-installer stub (ZIP, CAB, 7z).  This module does the same; the child's
+only in files no larger than MaxEmbeddedPE, and in data that is not itself
+an executable only when that header lies within the first 1 KiB, which is
+what the reference's type recognition sees), or an archive appended to an
+installer stub (ZIP, CAB, 7z; anywhere).  This module does the same; the child's
 own type then decides which format opens it, and a format reads only as
 much as the archive's own headers say, so the bytes after it do not matter.
 
@@ -20,7 +22,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from clamkit.containers.base import Alert, Extraction, Member
-from clamkit.engine.filetypes import FileType
+from clamkit.engine.filetypes import HEAD_SIZE, FileType, detect_file_type
 
 if TYPE_CHECKING:
     from clamkit.engine.bodyregex import Buffer
@@ -42,12 +44,13 @@ def _starts(data: Buffer, magic: bytes) -> Iterator[int]:
         position = data.find(magic, position + 1)
 
 
-def _pe_at(data: Buffer, offset: int) -> bool:
+def _pe_at(data: Buffer, offset: int, end: int) -> bool:
+    """Whether an ``MZ`` at ``offset`` points at a PE header ending by ``end``."""
     field = bytes(data[offset + _PE_OFFSET_FIELD : offset + _PE_OFFSET_FIELD + 4])
     if len(field) < 4:
         return False
     header = offset + struct.unpack("<I", field)[0]
-    return bytes(data[header : header + 4]) == b"PE\x00\x00"
+    return header + 4 <= end and bytes(data[header : header + 4]) == b"PE\x00\x00"
 
 
 def _cab_at(data: Buffer, offset: int) -> bool:
@@ -79,6 +82,8 @@ class EmbeddedPeFormat:
     """PE images found inside executables and binary data."""
 
     name = "embedded-pe"
+    # The reference puts an embedded image two recursion levels below its host.
+    levels = 2
 
     def recognise(self, file_type: FileType, data: Buffer) -> bool:
         return file_type in _HOSTS
@@ -87,8 +92,12 @@ class EmbeddedPeFormat:
         limit = extraction.options.max_embeddedpe
         if limit and len(data) > limit:
             return
+        # In unclassified data the reference finds only images whose PE
+        # header is within the bytes it types files by; in executables, all.
+        host = detect_file_type(bytes(data[:HEAD_SIZE]), len(data))
+        end = len(data) if host is FileType.CL_TYPE_MSEXE else HEAD_SIZE
         for offset in _starts(data, b"MZ"):
-            if _pe_at(data, offset):
+            if _pe_at(data, offset, end):
                 member = _member(f"pe@{offset}", data, offset, extraction)
                 if member is None:
                     return

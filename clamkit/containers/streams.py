@@ -44,6 +44,10 @@ __all__ = [
 INPUT_SLICE = 64 * 1024
 """Compressed bytes handed over per call when output can be bounded per call."""
 
+XZ_MEMORY_LIMIT = 256 * 1024 * 1024
+"""An xz header may ask for a 4 GiB dictionary; a stream needing more than
+this is treated as damaged rather than allowed to allocate it."""
+
 UNBOUNDED_INPUT_SLICE = 64
 """Deflate64 can expand 64 input bytes to at most ~16 MiB in one call."""
 
@@ -139,7 +143,7 @@ def bzip2() -> Decompressor:
 
 
 def xz() -> Decompressor:
-    return lzma.LZMADecompressor(lzma.FORMAT_XZ)
+    return lzma.LZMADecompressor(lzma.FORMAT_XZ, memlimit=XZ_MEMORY_LIMIT)
 
 
 def drain(decompressor: Decompressor, data: Buffer, budget: int) -> Decoded:
@@ -173,10 +177,9 @@ class StreamFormat:
     """A compressed file (gzip, bzip2, xz) decoded as one member.
 
     Files of several concatenated streams are decoded as the reference
-    decodes them, which is not how ``gzip -d`` does: with ``overwrite`` each
-    stream's output is written again from the start of the member (so a
-    later stream replaces an earlier one's first bytes: gzip and xz on
-    ClamAV 1.4), without it only the first stream is read (bzip2).
+    decodes them: with ``concatenated`` one after the other into one member,
+    as ``gzip -d`` does (gzip and xz on ClamAV 1.4), without it only the
+    first stream (bzip2).
     """
 
     def __init__(
@@ -186,13 +189,13 @@ class StreamFormat:
         factory: Callable[[], Decompressor],
         magic: bytes,
         *,
-        overwrite: bool,
+        concatenated: bool,
     ) -> None:
         self.name = name
         self._file_type = file_type
         self._factory = factory
         self._magic = magic
-        self._overwrite = overwrite
+        self._concatenated = concatenated
 
     def recognise(self, file_type: FileType, data: Buffer) -> bool:
         return file_type is self._file_type
@@ -203,16 +206,15 @@ class StreamFormat:
             return
         view = memoryview(data)
         out = bytearray()
-        truncated = False
         position = 0
         while True:
-            decoded = drain(self._factory(), view[position:], budget)
-            out[: len(decoded.data)] = decoded.data
-            truncated = truncated or decoded.truncated
+            decoded = drain(self._factory(), view[position:], budget - len(out))
+            out += decoded.data
             position += decoded.consumed
-            if not (self._overwrite and decoded.complete and decoded.consumed):
+            more = self._concatenated and decoded.complete and decoded.consumed
+            if decoded.truncated or not more:
                 break
             if bytes(view[position : position + len(self._magic)]) != self._magic:
                 break  # trailing bytes that start no new stream are ignored
-        if out or truncated:
-            yield Member(self.name, bytes(out), None, truncated)
+        if out or decoded.truncated:
+            yield Member(self.name, bytes(out), None, decoded.truncated)

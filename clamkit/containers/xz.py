@@ -11,5 +11,5 @@ from clamkit.engine.filetypes import FileType
 __all__ = ["FORMAT"]
 
 FORMAT = streams.StreamFormat(
-    "xz", FileType.CL_TYPE_XZ, streams.xz, b"\xfd7zXZ\x00", overwrite=True
+    "xz", FileType.CL_TYPE_XZ, streams.xz, b"\xfd7zXZ\x00", concatenated=True
 )

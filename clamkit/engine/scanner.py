@@ -12,16 +12,19 @@ Limits, as the reference applies them (observed on ClamAV 1.4):
 
 - MaxRecursion: the top-level object is depth 0; a member at depth
   ``MaxRecursion`` or deeper is not scanned (``...MaxRecursion``), its
-  siblings still are.
+  siblings still are.  A member is one level below its container, except
+  where the format says otherwise (an optional ``levels`` attribute: the
+  reference counts an embedded PE image two levels down).
 - MaxFiles: members count, the top-level object does not; the member after
   the limit ends the scan, and so does a container whose members bring the
   count up to the limit (``...MaxFiles`` in both cases).
 - MaxFileSize: a top-level object or a member whose declared size is over
   it is skipped (``...MaxFileSize``); a member cut at it by its decompressor
   is scanned as far as it was extracted, with the same alert.
-- MaxScanSize: bytes extracted from containers, summed over the scan; a
-  member that would pass it (by declared size, or cut at what remained)
-  ends the scan (``...MaxScanSize``).
+- MaxScanSize: the sizes of the top-level object and of every member,
+  summed over the scan; a top-level object alone over it is not scanned,
+  and a member that would pass it (by declared size, or cut at what
+  remained) ends the scan (``...MaxScanSize``).
 - MaxScanTime: checked between members; when passed the scan ends with what
   it found (``...MaxScanTime``).
 - ``should_stop`` is polled between members too, and ends the scan silently.
@@ -33,12 +36,14 @@ HeuristicScanPrecedence): a signature found later is reported first, and
 without allmatch only that signature is.
 
 Memory bound: one member per nesting level is held at a time, each at most
-``min(MaxFileSize, MaxScanSize left)`` bytes, so extracted data never
-exceeds ``MaxRecursion * min(MaxFileSize, MaxScanSize)`` (17 * 100 MiB with
-the defaults; MaxScanSize also caps the sum of everything extracted, 400
-MiB by default), plus each format's decoder state.  A format that needs
-files writes them in one private directory (mode 0700) made on first use
-and removed when the top-level scan ends, however it ends.
+MaxFileSize, and all of them together within MaxScanSize (which counts
+every member), so extracted data held at once never exceeds
+``min(MaxRecursion * MaxFileSize, MaxScanSize)``: 400 MiB with the
+defaults.  Add each format's decoder state (bounded per format: zlib's
+32 KiB window, bzip2's 900 KiB blocks, xz under a 256 MiB memory limit) and
+the top-level object, which a file scan maps rather than reads.  A format
+that needs files writes them in one private directory (mode 0700) made on
+first use and removed when the top-level scan ends, however it ends.
 """
 
 from __future__ import annotations
@@ -111,13 +116,15 @@ class _Walk:
     It is also the ``Extraction`` the formats see.
     """
 
-    def __init__(self, engine: Engine, options: ScanOptions) -> None:
+    def __init__(self, engine: Engine, options: ScanOptions, size: int) -> None:
         self.engine = engine
         self.options = options
         self.names: list[str] = []
         self.heuristics: list[str] = []
         self.files = 0
-        self.extracted = 0
+        # Toward MaxScanSize: the top-level object and every member, as the
+        # reference counts them.
+        self.counted = size
         self.bytes_scanned = 0
         self.deadline = (
             time.monotonic() + options.max_scantime_ms / 1000 if options.max_scantime_ms else None
@@ -129,7 +136,7 @@ class _Walk:
     def _scan_size_left(self) -> int:
         if not self.options.max_scansize:
             return _UNLIMITED
-        return max(self.options.max_scansize - self.extracted, 0)
+        return max(self.options.max_scansize - self.counted, 0)
 
     def member_budget(self) -> int:
         return min(self.options.max_filesize or _UNLIMITED, self._scan_size_left())
@@ -182,7 +189,7 @@ class _Walk:
         if self.deadline is not None and time.monotonic() > self.deadline:
             self.exceeded(EXCEEDED_MAX_SCAN_TIME, stop=True)
 
-    def scan(self, data: Buffer, containers: tuple[FileType, ...]) -> None:
+    def scan(self, data: Buffer, containers: tuple[FileType, ...], depth: int) -> None:
         """Match ``data`` as one layer, then walk whatever containers it is."""
         file_type = detect_file_type(bytes(data[:TYPE_DETECTION_BYTES]), len(data))
         verdict = scan_layer(self.engine, Layer(data, file_type, containers), self.options)
@@ -197,11 +204,14 @@ class _Walk:
             if (gate is None or getattr(self.options, gate)) and container.recognise(
                 file_type, data
             ):
-                self.walk_members(container.members(data, self), inner)
+                levels = getattr(container, "levels", 1)
+                self.walk_members(container.members(data, self), inner, depth + levels)
                 if self.done:
                     return
 
-    def walk_members(self, items: Iterator[Member | Alert], inner: tuple[FileType, ...]) -> None:
+    def walk_members(
+        self, items: Iterator[Member | Alert], inner: tuple[FileType, ...], depth: int
+    ) -> None:
         options = self.options
         try:
             for item in items:
@@ -210,7 +220,7 @@ class _Walk:
                     if self.alert_enabled(item.option):
                         self.heuristic(item.name)
                     continue
-                self.member(item, inner)
+                self.member(item, inner, depth)
                 if self.done:
                     return
         except _CORRUPT_INPUT_ERRORS:
@@ -225,9 +235,9 @@ class _Walk:
         if options.max_files and self.files >= options.max_files:
             self.exceeded(EXCEEDED_MAX_FILES, stop=True)
 
-    def member(self, member: Member, inner: tuple[FileType, ...]) -> None:
+    def member(self, member: Member, inner: tuple[FileType, ...], depth: int) -> None:
         options = self.options
-        if options.max_recursion and len(inner) >= options.max_recursion:
+        if options.max_recursion and depth >= options.max_recursion:
             self.exceeded(EXCEEDED_MAX_RECURSION, stop=False)
             return
         if options.max_files and self.files >= options.max_files:
@@ -240,28 +250,35 @@ class _Walk:
             self.exceeded(EXCEEDED_MAX_SCAN_SIZE, stop=True)
         cut_by_scan_size = member.truncated and len(member.data) >= self._scan_size_left()
         self.files += 1
-        self.extracted += len(member.data)
+        self.counted += len(member.data)
         if member.truncated and not cut_by_scan_size:
             self.exceeded(EXCEEDED_MAX_FILE_SIZE, stop=False)
-        self.scan(member.data, inner)
+        self.scan(member.data, inner, depth)
         if cut_by_scan_size:
             self.exceeded(EXCEEDED_MAX_SCAN_SIZE, stop=True)
 
 
-def _too_large(engine: Engine, size: int, options: ScanOptions) -> ScanResult:
-    """The reference does not scan an object over MaxFileSize at all."""
-    names = (EXCEEDED_MAX_FILE_SIZE,) if options.alert_exceeds_max else ()
-    return ScanResult(names, size, 0)
+def _over_limits(size: int, options: ScanOptions) -> ScanResult | None:
+    """The result for a top-level object the reference does not scan at all
+    (over MaxFileSize, or alone over MaxScanSize), else None."""
+    if options.file_too_large(size):
+        name = EXCEEDED_MAX_FILE_SIZE
+    elif options.scan_budget_exceeded(size):
+        name = EXCEEDED_MAX_SCAN_SIZE
+    else:
+        return None
+    return ScanResult((name,) if options.alert_exceeds_max else (), size, 0)
 
 
 def scan_bytes(engine: Engine, data: Buffer, options: ScanOptions | None = None) -> ScanResult:
     options = options or DEFAULT_OPTIONS
     size = len(data)
-    if options.file_too_large(size):
-        return _too_large(engine, size, options)
-    walk = _Walk(engine, options)
+    unscanned = _over_limits(size, options)
+    if unscanned is not None:
+        return unscanned
+    walk = _Walk(engine, options, size)
     try:
-        walk.scan(data, ())
+        walk.scan(data, (), 0)
     except _StopScan:
         pass
     finally:
@@ -274,8 +291,9 @@ def _scan_open_file(engine: Engine, handle: BinaryIO, options: ScanOptions) -> S
     size = os.fstat(handle.fileno()).st_size
     if size == 0:
         return scan_bytes(engine, b"", options)
-    if options.file_too_large(size):
-        return _too_large(engine, size, options)
+    unscanned = _over_limits(size, options)
+    if unscanned is not None:
+        return unscanned
     with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
         return scan_bytes(engine, mapped, options)
 
