@@ -165,7 +165,15 @@ def test_rtf_package_and_other_objects() -> None:
     assert [(m.name, bytes(m.data)) for m in items] == [("payload.bin", PAYLOAD)]
     word = rtf_with(ole1_object(b"Word.Document.8", PAYLOAD))
     assert member_data(members_of(rtf.FORMAT, word)) == [PAYLOAD]
-    assert member_data(members_of(rtf.FORMAT, rtf_with(PAYLOAD))) == [PAYLOAD]
+    # Object data that is not an OLE1 object is dropped.
+    assert member_data(members_of(rtf.FORMAT, rtf_with(PAYLOAD))) == []
+
+
+def test_rtf_ignorable_groups_inside_object_data() -> None:
+    hexed = ole1_object(b"Package", ole10_native(PAYLOAD)[4:]).hex().upper().encode()
+    document = b"{\\rtf1{\\object{\\*\\objdata " + hexed[:99] + b"{\\*\\junk abc}"
+    document += b" ".join(hexed[i : i + 7] for i in range(99, len(hexed), 7)) + b"}}}"
+    assert member_data(members_of(rtf.FORMAT, document)) == [PAYLOAD]
 
 
 def test_rtf_end_to_end_and_switch() -> None:
@@ -233,7 +241,8 @@ def test_pdf_indirect_and_wrong_lengths() -> None:
         % len(PAYLOAD)
         + b"3 0 obj\n<</Length 5>>\nstream\nabcdefgh\nendstream\nendobj\n"
     )
-    assert member_data(members_of(pdf.FORMAT, document)) == [PAYLOAD, b"abcdefgh"]
+    # A wrong length: up to "endstream", the line end before it included.
+    assert member_data(members_of(pdf.FORMAT, document)) == [PAYLOAD, b"abcdefgh\n"]
 
 
 def test_pdf_flate_bomb_stops_at_the_budget() -> None:
@@ -388,6 +397,13 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
             [(b"/Filter /ASCII85Decode", base64.a85encode(exe, adobe=True))]
         ),
         "section.one": onenote_section(exe),
+        "two_files.one": onenote_section(b"hello", exe),
+        "word.rtf": rtf_with(ole1_object(b"Word.Document.8", corpus_file("clam.ole.doc"))),
+        "not_ole1.rtf": rtf_with(exe),
+        "no_length.pdf": b"%PDF-1.4\n1 0 obj\n<</Type /EmbeddedFile>>\nstream\r\n"
+        + exe
+        + b"\r\nendstream\nendobj\n",
+        "no_endstream.pdf": b"%PDF-1.4\n1 0 obj\n<</Length 544>>\nstream\n" + exe,
         **{f"empty_password_r{r}.pdf": empty_password_pdf(r, exe) for r in (2, 3, 4, 5, 6)},
     }
 

@@ -4,7 +4,8 @@ Strategy: as ClamAV does when the cross-reference table cannot be trusted
 (it never can in malware), objects are found by scanning for ``N G obj``
 and each one's stream is cut out by its ``/Length`` (direct, or an indirect
 integer object) when ``endstream`` follows there, else up to the next
-``endstream``.  The stream then goes through its ``/Filter`` chain:
+``endstream``, the line end before it included, as the reference cuts it.
+The stream then goes through its ``/Filter`` chain:
 FlateDecode, ASCIIHexDecode, ASCII85Decode, LZWDecode and RunLengthDecode
 are decoded here; at the first other filter (images, Crypt), or one whose
 input is invalid, the data is handed on as decoded so far.  Flate keeps
@@ -220,8 +221,9 @@ class _Objects:
                     else int(length.group(1))
                 )
             if size is None or _ENDSTREAM.match(data, first + size) is None:
-                closing = _ENDSTREAM.search(data, first)
-                size = (len(data) if closing is None else closing.start()) - first
+                # As the reference does, the line end before "endstream" then stays.
+                closing = data.find(b"endstream", first)
+                size = (len(data) if closing < 0 else closing) - first
             yield int(number), int(generation), dictionary, data[first : first + size]
 
     def encryption(self) -> tuple[bytes, bytes] | None:

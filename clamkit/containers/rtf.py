@@ -6,7 +6,9 @@ decoded).  The bytes are an OLE1 object: version, format, class, topic and
 item names, then the native data.  A *Package* object gives the packaged
 file (through the OLE1 package reader shared with OLE2); any other class
 gives its native data, typically a whole OLE2 document; bytes that are not
-an OLE1 object are handed on as they are.  (The reference governs RTF
+an OLE1 object are dropped, as the reference drops them.  Text in an
+ignorable group nested in the object data (``{\\* ...}``) belongs to
+another destination and is skipped.  (The reference governs RTF
 with ScanArchive, not a document switch: it is registered so.)
 """
 
@@ -47,8 +49,19 @@ def _group_end(text: bytes, start: int) -> int:
     return len(text)
 
 
+def _without_ignorable_groups(text: bytes) -> bytes:
+    """``text`` less its ``{\\* ...}`` groups, whose content belongs to another destination."""
+    kept = []
+    pos = 0
+    while (start := text.find(b"{\\*", pos)) >= 0:
+        kept.append(text[pos:start])
+        pos = _group_end(text, start + 1) + 1
+    kept.append(text[pos:])
+    return b"".join(kept)
+
+
 def _hex_bytes(text: bytes) -> bytes:
-    digits = _NOT_HEX.sub(b"", _CONTROL.sub(b"", text))
+    digits = _NOT_HEX.sub(b"", _CONTROL.sub(b"", _without_ignorable_groups(text)))
     return bytes.fromhex(digits[: len(digits) // 2 * 2].decode("ascii"))
 
 
@@ -83,7 +96,7 @@ def embedded_objects(text: bytes) -> Iterator[tuple[str, bytes]]:
             continue
         parsed = ole1_object(data)
         if parsed is None:
-            yield "objdata", data
+            # The reference waits for the OLE1 header and drops anything else.
             continue
         class_name, native = parsed
         payload = ole10_native_payload(native) if class_name == _PACKAGE else None
