@@ -5,13 +5,13 @@ Strategy: as ClamAV does when the cross-reference table cannot be trusted
 and each one's stream is cut out by its ``/Length`` (direct, or an indirect
 integer object) when ``endstream`` follows there, else up to the next
 ``endstream``, the line end before it included, as the reference cuts it.
-The stream then goes through its ``/Filter`` chain:
-FlateDecode, ASCIIHexDecode, ASCII85Decode, LZWDecode and RunLengthDecode
-are decoded here; at the first other filter (images, Crypt), or one whose
-input is invalid, the data is handed on as decoded so far.  Flate keeps
-what it inflated before corrupt input; every decoder stops at the member
-budget, so a Flate or LZW
-bomb costs no more than the limit.
+The stream then goes through its ``/Filter`` chain: FlateDecode,
+ASCIIHexDecode, ASCII85Decode, LZWDecode and RunLengthDecode are decoded
+here; at the first other filter (images, Crypt), or one whose input is
+invalid, the data is handed on as decoded so far.  Flate keeps what it
+inflated before corrupt input; every decoder stops at the member budget,
+so a Flate or LZW bomb costs no more than the limit.  Predictors
+(``/DecodeParms``) are not undone: the reference does not undo them.
 
 An encrypted PDF (``/Encrypt`` in its trailer) is opened with the empty
 user password when that works, as the reference does, and its streams are
