@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from daemons import RunningDaemon, start_clamkit_clamd, start_reference_clamd
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -216,3 +218,40 @@ def test_built_in_defaults(tmp_path: Path) -> None:
         if child.isalive():
             stop(child.pid)
         child.close(force=True)
+
+
+# What this part of clamd writes at start and at exit, as patterns over log lines.
+OWN_NOTES = re.compile(
+    r"\+\+\+ Started at |Received \d+ file descriptor|clamd daemon |Log file size limited"
+    r"|LOCAL: |TCP: |Socket file removed\."
+)
+
+
+def notes_of(start: Callable[..., RunningDaemon], where: Path) -> list[tuple[str, bool]]:
+    """This part's notes in the daemon's log, masked, each with whether the
+    terminal showed it too."""
+    where.mkdir()
+    daemon = start(where, "LogVerbose no")
+    try:
+        daemon.process.send_signal(signal.SIGTERM)
+        daemon.process.wait(timeout=30)
+        log = daemon.log()
+    finally:
+        daemon.stop()
+    terminal = (where / "clamd-output.txt").read_text()
+    notes = []
+    for line in log.splitlines():
+        if OWN_NOTES.match(line):
+            shown = line in terminal.splitlines()
+            masked = line.replace(str(daemon.workdir), "WORK").replace(str(daemon.tcp_port), "PORT")
+            masked = re.sub(r"Started at .*", "Started at TIME", masked)
+            masked = re.sub(r"clamd daemon \S+", "clamd daemon VERSION", masked)
+            notes.append((masked, shown))
+    return notes
+
+
+def test_start_and_stop_notes_match_the_reference(tmp_path: Path) -> None:
+    ours = notes_of(start_clamkit_clamd, tmp_path / "ours")
+    theirs = notes_of(start_reference_clamd, tmp_path / "theirs")
+    assert ours == theirs
+    assert len(ours) >= 9
