@@ -249,3 +249,66 @@ def deflate_bomb(size_mib: int) -> bytes:
 def gzip_wrap(deflated: bytes) -> bytes:
     """A gzip member around a raw deflate stream (CRC and size not checked by readers here)."""
     return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + deflated + bytes(8)
+
+
+def _both_endian(value: int, size: int) -> bytes:
+    return value.to_bytes(size, "little") + value.to_bytes(size, "big")
+
+
+def _iso_record(extent: int, size: int, name: bytes, directory: bool) -> bytes:
+    length = 33 + len(name) + (len(name) + 1) % 2
+    record = (
+        bytes([length, 0])
+        + _both_endian(extent, 4)
+        + _both_endian(size, 4)
+        + bytes(7)  # recording date
+        + bytes([2 if directory else 0, 0, 0])
+        + _both_endian(1, 2)
+        + bytes([len(name)])
+        + name
+    )
+    return record + bytes(length - len(record))
+
+
+def iso9660_bytes(members: list[tuple[str, bytes]], subdirectory: str | None = None) -> bytes:
+    """A minimal ISO 9660 image: files in the root, or all in one subdirectory."""
+    sector = 2048
+    root, sub = 18, 19
+    first_file = 20 if subdirectory else 19
+    extents, position = [], first_file
+    for _, data in members:
+        extents.append(position)
+        position += max(1, -(-len(data) // sector))
+    files = b"".join(
+        _iso_record(extent, len(data), name.upper().encode() + b";1", False)
+        for (name, data), extent in zip(members, extents, strict=True)
+    )
+    parent = _iso_record(root, sector, b"\x01", True)
+    dots = _iso_record(root, sector, b"\x00", True) + parent
+    if subdirectory:
+        sub_dots = _iso_record(sub, sector, b"\x00", True) + parent
+        sub_dir = _iso_record(sub, sector, subdirectory.upper().encode(), True)
+        directories = [dots + sub_dir, sub_dots + files]
+    else:
+        directories = [dots + files]
+    pvd = (
+        b"\x01CD001\x01\x00"
+        + b" " * 32
+        + b"CLAMKIT".ljust(32)
+        + bytes(8)
+        + _both_endian(position, 4)
+        + bytes(32)
+        + _both_endian(1, 2)
+        + _both_endian(1, 2)
+        + _both_endian(sector, 2)
+        + _both_endian(0, 4)
+        + bytes(16)
+        + _iso_record(root, sector, b"\x00", True)
+    )
+    terminator = b"\xffCD001\x01"
+    image = bytes(16 * sector) + pvd.ljust(sector, b"\0") + terminator.ljust(sector, b"\0")
+    for directory in directories:
+        image += directory.ljust(sector, b"\0")
+    for _, data in members:
+        image += data.ljust(max(1, -(-len(data) // sector)) * sector, b"\0")
+    return image

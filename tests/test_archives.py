@@ -24,6 +24,7 @@ from containers_support import (
     cpio_bytes,
     deflate_bomb,
     gzip_wrap,
+    iso9660_bytes,
     member_data,
     members_of,
     scan_names,
@@ -35,7 +36,7 @@ from containers_support import (
     zip_with_central,
 )
 
-from clamkit.containers import bzip2, cpio, embedded, explode, gzip, sevenzip, tar, xz
+from clamkit.containers import bzip2, cpio, embedded, explode, gzip, iso9660, sevenzip, tar, xz
 from clamkit.containers import zip as zip_format
 from clamkit.containers.base import EXCEEDED_MAX_FILE_SIZE, Alert, ContainerFormat, Member
 from clamkit.engine import ScanOptions
@@ -336,3 +337,36 @@ def test_bzip2_bomb_stops_at_budget() -> None:
 def test_bare_lzma_is_not_read() -> None:
     # A bare .lzma stream has no type of its own and stays undecoded, as on the reference.
     assert scan_names(lzma.compress(PAYLOAD, format=lzma.FORMAT_ALONE)) == ()
+
+
+# -- ISO 9660 ----------------------------------------------------------------------
+
+
+def test_iso9660_files_in_the_root_and_in_directories() -> None:
+    for image, prefix in (
+        (iso9660_bytes([("a.txt", b"hello"), ("payload", PAYLOAD)]), ""),
+        (iso9660_bytes([("a.txt", b"hello"), ("payload", PAYLOAD)], "dir"), "DIR/"),
+    ):
+        items = members_of(iso9660.FORMAT, image)
+        assert [m.name for m in items if isinstance(m, Member)] == [
+            prefix + "A.TXT",
+            prefix + "PAYLOAD",
+        ]
+        assert member_data(items) == [b"hello", PAYLOAD]
+        assert scan_names(image) == (PAYLOAD_NAME,)
+
+
+def test_iso9660_directory_loops_and_damage() -> None:
+    image = bytearray(iso9660_bytes([("payload", PAYLOAD)], "dir"))
+    # Point the subdirectory's record back at the root: the walk must end.
+    root_listing = 18 * 2048
+    sub_record = root_listing + 34 + 34
+    struct.pack_into("<I", image, sub_record + 2, 18)
+    assert members_of(iso9660.FORMAT, bytes(image)) == []
+    image[root_listing] = 5  # a record too short to be one
+    with pytest.raises(iso9660.ContainerError):
+        members_of(iso9660.FORMAT, bytes(image))
+    no_primary = bytearray(iso9660_bytes([("payload", PAYLOAD)]))
+    no_primary[16 * 2048] = 2
+    with pytest.raises(iso9660.ContainerError):
+        members_of(iso9660.FORMAT, bytes(no_primary))

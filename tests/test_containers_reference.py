@@ -28,6 +28,7 @@ from containers_support import (
     TESTFILES,
     clamav_testsig_engine,
     cpio_bytes,
+    iso9660_bytes,
     nested_zip,
     sevenzip_bytes,
     tar_bytes,
@@ -166,6 +167,8 @@ GENERATED: dict[str, Callable[[bytes], bytes]] = {
     "stub-7z.bin": lambda exe: _JUNK + sevenzip_bytes([("clam.exe", exe)]),
     "stub-exe.bin": lambda exe: _JUNK + exe,
     "stub-exe-tail.bin": lambda exe: _JUNK + exe + b"\x00tail",
+    "root.iso": lambda exe: iso9660_bytes([("a.txt", _HELLO), ("clam.exe", exe)]),
+    "subdirectory.iso": lambda exe: iso9660_bytes([("clam.exe", exe)], "dir"),
     "clam.ar": lambda exe: _ar("clam.exe/", exe),
     "gz-in.ar": lambda exe: _ar("clam.exe.gz/", _gz(exe)),
 }
