@@ -323,6 +323,9 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         + b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
         + b64.replace(b"A", b"A ").rstrip(b"=\n"),
         "file.uu": uuencoded(exe),
+        # In plain text the reference decodes neither (the file is not typed uuencoded).
+        "text_uu.txt": b"Hello,\nthe file follows.\n\n" + uuencoded(exe),
+        "text_qp.txt": b"Hello,\n" + quoted_printable(exe),
         "file.hqx": binhex_file(b"clam.exe", exe),
         "resource.hqx": binhex_file(b"x.bin", b"hello", exe),
         "file.tnef": tnef_stream(("clam.exe", exe)),
