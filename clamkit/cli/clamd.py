@@ -43,6 +43,8 @@ from clamkit.defaults import (
 )
 
 DEFAULT_CONFIG_PATH = "/etc/clamav/clamd.conf"
+# Options naming files or directories that a relative path would leave ambiguous.
+_PATH_OPTIONS = ("DatabaseDirectory", "LocalSocket", "PidFile", "TemporaryDirectory")
 # The reference exits 1 for every start-up failure, usage errors included.
 FAILURE = 1
 
@@ -131,11 +133,7 @@ def clamd(
         )
         if value is not None
     }
-    pid_file = pid_file or config.text("PidFile")
-    if pid_file:
-        # The detached daemon works from /; the pid file stays where it was meant.
-        overrides["PidFile"] = os.path.abspath(pid_file)
-    config = config.replace(**overrides)
+    config = _anchored(config.replace(**overrides))
     if version:
         print(_version_line([config.text("DatabaseDirectory") or ""]))
         return 0
@@ -161,6 +159,21 @@ def _configuration(path: str | None) -> Config:
             LocalSocket=str(default_local_socket()),
         )
     return config
+
+
+def _anchored(config: Config) -> Config:
+    """Relative paths made absolute against the directory clamd was started in.
+
+    The reference binds its socket and loads its database before it forks
+    and moves to /; ours detaches first, so the paths are fixed here to
+    keep meaning what they meant where the user typed them.
+    """
+    relative = {
+        name: os.path.abspath(value)
+        for name in _PATH_OPTIONS
+        if (value := config.text(name)) and not os.path.isabs(value)
+    }
+    return config.replace(**relative) if relative else config
 
 
 def _start(config: Config, days: int, *, built_in: bool) -> int:
