@@ -322,6 +322,11 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "noisy_base64.eml": HEADERS
         + b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
         + b64.replace(b"A", b"A ").rstrip(b"=\n"),
+        "from_line_in_body.eml": multipart(
+            (b"Content-Type: text/plain", b"hello\n\nFrom me to you\n"), attachment(b64)
+        ),
+        "from_line_in_body.mbox": b"From a Thu Jul 31 13:51:21 2008\n"
+        + multipart((b"Content-Type: text/plain", b"hello\n\nFrom me to you\n"), attachment(b64)),
         "file.uu": uuencoded(exe),
         # In plain text the reference decodes neither (the file is not typed uuencoded).
         "text_uu.txt": b"Hello,\nthe file follows.\n\n" + uuencoded(exe),

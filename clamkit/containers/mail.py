@@ -1,7 +1,8 @@
 """Mail as a container: RFC 822/MIME messages and mbox files of them.
 
-Strategy: an mbox is cut into messages where a ``From `` line follows an
-empty line.  Each entity's header block is parsed by the standard library's
+Strategy: an mbox (a file whose first line is a ``From `` line) is cut
+into messages where a ``From `` line follows an empty line; any other mail
+is one message, whatever its body holds.  Each entity's header block is parsed by the standard library's
 ``email`` package (lenient ``compat32`` policy: folding, parameters,
 RFC 2231 file names), while bodies are cut at their multipart delimiters
 here, on the raw bytes, so nothing is re-encoded on the way.  Every leaf
@@ -132,7 +133,9 @@ def _entity_members(text: bytes, extraction: Extraction, depth: int) -> Iterator
 
 
 def messages(data: bytes) -> list[bytes]:
-    """The messages of an mbox (a plain mail is an mbox of one)."""
+    """The messages of an mbox; a file that does not open with a ``From `` line is one mail."""
+    if not data.startswith(b"From "):
+        return [data]
     return _MBOX_SEPARATOR.split(data)
 
 
