@@ -2,10 +2,11 @@
 
 Strategy: an mbox (a file whose first line is a ``From `` line) is cut
 into messages where a ``From `` line follows an empty line; any other mail
-is one message, whatever its body holds.  Each entity's header block is parsed by the standard library's
-``email`` package (lenient ``compat32`` policy: folding, parameters,
-RFC 2231 file names), while bodies are cut at their multipart delimiters
-here, on the raw bytes, so nothing is re-encoded on the way.  Every leaf
+is one message, whatever its body holds.  Each entity's header block is
+parsed by the standard library's ``email`` package (lenient ``compat32``
+policy: folding, parameters, RFC 2231 file names), while bodies are cut at
+their multipart delimiters here, on the raw bytes, so nothing is
+re-encoded on the way.  Every leaf
 part, inside nested ``message/rfc822`` parts too, becomes a member, decoded
 by its Content-Transfer-Encoding with the lenient decoders of ``transfer``.
 
