@@ -6,9 +6,9 @@ is one message, whatever its body holds.  Each entity's header block is
 parsed by the standard library's ``email`` package (lenient ``compat32``
 policy: folding, parameters, RFC 2231 file names), while bodies are cut at
 their multipart delimiters here, on the raw bytes, so nothing is
-re-encoded on the way.  Every leaf
-part, inside nested ``message/rfc822`` parts too, becomes a member, decoded
-by its Content-Transfer-Encoding with the lenient decoders of ``transfer``.
+re-encoded on the way.  Every leaf part, inside nested ``message/rfc822``
+parts too, becomes a member, decoded by its Content-Transfer-Encoding with
+the lenient decoders of ``transfer``.
 
 Parts that are not encoded (7bit, 8bit, binary, none) are handed on the way
 ClamAV's line-oriented parser stores them, which the reference was seen to
