@@ -117,7 +117,7 @@ def clamd(
     except ConfigError as error:
         sys.stderr.write(f"{error}\n")
         return FAILURE
-    except (MissingDefaultsError, UnsafeDefaultsError) as error:
+    except MissingDefaultsError as error:
         sys.stderr.write(f"ERROR: {error}\n")
         return FAILURE
     for warning in config.warnings:
@@ -137,7 +137,15 @@ def clamd(
     if version:
         print(_version_line([config.text("DatabaseDirectory") or ""]))
         return 0
-    return _start(config, days, built_in=not config.path)
+    built_in = not config.path
+    if built_in:
+        # Only now: -V must not create the socket's directory.
+        try:
+            config = config.replace(LocalSocket=str(default_local_socket()))
+        except UnsafeDefaultsError as error:
+            sys.stderr.write(f"ERROR: {error}\n")
+            return FAILURE
+    return _start(config, days, built_in=built_in)
 
 
 def _days(text: str) -> int:
@@ -154,10 +162,7 @@ def _configuration(path: str | None) -> Config:
     if path is not None or os.path.exists(DEFAULT_CONFIG_PATH):
         config = load_config(path or DEFAULT_CONFIG_PATH)
     else:
-        config = default_config().replace(
-            DatabaseDirectory=str(bundled_database_dir()),
-            LocalSocket=str(default_local_socket()),
-        )
+        config = default_config().replace(DatabaseDirectory=str(bundled_database_dir()))
     return config
 
 
