@@ -87,6 +87,21 @@ class Extraction(Protocol):
         ...
 
 
+def stored_member(
+    name: str, data: Buffer, start: int, size: int, extraction: Extraction
+) -> Member | None:
+    """The member stored as is at ``data[start:start + size]``, cut to the
+    member budget (None once nothing more may be extracted).
+
+    A container cut short gives what it holds: only the budget marks the
+    member truncated, and its declared size stays ``size``.
+    """
+    budget = extraction.member_budget()
+    if budget <= 0:
+        return None
+    return Member(name, data[start : start + min(size, budget)], size, size > budget)
+
+
 class ContainerFormat(Protocol):
     """A container format module's public object."""
 

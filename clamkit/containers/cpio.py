@@ -12,7 +12,7 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
-from clamkit.containers.base import Alert, Extraction, Member
+from clamkit.containers.base import Alert, Extraction, Member, stored_member
 from clamkit.engine.filetypes import FileType
 
 if TYPE_CHECKING:
@@ -117,12 +117,10 @@ class CpioFormat:
                 return
             if header.mode & _FILE_KIND != _REGULAR or header.file_size == 0:
                 continue
-            budget = extraction.member_budget()
-            if budget <= 0:
+            member = stored_member(name, data, start, header.file_size, extraction)
+            if member is None:
                 return
-            size = header.file_size
-            taken = min(size, budget, len(data) - start)
-            yield Member(name, data[start : start + taken], size, size > budget)
+            yield member
 
 
 FORMAT = CpioFormat()

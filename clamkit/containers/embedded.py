@@ -21,7 +21,7 @@ import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from clamkit.containers.base import Alert, Extraction, Member
+from clamkit.containers.base import Alert, Extraction, Member, stored_member
 from clamkit.engine.filetypes import HEAD_SIZE, FileType, detect_file_type
 
 if TYPE_CHECKING:
@@ -70,14 +70,6 @@ def _sevenzip_at(data: Buffer, offset: int) -> bool:
     return bytes(data[offset + 6 : offset + 7]) == b"\x00"  # major version 0
 
 
-def _member(name: str, data: Buffer, offset: int, extraction: Extraction) -> Member | None:
-    budget = extraction.member_budget()
-    if budget <= 0:
-        return None
-    size = len(data) - offset
-    return Member(name, data[offset : offset + min(size, budget)], size, size > budget)
-
-
 class EmbeddedPeFormat:
     """PE images found inside executables and binary data."""
 
@@ -98,7 +90,8 @@ class EmbeddedPeFormat:
         end = len(data) if host is FileType.CL_TYPE_MSEXE else HEAD_SIZE
         for offset in _starts(data, b"MZ"):
             if _pe_at(data, offset, end):
-                member = _member(f"pe@{offset}", data, offset, extraction)
+                size = len(data) - offset
+                member = stored_member(f"pe@{offset}", data, offset, size, extraction)
                 if member is None:
                     return
                 yield member
@@ -125,7 +118,8 @@ class SfxFormat:
                     if not every:
                         break
         for offset, name in sorted(found):
-            member = _member(f"{name}-sfx@{offset}", data, offset, extraction)
+            size = len(data) - offset
+            member = stored_member(f"{name}-sfx@{offset}", data, offset, size, extraction)
             if member is None:
                 return
             yield member

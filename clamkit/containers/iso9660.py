@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from clamkit.containers.base import Alert, ContainerError, Extraction, Member
+from clamkit.containers.base import Alert, ContainerError, Extraction, Member, stored_member
 from clamkit.engine.filetypes import FileType
 
 if TYPE_CHECKING:
@@ -75,12 +75,10 @@ class Iso9660Format:
                 if directory:
                     pending.append(((child, child_size), name + "/"))
                     continue
-                budget = extraction.member_budget()
-                if budget <= 0:
+                member = stored_member(name, data, child * block, child_size, extraction)
+                if member is None:
                     return
-                start = child * block
-                taken = min(child_size, budget)
-                yield Member(name, data[start : start + taken], child_size, child_size > budget)
+                yield member
 
     @staticmethod
     def _primary(data: Buffer) -> tuple[int, tuple[int, int]]:

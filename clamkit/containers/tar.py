@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from clamkit.containers.base import Alert, Extraction, Member
+from clamkit.containers.base import Alert, Extraction, Member, stored_member
 from clamkit.engine.filetypes import FileType
 
 if TYPE_CHECKING:
@@ -86,12 +86,10 @@ class TarFormat:
             name, next_name = next_name or self._header_name(header), None
             if kind not in _FILE_TYPES or size == 0:
                 continue
-            budget = extraction.member_budget()
-            if budget <= 0:
+            member = stored_member(name, data, start, size, extraction)
+            if member is None:
                 return
-            # An archive cut short gives what it holds; only the budget truncates.
-            taken = min(size, budget, len(data) - start)
-            yield Member(name, data[start : start + taken], size, size > budget)
+            yield member
 
     @staticmethod
     def _header_name(header: bytes) -> str:
