@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clamkit.containers import arj, cab, chm, lha, lzx, sis, szdd
+from clamkit.containers import arj, cab, chm, lha, lzh, lzx, sis, szdd
 from clamkit.containers.base import ContainerError, ContainerFormat, Member
 from tests.containers_support import (
     SHARED_TESTSIG,
@@ -285,30 +285,27 @@ def lzx_uncompressed(content: bytes, e8_size: int = 0) -> bytes:
     return writer.result()
 
 
-# Position slots from the LZX specification: slot -> (base, extra bits).
-SLOTS = {
-    3: (3, 0),
-    4: (4, 1),
-    5: (6, 1),
-    6: (8, 2),
-    7: (12, 2),
-    8: (16, 3),
-    9: (24, 3),
-    10: (32, 4),
-}
+# Position slots 0-31 from the LZX specification: the base of each slot's
+# formatted offsets (offset + 2), and the number of extra bits after it.
+SLOT_BASES = [0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768]
+SLOT_BASES += [1024, 1536, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 49152]
+SLOT_EXTRA = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11]
+SLOT_EXTRA += [12, 12, 13, 13, 14, 14]
 
 
-def lzx_verbatim(items: list[int | tuple[int, int]]) -> bytes:
+def lzx_verbatim_frames(items: list[int | tuple[int, int]]) -> list[tuple[bytes, int]]:
     """One verbatim block for a 64 KB window, whose 512-symbol main tree gives every
-    symbol 9 bits (a complete code in which each code is its symbol).
+    symbol 9 bits (a complete code in which each code is its symbol), cut into
+    32 KB frames (the stream realigns to 16 bits after each): (bytes, size) per frame.
 
     Matches are (offset, length 2-8); offset 0 means "repeat the last offset" (slot 0).
     """
     main_symbols = 256 + 8 * 32
+    total = sum(1 if isinstance(i, int) else i[1] for i in items)
     writer = LzxWriter()
     writer.put(0, 1)  # no E8 translation
     writer.put(1, 3)
-    writer.put(sum(1 if isinstance(i, int) else i[1] for i in items), 24)
+    writer.put(total, 24)
 
     def lengths(count: int, symbol_bit: str) -> None:
         # Pretree: symbols 0 and 8 get 1-bit codes ("0", "1"); delta 8 turns 0 into 9.
@@ -319,19 +316,31 @@ def lzx_verbatim(items: list[int | tuple[int, int]]) -> bytes:
     lengths(256, "1")
     lengths(main_symbols - 256, "1")
     lengths(249, "0")  # empty length tree
+    frames = []
+    produced = 0
+    frame_start = 0
     for item in items:
         if isinstance(item, int):
             writer.put(item, 9)
-            continue
-        offset, length = item
-        if offset == 0:
-            writer.put(256 + length - 2, 9)
-            continue
-        slot = max(s for s, (base, _extra) in SLOTS.items() if base <= offset + 2)
-        base, extra = SLOTS[slot]
-        writer.put(256 + slot * 8 + length - 2, 9)
-        writer.put(offset + 2 - base, extra)
-    return writer.result()
+            produced += 1
+        elif item[0] == 0:
+            writer.put(256 + item[1] - 2, 9)
+            produced += item[1]
+        else:
+            offset, length = item
+            slot = max(s for s, base in enumerate(SLOT_BASES) if base <= offset + 2)
+            writer.put(256 + slot * 8 + length - 2, 9)
+            writer.put(offset + 2 - SLOT_BASES[slot], SLOT_EXTRA[slot])
+            produced += length
+        if produced >= len(frames) * 32768 + 32768 or produced == total:
+            writer.flush()  # realign to 16 bits
+            frames.append((writer.out[frame_start:], min(32768, total - len(frames) * 32768)))
+            frame_start = len(writer.out)
+    return frames
+
+
+def lzx_verbatim(items: list[int | tuple[int, int]]) -> bytes:
+    return b"".join(frame for frame, _size in lzx_verbatim_frames(items))
 
 
 def test_cab_corpus_and_stored_and_mszip_across_blocks() -> None:
@@ -523,6 +532,7 @@ def test_random_corruption_fails_cleanly(name: str, data: st.DataObject) -> None
 def generated_files(exe: bytes) -> dict[str, bytes]:
     zeros = bytes(40000)
     lzx_items: list[int | tuple[int, int]] = [*exe[:2], *exe]
+    frames_text = (bytes(range(256)) * 4)[:1000] * 73  # 73,000 bytes: three frames
     level0 = lha_member(b"clam.exe", b"-lh5-", lzh_literals(exe, 4), len(exe), 0)
     return {
         "stored.arj": arj_archive((b"clam.exe", 0, exe, len(exe), 0)),
@@ -537,6 +547,11 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
             [("x", exe[:2]), ("clam.exe", exe)],
             3 | 16 << 8,
             [(lzx_verbatim(lzx_items), len(exe) + 2)],
+        ),
+        "lzx-frames.cab": cab_file(
+            [("x", frames_text), ("clam.exe", exe)],
+            3 | 16 << 8,
+            lzx_verbatim_frames([*frames_text[:1000], *[(1000, 8)] * 9000, *exe]),
         ),
         "quantum.cab": cab_file([("clam.exe", exe)], 2, [(exe, len(exe))]),
         "literal.szdd": szdd_file(list(exe), len(exe)),
@@ -644,3 +659,11 @@ def test_lzh_rejects_incomplete_codes() -> None:
     bits = binary(1, 16) + binary(2, 5) + "011" + "011"
     with pytest.raises(ContainerError, match="incomplete"):
         members_of(arj.FORMAT, arj_archive((b"x", 1, bits_to_bytes(bits), 1, 0)))
+
+
+def test_lzh_one_literal_blocks_are_runs_within_the_limit() -> None:
+    # Each block: 65536 symbols (a count of 0), a one-symbol length code, the
+    # one-literal code "A" and a one-symbol distance code: no bits per byte.
+    block = binary(0, 16) + binary(0, 5) * 2 + binary(0, 9) + binary(65, 9) + binary(0, 5) * 2
+    data = bits_to_bytes(block * 3)
+    assert lzh.decode_huffman(data, 0, len(data), 150_000, 17, 5) == b"A" * 150_000
