@@ -169,6 +169,15 @@ def test_socket_in_use_is_refused(opened: Opened, tmp_path: Path) -> None:
     assert path.exists()
 
 
+def test_socket_in_use_without_fix_stale(opened: Opened, tmp_path: Path) -> None:
+    path = tmp_path / "clamd.sock"
+    with socket.socket(socket.AF_UNIX) as alive:
+        alive.bind(str(path))
+        alive.listen()
+        with pytest.raises(ListenerError, match=r"is in use by another process\.$"):
+            opened.open(f"LocalSocket {path}\nFixStaleSocket no\n")
+
+
 def test_existing_socket_without_fix_stale(opened: Opened, tmp_path: Path) -> None:
     path = tmp_path / "clamd.sock"
     with socket.socket(socket.AF_UNIX) as dead:

@@ -274,9 +274,10 @@ def _socket_mode(text: str) -> int:
         mode = int(text, 8)
     except ValueError:
         mode = -1
-    if not 0 <= mode <= 0o7777 or not text.isdigit():
+    if mode < 0 or not (text.isascii() and text.isdigit()):
         raise ListenerError(f"Invalid LocalSocketMode {text}")
-    return mode
+    # Higher digits are accepted and dropped, as by the reference.
+    return mode & 0o7777
 
 
 def _group_id(name: str) -> int:
@@ -295,11 +296,12 @@ def _clear_path(path: str, *, fix_stale: bool, log: DaemonLog) -> None:
     except OSError:
         # Unreadable parent and the like: let bind report it.
         return
-    exists = f"LOCAL: Socket file {path} exists. Either remove it, or configure a different one."
-    if not fix_stale or not stat.S_ISSOCK(info.st_mode):
-        raise ListenerError(exists)
-    if _answers(path):
+    if stat.S_ISSOCK(info.st_mode) and _answers(path):
         raise ListenerError(f"LOCAL: Socket file {path} is in use by another process.")
+    if not fix_stale or not stat.S_ISSOCK(info.st_mode):
+        raise ListenerError(
+            f"LOCAL: Socket file {path} exists. Either remove it, or configure a different one."
+        )
     log.info(f"LOCAL: Removing stale socket file {path}", terminal=False)
     try:
         os.unlink(path)
