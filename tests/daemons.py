@@ -25,6 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -211,16 +212,6 @@ def exchange(
         return Conversation(bytes(received), closed=True)
 
 
-def send(
-    address: Address,
-    data: bytes | Sequence[bytes],
-    *,
-    fds: Sequence[int] = (),
-    fds_with: int = 0,
-    half_close: bool = False,
-    timeout: float = 5.0,
-) -> bytes:
-    """What the daemon answered to ``data`` (see ``exchange``)."""
-    return exchange(
-        address, data, fds=fds, fds_with=fds_with, half_close=half_close, timeout=timeout
-    ).data
+def send(address: Address, data: bytes | Sequence[bytes], **options: Any) -> bytes:
+    """What the daemon answered to ``data``; ``options`` as for ``exchange``."""
+    return exchange(address, data, **options).data
