@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import sys
 import time
 from typing import Annotated
@@ -247,6 +248,9 @@ def run(argv: list[str]) -> int:
 
 
 def main() -> None:
+    # Ctrl-C before the daemon installs its own handler (while the database
+    # loads) ends clamd quietly, as the reference, not with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     if sys.argv and sys.argv[0].endswith(".py"):
         # Under ``python -m``, getopt's messages should still name clamd.
         sys.argv[0] = "clamd"
