@@ -282,6 +282,23 @@ def test_corpus_end_to_end(name: str) -> None:
 # -- parity with the reference on generated files ------------------------------------
 
 
+def html_data_uri_files(exe: bytes) -> dict[str, bytes]:
+    """Where the reference finds data: URIs in HTML, and where it does not."""
+    encoded = base64.b64encode(exe)
+    uri = b"data:application/octet-stream;base64," + encoded
+    return {
+        "object_data.html": b'<html><object data="' + uri + b'"></object></html>',
+        "any_attribute.html": b"<html><p foo='" + uri + b"'>x</p></html>",
+        "unquoted.html": b"<html><a href=" + uri + b">x</a></html>",
+        "entity.html": b'<html><a href="&#x64;ata&colon;' + uri[5:] + b'">x</a></html>',
+        "upper_case.html": b'<html><a href="DATA:' + uri[5:] + b'">x</a></html>',
+        "leading_blank.html": b'<html><a href=" ' + uri + b'">x</a></html>',
+        "in_comment.html": b'<html><!-- <a href="' + uri + b'"> --></html>',
+        "in_script.html": b'<html><script>var s = "<a href=\\"' + uri + b'\\">";</script></html>',
+        "css_url.html": b'<html><div style="background:url(' + uri + b')">x</div></html>',
+    }
+
+
 def generated_files(exe: bytes) -> dict[str, bytes]:
     b64 = base64.encodebytes(exe)
     text = (b"Content-Type: text/plain\nContent-Transfer-Encoding: base64", b64)
@@ -327,6 +344,7 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         ),
         "from_line_in_body.mbox": b"From a Thu Jul 31 13:51:21 2008\n"
         + multipart((b"Content-Type: text/plain", b"hello\n\nFrom me to you\n"), attachment(b64)),
+        **html_data_uri_files(exe),
         "file.uu": uuencoded(exe),
         # In plain text the reference decodes neither (the file is not typed uuencoded).
         "text_uu.txt": b"Hello,\nthe file follows.\n\n" + uuencoded(exe),

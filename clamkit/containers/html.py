@@ -1,20 +1,23 @@
 """HTML as a container: the ``data:`` URIs (RFC 2397) of its links and sources.
 
-Strategy: the reference turns each ``data:`` URI in an ``href`` or ``src``
-attribute into a small mail (``From html-normalise``, the media type as
+Strategy: the reference turns each ``data:`` URI that is the value of an
+attribute (of any tag; character references decoded, ``data:`` in lower
+case and first) into a small mail (``From html-normalise``, the media type as
 Content-type, ``Content-transfer-encoding: base64`` when the URI says
 ``;base64``) and scans that, so the chain of containers is HTML, mail, then
 the decoded data.  The same mail is the member here, percent escapes of
-plain URIs already decoded, as the reference writes them.  Only the first
+plain URIs already decoded, as the reference writes them.  Tags and
+attributes are read by the standard library's ``HTMLParser``, which skips
+comments and script text as the reference's normaliser does.  Only the first
 MaxHTMLNormalize bytes are looked at, as for the normalised views.  The
 normalised views themselves are the matcher's business, not a container's.
 """
 
 from __future__ import annotations
 
-import re
 import urllib.parse
 from collections.abc import Iterator
+from html.parser import HTMLParser
 
 from clamkit.containers.base import Alert, Extraction, Member
 from clamkit.containers.transfer import bounded_member
@@ -23,23 +26,39 @@ from clamkit.engine.filetypes import FileType, refine_file_type
 
 __all__ = ["FORMAT", "HtmlFormat", "data_uri_mails"]
 
-_DATA_URI = re.compile(
-    rb"""\b(?:href|src)[ \t\r\n]*=[ \t\r\n]*(?:"[ \t]*data:([^,"]*),([^"]*)"""
-    rb"""|'[ \t]*data:([^,']*),([^']*)|data:([^,\s>]*),([^\s>]*))""",
-    re.IGNORECASE,
-)
+_DATA_PREFIX = "data:"
 _BASE64_SUFFIX = b";base64"
+
+
+class _DataUriCollector(HTMLParser):
+    """Attribute values of real tags (not comments, not script text) that are ``data:`` URIs.
+
+    The reference checks the value after decoding its character references
+    and before anything else: ``DATA:`` or a leading blank is no URI.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.uris: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.uris += [v for _, v in attrs if v is not None and v.startswith(_DATA_PREFIX)]
+
+    handle_startendtag = handle_starttag
 
 
 def data_uri_mails(html: bytes) -> Iterator[bytes]:
     """The mail the reference writes for each ``data:`` URI in ``html``."""
-    for found in _DATA_URI.finditer(html):
-        groups = found.groups()
-        media_type, payload = next(
-            (groups[i], groups[i + 1]) for i in (0, 2, 4) if groups[i] is not None
-        )
-        head = b"From html-normalise\nContent-type: " + media_type.strip() + b"\n"
-        if media_type.lower().rstrip().endswith(_BASE64_SUFFIX):
+    collector = _DataUriCollector()
+    # Latin-1 maps every byte to one character and back.
+    collector.feed(html.decode("latin-1"))
+    collector.close()
+    for uri in collector.uris:
+        media_type, _, payload_text = uri[len(_DATA_PREFIX) :].partition(",")
+        media = media_type.strip().encode("latin-1")
+        payload = payload_text.encode("latin-1")
+        head = b"From html-normalise\nContent-type: " + media + b"\n"
+        if media.lower().endswith(_BASE64_SUFFIX):
             head += b"Content-transfer-encoding: base64\n"
         else:
             payload = urllib.parse.unquote_to_bytes(payload)
