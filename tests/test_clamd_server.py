@@ -63,6 +63,9 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "sub" / "deeper" / "eicar.com").write_bytes(EICAR)
     (root / "clean" / "notes.txt").write_text("nothing to see\n")
     (root / "readme.txt").write_text("hello\n")
+    (root / "skipme").mkdir()
+    shutil.copyfile(TEST_FILE, root / "skipme" / "hidden.exe")
+    shutil.copyfile(TEST_FILE, root / "sub" / "skipme.exe")
     os.symlink("/etc", root / "link")
     os.symlink(TEST_FILE, root / "filelink")
     os.mkfifo(root / "pipe")
@@ -87,7 +90,7 @@ def _start_pair(
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningDaemon]]:
-    yield from _start_pair(tmp_path_factory, "pair")
+    yield from _start_pair(tmp_path_factory, "pair", "ExcludePath skipme")
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +134,12 @@ def test_path_commands_answer_as_the_reference(
 
 
 def test_scan_stops_at_the_first_infected_file(clamkit: RunningDaemon, tree: Path) -> None:
-    assert len(_lines(send(clamkit.unix_path, f"zSCAN {tree}\0".encode()))) == 1
-    found = _lines(send(clamkit.unix_path, f"zCONTSCAN {tree}\0".encode()))
+    scan = _lines(send(clamkit.unix_path, f"zSCAN {tree}\0".encode()))
+    assert [line for line in scan if line.endswith(b" FOUND")] == [
+        f"{tree}/a.exe: {TEST_NAME} FOUND".encode()
+    ]
+    lines = _lines(send(clamkit.unix_path, f"zCONTSCAN {tree}\0".encode()))
+    found = [line for line in lines if line.endswith(b" FOUND")]
     assert sorted(found) == sorted(
         [
             f"{tree}/a.exe: {TEST_NAME} FOUND".encode(),
@@ -357,8 +364,8 @@ def test_python_clamd_library_as_a_client(clamkit: RunningDaemon, tree: Path) ->
     assert client.ping() == "PONG"
     assert client.version().startswith("ClamAV ")
     assert client.scan(str(tree / "a.exe")) == {str(tree / "a.exe"): ("FOUND", TEST_NAME)}
-    found = client.contscan(str(tree))
-    assert found[str(tree / "sub" / "b.exe")] == ("FOUND", TEST_NAME)
+    found = client.contscan(str(tree / "sub" / "deeper"))
+    assert found == {str(tree / "sub" / "deeper" / "eicar.com"): ("FOUND", EICAR_NAME)}
     assert client.multiscan(str(tree / "clean")) == {str(tree / "clean"): ("OK", None)}
     import io
 
@@ -377,3 +384,48 @@ def test_descriptor_passing_from_another_process(clamkit: RunningDaemon) -> None
         client.settimeout(5)
         reply = client.recv(4096)
     assert reply.endswith(b"ERROR\0")
+
+
+def test_one_byte_writes_oversized_lengths_and_half_close(clamkit: RunningDaemon) -> None:
+    data = TEST_FILE.read_bytes()
+    request = _instream(data, 100)
+    one_byte_packets = [request[i : i + 1] for i in range(0, len(request))]
+    reply = send(clamkit.unix_path, one_byte_packets, timeout=30)
+    assert reply == f"stream: {TEST_NAME} FOUND\0".encode()
+    # A chunk length far past StreamMaxLength: refused, connection closed.
+    oversized = exchange(clamkit.unix_path, b"zINSTREAM\0\xff\xff\xff\xff" + b"x" * 100)
+    assert oversized.data == b"INSTREAM size limit exceeded. ERROR\0"
+    assert oversized.closed
+    # A client that half-closes after its command still gets the reply.
+    assert send(clamkit.unix_path, b"zPING\0", half_close=True) == b"PONG\0"
+    assert send(clamkit.unix_path, b"PING", half_close=True) == b"PONG\n"
+
+
+def test_client_that_never_reads_is_dropped(clamkit: RunningDaemon) -> None:
+    """Replies pile up unread: the daemon gives up on that client, not on the others."""
+    with socket.socket(socket.AF_UNIX) as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.connect(str(clamkit.unix_path))
+        client.setblocking(False)
+        request = b"zIDSESSION\0" + b"zSTATS\0" * 20000
+        sent = 0
+        deadline = time.monotonic() + 20
+        while sent < len(request) and time.monotonic() < deadline:
+            try:
+                sent += client.send(request[sent:])
+            except BlockingIOError:
+                time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        assert send(clamkit.unix_path, b"zPING\0") == b"PONG\0"
+
+        def dropped() -> bool:
+            try:
+                client.send(b"zPING\0")
+            except (BrokenPipeError, ConnectionResetError):
+                return True
+            except BlockingIOError:
+                pass
+            return False
+
+        assert _wait_for(dropped)

@@ -39,7 +39,16 @@ from clamkit.daemon.listeners import Listener, ListenerError, close_listeners, o
 from clamkit.daemon.log import DaemonLog
 from clamkit.daemon.pool import PoolStartError, ScanPool
 from clamkit.daemon.virusevent import run_virus_event
-from clamkit.daemon.walk import ACCESS_DENIED, Notice, WalkRules, argument_path, walk
+from clamkit.daemon.walk import (
+    ACCESS_DENIED,
+    EXCLUDED,
+    OTHER_FILESYSTEM,
+    Notice,
+    ScanFile,
+    WalkRules,
+    argument_path,
+    walk,
+)
 from clamkit.protocol import replies
 from clamkit.protocol.framing import (
     CLOSED,
@@ -262,6 +271,7 @@ class _Client:
         self.write_lock = asyncio.Lock()
         self.gone = asyncio.Event()
         self.session: set[asyncio.Task[None]] = set()
+        self.session_limit = max(1, config.number("MaxQueue"))
         self.spool: IO[bytes] | None = None
         self.stream_size = 0
 
@@ -305,7 +315,7 @@ class _Client:
                 elif event.session_id is None:
                     await self._execute(event)
                 else:
-                    self._in_session(self._execute(event))
+                    await self._in_session(self._execute(event))
             elif isinstance(event, StreamChunk):
                 self._spool_write(event.data)
             elif isinstance(event, StreamEnd):
@@ -314,7 +324,7 @@ class _Client:
                 if event.request.session_id is None:
                     await self._scan_stream(event.request, spool)
                 else:
-                    self._in_session(self._scan_stream(event.request, spool))
+                    await self._in_session(self._scan_stream(event.request, spool))
             elif isinstance(event, SessionEnded) and self.session:
                 await asyncio.gather(*self.session, return_exceptions=True)
             elif isinstance(event, SessionStarted):
@@ -336,7 +346,15 @@ class _Client:
                 return
             await asyncio.sleep(HANGUP_POLL_SECONDS)
 
-    def _in_session(self, work: Awaitable[None]) -> None:
+    async def _in_session(self, work: Awaitable[None]) -> None:
+        """Run a session's command alongside the others.
+
+        At most MaxQueue of one session's commands are under way; past that
+        the client is not read until one finishes, so a client pipelining
+        without end costs bounded memory and nobody else's turn.
+        """
+        while len(self.session) >= self.session_limit:
+            await asyncio.wait(self.session, return_when=asyncio.FIRST_COMPLETED)
         task = asyncio.ensure_future(work)
         self.session.add(task)
         task.add_done_callback(self.session.discard)
@@ -390,8 +408,14 @@ class _Client:
                     timeout_ms / 1000 if timeout_ms > 0 else None,
                 )
             except (TimeoutError, OSError):
-                self.gone.set()
+                self._hang_up()
                 raise ConnectionResetError from None
+
+    def _hang_up(self) -> None:
+        """Give up on this client: its scans stop and the reading side sees the end."""
+        self.gone.set()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
 
     async def _reply(self, request: Request, text: str) -> None:
         await self._send(reply(request, text))
@@ -481,26 +505,34 @@ class _Client:
             )
             return await self._report(request, path, result, path)
 
-        files: list[str] = []
-        for item in items:
-            if isinstance(item, Notice):
-                await self._reply(request, f"{item.path}: {item.text}")
-                if item.final:
-                    return
-            else:
-                files.append(item.path)
         if command is Command.MULTISCAN:
-            if not files and await asyncio.to_thread(os.path.isdir, top):
+            files = [item.path for item in items if isinstance(item, ScanFile)]
+            notices = [item for item in items if isinstance(item, Notice)]
+            if not files and (
+                any(notice.text == EXCLUDED for notice in notices)
+                or await asyncio.to_thread(os.path.isdir, top)
+            ):
                 # The reference's MULTISCAN of a directory without a file to
-                # scan (empty, or a symlink to one) ends without a word.
+                # scan (empty, excluded, a symlink to one) ends without a word.
                 return
-            outcomes = await asyncio.gather(*(one(path) for path in files))
-            found = any(outcomes)
+            # Notices first, except the exclusions MULTISCAN keeps quiet
+            # about; the files' lines come as their scans finish.
+            for notice in notices:
+                if notice.text not in (EXCLUDED, OTHER_FILESYSTEM):
+                    await self._reply(request, f"{notice.path}: {notice.text}")
+                    if notice.final:
+                        return
+            found = any(await asyncio.gather(*(one(path) for path in files)))
         else:
-            for path in files:
+            # The reference answers in walk order, notices between results.
+            for item in items:
                 if self.gone.is_set():
                     return
-                if await one(path):
+                if isinstance(item, Notice):
+                    await self._reply(request, f"{item.path}: {item.text}")
+                    if item.final:
+                        return
+                elif await one(item.path):
                     found = True
                     if stop_at_first:
                         break
