@@ -27,6 +27,7 @@ from clamkit.engine.filetypes import FileType, refine_file_type
 __all__ = ["FORMAT", "HtmlFormat", "data_uri_mails"]
 
 _DATA_PREFIX = "data:"
+_URI_MARKERS = (b"data:", b"data&", b"&#")
 _BASE64_SUFFIX = b";base64"
 
 
@@ -49,6 +50,10 @@ class _DataUriCollector(HTMLParser):
 
 def data_uri_mails(html: bytes) -> Iterator[bytes]:
     """The mail the reference writes for each ``data:`` URI in ``html``."""
+    # Parsing is slow; a page that holds no "data:" even through a character
+    # reference (no letter of it has a named one, ':' has "&colon;") has none.
+    if not any(marker in html for marker in _URI_MARKERS):
+        return
     collector = _DataUriCollector()
     # Latin-1 maps every byte to one character and back.
     collector.feed(html.decode("latin-1"))
