@@ -352,6 +352,9 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "file.hqx": binhex_file(b"clam.exe", exe),
         "resource.hqx": binhex_file(b"x.bin", b"hello", exe),
         "file.tnef": tnef_stream(("clam.exe", exe)),
+        "two.tnef": tnef_stream(("a.txt", b"hello"), ("clam.exe", exe)),
+        "no_checksum.tnef": tnef_stream(("clam.exe", exe))[:-2],
+        "cut_data.tnef": tnef_stream(("clam.exe", exe))[:-10],
         "link.html": b'<html><a href="data:application/octet-stream;base64,'
         + base64.b64encode(exe)
         + b'">x</a></html>',
