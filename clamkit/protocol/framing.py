@@ -256,10 +256,11 @@ class ServerConnection:
         self._unix_socket = unix_socket
         self._stream_max_length = stream_max_length
         self._enabled = enabled_commands
-        self._reads: deque[tuple[bytes, tuple[int, ...]]] = deque()
+        self._reads: deque[tuple[memoryview, tuple[int, ...]]] = deque()
         self._eof = False
-        # The read being processed (with what an earlier read left over).
-        self._buf = b""
+        # The read being processed (with what an earlier read left over):
+        # bytes while commands are parsed, a view of the read during a stream.
+        self._buf: bytes | memoryview = b""
         self._pos = 0
         # Where the search for the current prefixed command's terminator resumes.
         self._searched = 0
@@ -293,7 +294,9 @@ class ServerConnection:
             self._unclaimed.extend(fds)
             self._eof = not data
             return
-        self._reads.append((bytes(data), tuple(fds)))
+        # A view of immutable bytes: slices cost nothing and StreamChunk data stays valid.
+        view = memoryview(data if isinstance(data, bytes) else bytes(data))
+        self._reads.append((view, tuple(fds)))
 
     def next_event(self) -> Event | Sentinel:
         """The next event, ``NEED_DATA``, or ``CLOSED`` (from then on, always ``CLOSED``)."""
@@ -322,10 +325,6 @@ class ServerConnection:
         if self._state is _State.DONE:
             return "nothing"
         return "data" if self._started else "command"
-
-    @property
-    def session_active(self) -> bool:
-        return self._session and self._state is not _State.DONE
 
     # -- machinery --------------------------------------------------------
 
@@ -464,6 +463,9 @@ class ServerConnection:
                 self._events.append(StreamEnd(request))
                 self._request = None
                 self._state = _State.COMMAND
+                # The rest of this read is parsed as commands again.
+                self._buf = bytes(self._buf[self._pos :])
+                self._pos = self._searched = 0
                 if not self._session:
                     self._finish()
                 return True
@@ -534,11 +536,7 @@ class ServerConnection:
 
     def _next_read(self) -> bool:
         leftover = self._buf[self._pos :]
-        # Stream data is taken as it comes; commands only as far as clamd's buffer holds.
-        room = COMMAND_BUFFER - len(leftover)
-        if self._state is _State.STREAM:
-            room = len(self._reads[0][0]) if self._reads else 0
-        elif room <= 0:
+        if self._state is not _State.STREAM and len(leftover) >= COMMAND_BUFFER:
             # A prefixed command longer than the buffer: clamd hangs up silently.
             self._finish()
             return True
@@ -548,14 +546,21 @@ class ServerConnection:
                 return True
             return False
         data, fds = self._reads[0]
-        if len(data) > room:
-            self._reads[0] = (data[room:], ())
-            data = data[:room]
-        else:
+        if self._state is _State.STREAM:
+            # Stream data is passed on as it comes, without copying.
             self._reads.popleft()
+            self._buf = data
+        else:
+            # Commands are read only as far as clamd's buffer holds.
+            room = COMMAND_BUFFER - len(leftover)
+            if len(data) > room:
+                self._reads[0] = (data[room:], ())
+                data = data[:room]
+            else:
+                self._reads.popleft()
+            self._buf = bytes(leftover) + data
         # A leftover prefixed command was searched to its end already.
         self._searched = len(leftover) if leftover[:1] in (b"z", b"n") else 0
-        self._buf = leftover + data if leftover else data
         self._pos = 0
         self._read_start = True
         if len(fds) == 1:
