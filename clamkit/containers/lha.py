@@ -47,6 +47,7 @@ def _u16(data: bytes, offset: int) -> int:
 def _extended(data: bytes, offset: int, size: int, end: int) -> tuple[dict[int, bytes], int]:
     """The chain of extended headers from ``offset`` (first size given): types and data."""
     found: dict[int, bytes] = {}
+    end = min(end, len(data))
     while size:
         if size < 3 or offset + size > end:
             raise ContainerError("LHA: extended header runs past its bounds")
