@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -66,8 +67,13 @@ from daemons import (
     exchange,
     start_clamkit_clamd,
     start_reference_clamd,
+    write_test_database,
 )
 from test_protocol import MEASURED, Case, substitute
+
+import clamkit
+from clamkit.database.cvd import parse_header
+from clamkit.protocol import replies
 
 DAEMON_CONFIG = "StreamMaxLength 1M"
 Starter = Callable[..., RunningDaemon]
@@ -186,3 +192,25 @@ def test_timeouts(tmp_path: Path, name: str) -> None:
         data, closed, elapsed = results[label]
         assert (data, closed) == (expected, True), label
         assert seconds - 0.5 < elapsed < seconds + 1.5, (label, elapsed)
+
+
+@pytest.mark.parametrize("name", sorted(STARTERS))
+def test_version_with_a_daily_database(tmp_path: Path, shared_sigs: Path, name: str) -> None:
+    """``ClamAV <version>/<daily version>/<ctime of its build>``, also in VERSIONCOMMANDS."""
+    cvd = shared_sigs.parent / "cvd" / "test-6.cvd"
+    database = write_test_database(tmp_path / "db")
+    shutil.copyfile(cvd, database / "daily.cvd")
+    header = parse_header(cvd.read_bytes()[:512])
+    running = STARTERS[name](tmp_path, database=database)
+    try:
+        version = exchange(running.unix_path, b"zVERSION\0").data
+        commands = exchange(running.unix_path, b"nVERSIONCOMMANDS\n").data
+    finally:
+        running.stop()
+    program = re.match(rb"ClamAV ([^/]+)/", version)
+    assert program is not None, version
+    if name == "clamkit":
+        assert program.group(1).decode() == clamkit.__version__
+    text = replies.version_reply(program.group(1).decode(), 6, header.build_time_seconds)
+    assert version == text.encode() + b"\0"
+    assert commands == replies.versioncommands_reply(text).encode() + b"\n"
