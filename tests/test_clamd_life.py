@@ -184,8 +184,11 @@ def test_detached_start_up_failure_reaches_the_terminal(detached: Setup) -> None
         squatter.bind(str(detached.socket))
         squatter.listen()
         result = start_detached(detached)
-    assert result.returncode != 0
-    assert f"Socket file {detached.socket} is in use by another process." in result.stderr
+    assert result.returncode == 1
+    # What the reference prints when it meets this before it forks.
+    assert result.stderr == (
+        f"ERROR: LOCAL: Socket file {detached.socket} is in use by another process.\n"
+    )
 
 
 def test_built_in_defaults(tmp_path: Path) -> None:

@@ -118,7 +118,7 @@ _DETACH_CHILD = textwrap.dedent(
         notice.ready()
         notice.failed("ignored: the first report counts")
     elif outcome == "failed":
-        notice.failed("ERROR: LOCAL: Socket file /x is in use by another process.")
+        notice.failed("LOCAL: Socket file /x is in use by another process.")
     else:
         os._exit(3)
     """
@@ -158,7 +158,7 @@ def test_detach_failure_reaches_the_terminal(tmp_path: Path) -> None:
 def test_daemon_dying_silently_fails_the_start(tmp_path: Path) -> None:
     result, _ = run_detach(tmp_path, "dies")
     assert result.returncode == 1
-    assert result.stderr == DIED_DURING_STARTUP + "\n"
+    assert result.stderr == f"ERROR: {DIED_DURING_STARTUP}\n"
 
 
 def test_foreground_notice_does_nothing() -> None:

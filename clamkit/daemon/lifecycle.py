@@ -32,7 +32,7 @@ PID_FILE_MODE = 0o644
 _READY = b"R"
 _FAILED = b"F"
 # When the daemon dies without a word (killed, or a bug) during start-up.
-DIED_DURING_STARTUP = "ERROR: clamd exited during start-up"
+DIED_DURING_STARTUP = "clamd exited during start-up"
 _DATABASE_CONTAINERS = ("*.cvd", "*.cld")
 _DAY = 86400
 
@@ -55,6 +55,7 @@ class ReadyNotice:
         self._send(_READY)
 
     def failed(self, message: str) -> None:
+        """Start-up failed: the parent prints ``ERROR: message`` and exits 1."""
         self._send(_FAILED + message.encode("utf-8", "surrogateescape"))
 
     def _send(self, data: bytes) -> None:
@@ -102,7 +103,7 @@ def _wait_for_daemon(read_end: int) -> int:
     if report.startswith(_READY):
         return 0
     message = report[1:].decode("utf-8", "surrogateescape") or DIED_DURING_STARTUP
-    sys.stderr.write(message.rstrip("\n") + "\n")
+    sys.stderr.write(f"ERROR: {message.rstrip()}\n")
     sys.stderr.flush()
     return 1
 
