@@ -124,6 +124,24 @@ def test_powerpoint_embedded_object() -> None:
     assert corpus_file("clam.exe") in inner
 
 
+def powerpoint(inner: bytes, instance: int) -> bytes:
+    """A compound file whose PowerPoint Document stream embeds ``inner`` (zlib compressed)."""
+
+    def record(version_instance: int, kind: int, body: bytes) -> bytes:
+        return struct.pack("<HHI", version_instance, kind, len(body)) + body
+
+    embedded = struct.pack("<I", len(inner)) + zlib.compress(inner)
+    document = record(0x000F, 0x03E8, bytes(40)) + record(instance << 4, 0x1011, embedded)
+    return cfb.compound_file({"PowerPoint Document": document, "Current User": bytes(20)})
+
+
+def test_powerpoint_objects_are_inflated_whatever_their_instance() -> None:
+    for instance in (0, 1):
+        items = members_of(ole2.FORMAT, powerpoint(PAYLOAD, instance))
+        named = [(m.name, bytes(m.data)) for m in items if isinstance(m, Member)]
+        assert ("ppt0000003c.doc", PAYLOAD) in named
+
+
 def test_corrupt_ole2() -> None:
     with pytest.raises(ContainerError):
         members_of(ole2.FORMAT, corpus_file("clam.ole.doc")[:600])
@@ -397,6 +415,11 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
             [(b"/Filter /ASCII85Decode", base64.a85encode(exe, adobe=True))]
         ),
         "section.one": onenote_section(exe),
+        "package.doc": cfb.compound_file({"\x01Ole10Native": ole10_native(exe)}),
+        "embedded.ppt": powerpoint(cfb.compound_file({"\x01Ole10Native": ole10_native(exe)}), 1),
+        "raw_object.ppt": cfb.compound_file(
+            {"PowerPoint Document": struct.pack("<HHI", 0, 0x1011, len(exe)) + exe}
+        ),
         "two_files.one": onenote_section(b"hello", exe),
         "word.rtf": rtf_with(ole1_object(b"Word.Document.8", corpus_file("clam.ole.doc"))),
         "not_ole1.rtf": rtf_with(exe),

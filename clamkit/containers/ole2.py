@@ -12,8 +12,9 @@ also opened further, as the reference does:
   project raises ``Heuristics.OLE2.ContainsMacros.VBA`` under
   AlertOLE2Macros;
 * ``PowerPoint Document`` top-level records of type ExOleObjStg hold
-  embedded objects, zlib compressed when the record instance is 1; each is
-  a member named ``pptXXXXXXXX.doc`` (its offset in the stream, in hex).
+  embedded objects, zlib compressed (the reference inflates them whatever
+  the record instance says); each is a member named ``pptXXXXXXXX.doc``
+  (the offset of its zlib data in the stream, in hex).
 
 Decompression (MS-OVBA, zlib) stops at the member budget.  A file olefile
 cannot open is a ContainerError.
@@ -168,15 +169,13 @@ def _ppt_objects(stream: bytes, cap: int) -> Iterator[tuple[str, bytes]]:
     """Embedded objects among a PowerPoint Document stream's top-level records."""
     pos = 0
     while pos + _PPT_RECORD.size <= len(stream):
-        version_instance, record, length = _PPT_RECORD.unpack_from(stream, pos)
+        _, record, length = _PPT_RECORD.unpack_from(stream, pos)
         body = pos + _PPT_RECORD.size
         pos = body + length
         if record != _PPT_EXOLEOBJSTG:
             continue
-        if version_instance >> 4 != 1:
-            yield f"ppt{body:08x}.doc", stream[body : min(pos, body + cap)]
-            continue
-        # A compressed object: its decompressed size, then zlib data.
+        # Its decompressed size, then zlib data: the reference inflates every
+        # such record, whatever its instance says, and skips what fails.
         start = body + 4
         try:
             data = zlib.decompressobj().decompress(stream[start:pos], cap)
