@@ -115,8 +115,8 @@ def test_no_window_with_other_permissions(
 
     def spy(target: str, mode: int) -> None:
         with socket.socket(socket.AF_UNIX) as client:
-            accepted = client.connect_ex(str(target)) == 0
-        seen.append((stat.S_IMODE(os.lstat(target).st_mode), accepted))
+            accepted = client.connect_ex(str(path)) == 0
+        seen.append((stat.S_IMODE(path.lstat().st_mode), accepted))
         chmod(target, mode)
 
     monkeypatch.setattr(os, "chmod", spy)
@@ -124,6 +124,27 @@ def test_no_window_with_other_permissions(
     # Until its mode is set the socket has no permission bits and is not listening.
     assert seen == [(0, False)]
     assert stat.S_IMODE(path.lstat().st_mode) == 0o660
+
+
+def test_socket_swapped_for_a_link_is_not_chmodded(
+    opened: Opened, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "clamd.sock"
+    victim = tmp_path / "victim"
+    victim.write_text("")
+    victim.chmod(0o600)
+    bind = socket.socket.bind
+
+    def swapping_bind(sock: socket.socket, address: object) -> None:
+        bind(sock, address)
+        # Someone who can write to the directory replaces the new socket.
+        path.unlink()
+        path.symlink_to(victim)
+
+    monkeypatch.setattr(socket.socket, "bind", swapping_bind)
+    with pytest.raises(ListenerError):
+        opened.open(f"LocalSocket {path}\n")
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o600
 
 
 def test_umask_is_restored(opened: Opened, tmp_path: Path) -> None:

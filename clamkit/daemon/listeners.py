@@ -257,7 +257,7 @@ def _open_unix(path: str, config: Config, backlog: int, log: DaemonLog) -> Liste
         sock, "unix", path, Path(path).absolute(), file_id=(info.st_dev, info.st_ino)
     )
     try:
-        _set_access(path, mode, mode_text, gid, group)
+        _set_access(listener, mode, mode_text, gid, group)
         sock.listen(backlog)
     except BaseException:
         close_listeners([listener])
@@ -338,15 +338,36 @@ def _ensure_directory(path: str, log: DaemonLog) -> None:
         log.error("LOCAL: Ensure parent directory exists.")
 
 
-def _set_access(path: str, mode: int, mode_text: str, gid: int | None, group: str | None) -> None:
-    if gid is not None:
-        try:
-            os.chown(path, -1, gid)
-        except OSError as error:
-            raise ListenerError(
-                f"Cannot set socket group for {path} to {group}: {error.strerror}"
-            ) from None
+def _set_access(
+    listener: Listener, mode: int, mode_text: str, gid: int | None, group: str | None
+) -> None:
+    """Give the socket file its group and mode.
+
+    The file is reached through a descriptor opened on the very inode we
+    bound (``O_PATH``, not following links), never by name again: whoever
+    can write to the socket's directory must not be able to swap in a link
+    between bind and chmod and have root chmod another file.
+    """
+    path = listener.address
     try:
-        os.chmod(path, mode)
-    except OSError:
-        raise ListenerError(f"Cannot set socket permission for {path} to {mode_text}") from None
+        fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        raise ListenerError(f"LOCAL: Socket file {path} vanished: {error.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if (info.st_dev, info.st_ino) != listener.file_id:
+            raise ListenerError(f"LOCAL: Socket file {path} was replaced while being set up")
+        node = f"/proc/self/fd/{fd}"
+        if gid is not None:
+            try:
+                os.chown(node, -1, gid)
+            except OSError as error:
+                raise ListenerError(
+                    f"Cannot set socket group for {path} to {group}: {error.strerror}"
+                ) from None
+        try:
+            os.chmod(node, mode)
+        except OSError:
+            raise ListenerError(f"Cannot set socket permission for {path} to {mode_text}") from None
+    finally:
+        os.close(fd)
