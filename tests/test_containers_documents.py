@@ -58,6 +58,10 @@ def test_vba_decompression() -> None:
     assert ole2.decompress_vba(b"\x01\xff\x3f" + raw, 10_000) == raw
     with pytest.raises(ContainerError):
         ole2.decompress_vba(b"\x00abc", 100)
+    # Copy tokens of the longest length, chunk after chunk: stopped at the cap.
+    bomb_chunk = b"\xfe" + b"a" + b"\xff\x0f" * 7 + (b"\xff" + b"\xff\x0f" * 8) * 200
+    header = struct.pack("<H", 0xB000 | (len(bomb_chunk) - 1))
+    assert ole2.decompress_vba(b"\x01" + (header + bomb_chunk) * 100, 5000) == b"a" * 5000
 
 
 def test_vba_dir_listing() -> None:
@@ -243,6 +247,16 @@ def test_pdf_filters() -> None:
         b"-----A---B",
         b"\xff\xd8\xff",
     ]
+
+
+def test_lzw_and_run_length_stop_at_the_cap() -> None:
+    # 9-bit codes: 'a' (97), then 258, 259, ... each one longer than the last.
+    codes = [97, *range(258, 500)]
+    bits = "".join(f"{code:09b}" if code < 511 else f"{code:010b}" for code in codes)
+    bits += "0" * (-len(bits) % 8)
+    packed = int(bits, 2).to_bytes(len(bits) // 8, "big")
+    assert pdf.decode_stream(packed, [b"LZW"], 100) == b"a" * 100
+    assert pdf.decode_stream(bytes([129, 0x61]) * 10_000, [b"RL"], 1000) == b"a" * 1000
 
 
 def test_pdf_invalid_filter_input_stops_the_chain() -> None:

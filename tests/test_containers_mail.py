@@ -126,6 +126,14 @@ def test_uuencode_and_binhex_inside_a_text_part() -> None:
     assert corpus_file("clam.exe") in found
 
 
+def test_nesting_deeper_than_the_limit_is_not_followed() -> None:
+    message = HEADERS + b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(PAYLOAD)
+    for _ in range(mail.MAX_NESTING + 50):
+        message = HEADERS + b"Content-Type: message/rfc822\n\n" + message
+    assert members_of(mail.FORMAT, message) == []
+    assert scan_names(message) == ()
+
+
 def test_missing_boundary_yields_nothing() -> None:
     message = HEADERS + b"MIME-Version: 1.0\nContent-Type: multipart/mixed\n\n--XX\n\n"
     assert members_of(mail.FORMAT, message + base64.encodebytes(PAYLOAD)) == []
