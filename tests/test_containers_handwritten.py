@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clamkit.containers import arj, cab, chm, lha, lzh, lzx, sis, szdd
+from clamkit.containers import arj, cab, chm, lha, lzh, lzx, quantum, sis, szdd
 from clamkit.containers.base import ContainerError, ContainerFormat, Member
 from tests.containers_support import (
     SHARED_TESTSIG,
@@ -392,13 +392,11 @@ def test_lzx_rejects_offsets_before_the_start_and_bad_windows() -> None:
         list(lzx.decompress(b"", 14, 5))
 
 
-def test_cab_files_of_other_cabinets_are_skipped_and_quantum_is_refused() -> None:
+def test_cab_files_of_other_cabinets_are_skipped() -> None:
     exe = corpus_file("clam.exe")
     continued = bytearray(cab_file([("x", exe)], 0, stored_blocks(exe)))
     struct.pack_into("<H", continued, 44 + 8, 0xFFFD)
     assert members_of(cab.FORMAT, bytes(continued)) == []
-    with pytest.raises(ContainerError, match="Quantum"):
-        members_of(cab.FORMAT, cab_file([("x", exe)], 2, [(exe, len(exe))]))
 
 
 # --- SIS ----------------------------------------------------------------------------
@@ -553,7 +551,11 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
             3 | 16 << 8,
             lzx_verbatim_frames([*frames_text[:1000], *[(1000, 8)] * 9000, *exe]),
         ),
-        "quantum.cab": cab_file([("clam.exe", exe)], 2, [(exe, len(exe))]),
+        "quantum.cab": cab_file(
+            [("x", frames_text[:3000]), ("clam.exe", exe)],
+            2 | 16 << 8,
+            [(QuantumEncoder(16).encode([*frames_text[:1000], *[(1000, 4)] * 500, *exe]), 3544)],
+        ),
         "literal.szdd": szdd_file(list(exe), len(exe)),
         "compressed.sis": sis_package([(b"clam.exe", [exe], True)], options=0),
         "stored.sis": sis_package([(b"clam.exe", [exe], False)], options=8),
@@ -667,3 +669,91 @@ def test_lzh_one_literal_blocks_are_runs_within_the_limit() -> None:
     block = binary(0, 16) + binary(0, 5) * 2 + binary(0, 9) + binary(65, 9) + binary(0, 5) * 2
     data = bits_to_bytes(block * 3)
     assert lzh.decode_huffman(data, 0, len(data), 150_000, 17, 5) == b"A" * 150_000
+
+
+# --- Quantum ------------------------------------------------------------------------
+
+
+class QuantumEncoder:
+    """The arithmetic encoder matching ``quantum``'s decoder (models shared with it; the
+    parity test checks both against the reference's own decoder).
+
+    The decoder reads 16 code bits ahead and takes raw extra bits from the same
+    stream, so the layout is recorded in the decoder's reading order and code
+    bits are filled in as the encoder settles them.
+    """
+
+    def __init__(self, window_bits: int) -> None:
+        self.decoder_models = quantum._Decoder(b"", window_bits)
+        self.layout: list[int | str] = list(range(16))  # code-bit indices, or raw bit strings
+        self.code_read = 16  # code bits the decoder will have read
+        self.code_bits = ""
+        self.pending = 0
+        self.low, self.high = 0, 0xFFFF
+
+    def _emit(self, bit: int) -> None:
+        self.code_bits += str(bit) + str(1 - bit) * self.pending
+        self.pending = 0
+
+    def symbol(self, model: quantum._Model, symbol: int) -> None:
+        index = model.symbols.index(symbol) + 1
+        cumulative = model.cumulative
+        width, total = self.high - self.low + 1, cumulative[0]
+        self.high = self.low + cumulative[index - 1] * width // total - 1
+        self.low = self.low + cumulative[index] * width // total
+        for below in range(index):
+            cumulative[below] += 8
+        if cumulative[0] > 3800:
+            model.rescale()
+        while True:
+            if (self.low ^ self.high) & 0x8000:
+                if not (self.low & 0x4000 and not self.high & 0x4000):
+                    break
+                self.pending += 1
+                self.low &= 0x3FFF
+                self.high |= 0x4000
+            else:
+                self._emit(self.low >> 15)
+            self.low = (self.low << 1) & 0xFFFF
+            self.high = ((self.high << 1) | 1) & 0xFFFF
+            self.layout.append(self.code_read)
+            self.code_read += 1
+
+    def raw(self, value: int, width: int) -> None:
+        if width:
+            self.layout.append(binary(value, width))
+
+    def encode(self, items: list[int | tuple[int, int]]) -> bytes:
+        """Literals and (offset, length 3 or 4) matches, as one frame."""
+        models = self.decoder_models
+        for item in items:
+            if isinstance(item, int):
+                self.symbol(models.selector, item >> 6)
+                self.symbol(models.literals[item >> 6], item)
+                continue
+            offset, length = item
+            self.symbol(models.selector, length + 1)
+            slot = max(s for s, base in enumerate(SLOT_BASES) if base <= offset - 1)
+            self.symbol(models.position3 if length == 3 else models.position4, slot)
+            self.raw(offset - 1 - SLOT_BASES[slot], SLOT_EXTRA[slot])
+        self.pending += 1
+        self._emit(0 if self.low < 0x4000 else 1)
+        bits = "".join(
+            item if isinstance(item, str) else self.code_bits[item : item + 1] or "0"
+            for item in self.layout
+        )
+        return bits_to_bytes(bits) + b"\0\0"
+
+
+def test_quantum_round_trip_literals_and_matches() -> None:
+    text = b"quantum " * 40 + bytes(range(256))
+    items: list[int | tuple[int, int]] = [*text[:8], *[(8, 4)] * 78, *text[320:]]
+    stream = QuantumEncoder(15).encode(items) + b"\xff"
+    assert b"".join(quantum.decompress(stream, 15, len(text))) == text
+
+
+def test_cab_quantum_folder() -> None:
+    exe = corpus_file("clam.exe")
+    stream = QuantumEncoder(16).encode(list(exe))
+    items = members_of(cab.FORMAT, cab_file([("q.exe", exe)], 2 | 16 << 8, [(stream, len(exe))]))
+    assert member_data(items) == [exe]

@@ -1,4 +1,4 @@
-"""Microsoft cabinet files (MS-CAB, ``MSCF``): stored, MSZIP and LZX folders.
+"""Microsoft cabinet files (MS-CAB, ``MSCF``): stored, MSZIP, Quantum and LZX folders.
 
 Format, following Microsoft's cabinet specification: a header (``MSCF``,
 sizes, the folder and file counts, flags: 1 previous cabinet, 2 next
@@ -9,15 +9,16 @@ entries (size, offset in the folder's uncompressed stream, folder index,
 date, time, attributes with 0x80 meaning a UTF-8 name, the name).  Each
 data block has a checksum, its stored and uncompressed sizes and its data.
 An MSZIP block is ``CK`` plus a raw deflate stream of at most 32 KB of
-output that may refer to the previous block's output; an LZX folder is one
-LZX stream split into 32 KB frames, one per block.
+output that may refer to the previous block's output; an LZX or Quantum
+folder is one stream split into 32 KB frames, one per block.
 
 Strategy: each folder becomes a lazy stream of uncompressed blocks, and its
 files are cut out of it by ``range_members`` in offset order.  MSZIP blocks
 go to zlib with the previous 32 KB as preset dictionary, each capped at the
-32 KB a block may hold.  Files that continue from or into another cabinet
-of a set are skipped: their data is not all here.  Quantum is not read
-(a rare method with no maintained Python decoder; ClamAV 1.4 reads it).
+32 KB a block may hold; LZX and Quantum folders are one stream each,
+cut into 32 KB frames (Quantum with a 0xFF trailer after each block, on
+which it realigns).  Files that continue from or into another cabinet of
+a set are skipped: their data is not all here.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 
-from clamkit.containers import lzx
+from clamkit.containers import lzx, quantum
 from clamkit.containers.base import Alert, ContainerError, Extraction, Member
 from clamkit.containers.spans import range_members
 from clamkit.engine.bodyregex import Buffer
@@ -86,14 +87,18 @@ class _Folder:
         elif kind == _MSZIP:
             yield from self._mszip(data)
         elif kind == _LZX:
-            blocks = list(self.block_data(data))
-            compressed = b"".join(bytes(block) for block, _size in blocks)
-            total = sum(size for _block, size in blocks)
-            yield from lzx.decompress(compressed, (self.method >> 8) & 0x1F, total)
+            yield from lzx.decompress(*self._joined(data, b""))
         elif kind == _QUANTUM:
-            raise ContainerError("CAB: Quantum compression is not supported")
+            # Each block ends with the 0xFF trailer Quantum realigns on.
+            yield from quantum.decompress(*self._joined(data, b"\xff"))
         else:
             raise ContainerError(f"CAB: unknown compression type {kind}")
+
+    def _joined(self, data: Buffer, trailer: bytes) -> tuple[bytes, int, int]:
+        """One stream of all blocks, the window bits, and the total uncompressed size."""
+        blocks = list(self.block_data(data))
+        compressed = b"".join(bytes(block) + trailer for block, _size in blocks)
+        return compressed, (self.method >> 8) & 0x1F, sum(size for _block, size in blocks)
 
     def _mszip(self, data: Buffer) -> Iterator[bytes]:
         history = b""
