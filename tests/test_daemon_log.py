@@ -286,3 +286,11 @@ def test_syslog_gets_every_message_with_its_priority(monkeypatch: pytest.MonkeyP
         ("syslog", (syslog.LOG_ERR, "ERROR: broken")),
         ("closelog", ()),
     ]
+
+
+def test_hard_linked_log_is_refused(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("")
+    os.link(victim, tmp_path / "clamd.log")
+    with pytest.raises(LogError, match=r"Has other hard links$"):
+        DaemonLog(str(tmp_path / "clamd.log"))

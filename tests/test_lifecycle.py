@@ -255,3 +255,13 @@ def test_database_without_containers_passes(tmp_path: Path) -> None:
     (tmp_path / "broken.cvd").write_bytes(b"not a container")
     assert database_age_error(tmp_path, 1) is None
     assert database_age_error(tmp_path / "missing", 1) is None
+
+
+def test_pid_file_hard_linked_elsewhere_is_refused(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    path = tmp_path / "clamd.pid"
+    os.link(victim, path)
+    with pytest.raises(LifecycleError, match=r"Has other hard links$"):
+        write_pid_file(path)
+    assert victim.read_text() == "precious\n"

@@ -20,12 +20,11 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
-import stat
 import sys
 import time
 from pathlib import Path
 
-from clamkit.daemon.log import DaemonLog
+from clamkit.daemon.log import DaemonLog, open_own_file
 
 PID_FILE_MODE = 0o644
 # What travels over the start-up pipe: one byte, then the failure's text.
@@ -112,16 +111,14 @@ def write_pid_file(path: str | Path) -> None:
     """Write this process's pid to ``path`` as ``PID\\n``, mode 0644.
 
     Raises ``LifecycleError`` with the reference's message when it cannot,
-    including when ``path`` is a symbolic link or not a regular file.
+    including when ``path`` is a symbolic link, not a regular file or a
+    hard link to another name (``open_own_file``).
     """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(path, flags, PID_FILE_MODE)
+        fd = open_own_file(path, 0, PID_FILE_MODE)
     except OSError as error:
         raise LifecycleError(f"Can't save PID to file {path}: {error.strerror}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise LifecycleError(f"Can't save PID to file {path}: Not a regular file")
         os.ftruncate(fd, 0)
         os.fchmod(fd, PID_FILE_MODE)
         os.write(fd, f"{os.getpid()}\n".encode())

@@ -20,7 +20,7 @@ interleave.  What the reference writes is reproduced exactly:
   reference first notes in the full file that it rotates anyway, and so do we.
 
 The file is opened without following a symbolic link and must be a regular
-file (CVE-2024-20506: a link planted where the log goes must not make the
+file with no other hard link (CVE-2024-20506: a link planted where the log goes must not make the
 daemon write elsewhere).  ``/dev/stdout`` and ``/dev/stderr``, which are
 links, are recognised by name and mean the process's descriptors 1 and 2:
 ClamAV's own fix refused them, which broke containers that log to stdout.
@@ -201,16 +201,14 @@ class DaemonLog:
         assert self.path is not None
         if self.path in STANDARD_STREAMS:
             return
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
-        # Non-blocking so that a FIFO planted at the path cannot hang the open.
         try:
-            fd = os.open(self.path, flags | os.O_NONBLOCK, LOG_FILE_MODE)
+            fd = open_own_file(self.path, os.O_APPEND, LOG_FILE_MODE)
         except OSError as error:
-            raise self._open_error(error) from None
+            reason = error.strerror or str(error)
+            raise LogError(
+                f"Failed to open log file {self.path}: {reason}", logger_failed=True
+            ) from None
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise self._open_error(OSError(errno.EINVAL, "Not a regular file"))
-            os.set_blocking(fd, True)
             if self._lock_file:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -234,10 +232,6 @@ class DaemonLog:
         except LogError as error:
             return str(error)
         return None
-
-    def _open_error(self, error: OSError) -> LogError:
-        reason = error.strerror or str(error)
-        return LogError(f"Failed to open log file {self.path}: {reason}", logger_failed=True)
 
     def _close_file(self) -> None:
         if self._fd is not None:
@@ -296,6 +290,30 @@ class DaemonLog:
         with contextlib.suppress(OSError):
             os.rename(self.path, rotated_name(self.path, time.time()))
         return self._reopen_file()
+
+
+def open_own_file(path: str | Path, flags: int, mode: int) -> int:
+    """Open (creating it with ``mode``) a file root writes to on the
+    configuration's word, for writing: refused unless it is a regular file
+    reached without a symbolic link and with no other hard link, so that a
+    name planted there cannot make the daemon write to another file.
+
+    Non-blocking while it opens, so that a FIFO planted at the path cannot
+    hang the daemon; blocking afterwards.
+    """
+    base = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    fd = os.open(path, base | flags, mode)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "Not a regular file")
+        if info.st_nlink != 1:
+            raise OSError(errno.EMLINK, "Has other hard links")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def rotated_name(path: str, when: float) -> str:
