@@ -8,8 +8,8 @@ Strategy: every path is a directory (its database files, not recursive), a
 single database file or a .cvd/.cld/.cud container, whose members are loaded
 as if they were files.  The file extension (any case) picks the format; a
 table maps each extension to how it is handled: parsed into the model
-(hashes, bodies, logical signatures, PE section and import hashes, ignore
-lists), counted but not used yet (YARA and the other formats the reference
+(hashes, bodies, logical signatures, PE section and import hashes, YARA
+rules, ignore lists), counted but not used (the other formats the reference
 accepts), or
 refused.  What ``Database.signature_count`` counts and every rule below was
 measured on ClamAV 1.4.6 (the reference), not taken from its documentation:
@@ -44,7 +44,6 @@ import contextlib
 import enum
 import functools
 import gc
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ from typing import Any
 
 from clamkit import FUNCTIONALITY_LEVEL
 from clamkit.database import cvd
-from clamkit.signatures import extended, hashes, legacy, sectionhashes
+from clamkit.signatures import extended, hashes, legacy, sectionhashes, yara
 from clamkit.signatures.extended import UnsupportedFeature
 from clamkit.signatures.hashes import MalformedHashError, excludes
 from clamkit.signatures.ignore import IgnoreList, Skip, parse_ignore_line
@@ -79,7 +78,8 @@ CANT_OPEN = "Can't open file or directory"
 SKIP_PUA = "PUA"
 SKIP_PCRE = "unsupported feature: PCRE construct"
 SKIP_ICON_GROUP = "unsupported feature: IconGroup"
-YARA_WARNING = "YARA rules are not supported yet"
+SKIP_YARA_SHORT = "YARA string too short"
+YARA_WARNING = "YARA rule skipped"
 # What the reference says when a plain .cbc file is found (clamkit runs no bytecode).
 _UNSIGNED_BYTECODE_WARNINGS = (
     "Only loading signed bytecode, skipping load of unsigned bytecode!",
@@ -96,7 +96,7 @@ class _Kind(enum.Enum):
     IGNORE = "ignore list"
     SECTION_HASH = "PE section hash"
     IMPORT_HASH = "PE import hash"
-    YARA = "YARA"  # counted by the reference, not used yet
+    YARA = "YARA"
     COUNTED = "counted"  # other formats whose lines the reference counts
     UNCOUNTED = "uncounted"  # formats the reference loads without counting
     BYTECODE = "bytecode"
@@ -163,7 +163,6 @@ _EMPTY_FILE_REFUSED = frozenset(
         _Kind.IMPORT_HASH,
     }
 )
-_YARA_RULE = re.compile(rb"^[ \t]*(?:(?:private|global)[ \t]+)*rule[ \t\r\n]", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +346,6 @@ class _Loader:
         self.warnings: list[str] = []
         self.headers: list[cvd.CvdHeader] = []
         self.reference_only = 0
-        self.yara_rules: Counter[str] = Counter()
         level = options.functionality_level
 
         def keeping(keep: Callable[[Any], None]) -> _Accept:
@@ -378,10 +376,6 @@ class _Loader:
 
     def database(self) -> Database:
         warnings = list(self.warnings)
-        if self.yara_rules:
-            detail = ", ".join(f".{ext} {n}" for ext, n in sorted(self.yara_rules.items()))
-            total = sum(self.yara_rules.values())
-            warnings.append(f"{YARA_WARNING}: {total} skipped ({detail})")
         report = LoadReport(
             files=tuple(self.files),
             counts=dict(self.counts),
@@ -527,10 +521,12 @@ class _Loader:
             self._parse_lines(path, member, data, suffix, kind)
         elif kind is _Kind.IGNORE:
             self._load_ignore(path, member, data)
+        elif kind is _Kind.YARA:
+            self._load_yara(path, member, data, suffix)
         else:
             self._count_unsupported(extension, kind, data, suffix)
         used = self._used() - before
-        if kind in self._formats:
+        if kind in self._formats or kind is _Kind.YARA:
             self.counts[extension] += used
         self.files.append(LoadedFile(path, member, extension, used))
 
@@ -540,18 +536,32 @@ class _Loader:
 
     def _count_unsupported(self, extension: str, kind: _Kind, data: bytes, suffix: str) -> None:
         """Account for a format clamkit does not use: skipped here, maybe counted there."""
-        if kind is _Kind.YARA:
-            unused = counted = len(_YARA_RULE.findall(data))
-        else:
-            unused = _content_lines(data)
-            counted = 0 if kind in (_Kind.UNCOUNTED, _Kind.BYTECODE) else unused
-        if kind is _Kind.YARA:
-            self.yara_rules[extension] += counted
+        unused = _content_lines(data)
+        counted = 0 if kind in (_Kind.UNCOUNTED, _Kind.BYTECODE) else unused
         if kind is _Kind.BYTECODE and suffix:
             self.warnings.extend(_UNSIGNED_BYTECODE_WARNINGS)
         if unused:
             self.skipped[_unsupported(f".{extension} database")] += unused
         self.reference_only += counted
+
+    def _load_yara(self, path: str, member: str | None, data: bytes, suffix: str) -> None:
+        """YARA rules become logical signatures; rules beyond the subset are counted, not used."""
+        try:
+            rules = yara.parse_yara_rules(data, suffix)
+        except SignatureError as exc:
+            raise self._error(path, member, None, str(exc)) from None
+        for rule in rules:
+            if isinstance(rule, yara.YaraDropped):
+                self.warnings.append(rule.warning)
+                self.skipped[SKIP_YARA_SHORT] += 1
+            elif isinstance(rule, SkippedSignature):
+                self.warnings.append(f"{YARA_WARNING}: {rule}")
+                self.skipped[_unsupported(rule.reason)] += 1
+                self.reference_only += 1
+            else:
+                rejected = self._accept_logical(rule, suffix)
+                if rejected is not None:
+                    self.skipped[rejected] += 1
 
     def _load_ignore(self, path: str, member: str | None, data: bytes) -> None:
         entries = []
