@@ -18,6 +18,7 @@ import struct
 import subprocess
 import zlib
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -503,25 +504,38 @@ def only_container_errors(fmt: ContainerFormat, data: bytes) -> None:
         members_of(fmt, data, TestExtraction(budget=1 << 16))
 
 
-@pytest.mark.parametrize("name", sorted(CORPUS))
+# Generated files whose decoders the corpus does not reach, fuzzed alongside it.
+FUZZED_GENERATED = ["fast.arj", "lh5-level1.lzh", "lzx-frames.cab", "quantum.cab", "option.sis"]
+FORMAT_BY_SUFFIX = {".arj": arj.FORMAT, ".lzh": lha.FORMAT, ".cab": cab.FORMAT, ".sis": sis.FORMAT}
+
+
+@cache
+def fuzz_sample(name: str) -> tuple[ContainerFormat, bytes]:
+    if name in CORPUS:
+        return CORPUS[name], corpus_file(name)
+    return FORMAT_BY_SUFFIX[Path(name).suffix], generated_files(corpus_file("clam.exe"))[name]
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS) + FUZZED_GENERATED)
 def test_every_truncation_fails_cleanly(name: str) -> None:
-    content = corpus_file(name)
+    fmt, content = fuzz_sample(name)
     step = max(1, len(content) // 300)
     for length in range(0, len(content), step):
-        only_container_errors(CORPUS[name], content[:length])
+        only_container_errors(fmt, content[:length])
 
 
-@pytest.mark.parametrize("name", sorted(CORPUS))
+@pytest.mark.parametrize("name", sorted(CORPUS) + FUZZED_GENERATED)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_corruption_fails_cleanly(name: str, data: st.DataObject) -> None:
-    content = bytearray(corpus_file(name))
+    fmt, original = fuzz_sample(name)
+    content = bytearray(original)
     flips = data.draw(
         st.lists(st.tuples(st.integers(0, len(content) - 1), st.integers(0, 255)), max_size=8)
     )
     for position, value in flips:
         content[position] = value
-    only_container_errors(CORPUS[name], bytes(content))
+    only_container_errors(fmt, bytes(content))
 
 
 # --- Parity with the reference ------------------------------------------------------
@@ -757,3 +771,11 @@ def test_cab_quantum_folder() -> None:
     stream = QuantumEncoder(16).encode(list(exe))
     items = members_of(cab.FORMAT, cab_file([("q.exe", exe)], 2 | 16 << 8, [(stream, len(exe))]))
     assert member_data(items) == [exe]
+
+
+def test_lzh_empty_literal_code_is_an_error() -> None:
+    # Three literal lengths, each a zero run read through a one-symbol code (found by fuzzing).
+    block = binary(1, 16) + binary(0, 5) * 2 + binary(3, 9) + binary(0, 5) * 2
+    data = bits_to_bytes(block)
+    with pytest.raises(ContainerError, match="invalid Huffman code"):
+        lzh.decode_huffman(data, 0, len(data), 10, 17, 5)

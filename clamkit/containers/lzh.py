@@ -106,7 +106,7 @@ def decode_huffman(
             length_code = _read_length_code(bits, _LENGTH_CODE_SYMBOLS, _LENGTH_CODE_BITS, 3)
             literal_code = _read_literal_code(bits, length_code)
             distance_code = _read_length_code(bits, distance_symbols, distance_bits, -1)
-        if not literal_code.max_length and literal_code.table[0] >> 5 < 256:
+        if not literal_code.max_length and 0 <= literal_code.table[0] >> 5 < 256:
             # A one-literal block reads no bits: emit its run at once, not byte by byte.
             run = min(left_in_block, limit - len(out))
             out += bytes([literal_code.table[0] >> 5]) * run
