@@ -552,7 +552,7 @@ class _Loader:
             raise self._error(path, member, None, str(exc)) from None
         for rule in rules:
             if isinstance(rule, yara.YaraDropped):
-                self.warnings.append(rule.warning)
+                self.warnings.extend(rule.warnings)
                 self.skipped[SKIP_YARA_SHORT] += 1
             elif isinstance(rule, SkippedSignature):
                 self.warnings.append(f"{YARA_WARNING}: {rule}")

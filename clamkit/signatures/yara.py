@@ -73,10 +73,10 @@ _ESCAPES = {b"n": b"\n", b"t": b"\t", b"r": b"\r", b'"': b'"', b"\\": b"\\"}
 
 @dataclass(frozen=True, slots=True)
 class YaraDropped:
-    """A rule the reference drops without counting it; ``warning`` is its message."""
+    """A rule the reference drops without counting it; ``warnings`` are its messages."""
 
     name: str
-    warning: str
+    warnings: tuple[str, ...]
 
 
 class _NoneOf(SignatureError):
@@ -188,7 +188,7 @@ def parse_yara_rules(
         except SignatureError as exc:
             # The reference drops a rule it cannot parse and loads the others,
             # but none of the later ones ever matches.
-            results.append(YaraDropped(name, f"YARA rule {name} dropped: {exc}"))
+            results.append(YaraDropped(name, (f"YARA rule {name} dropped: {exc}",)))
             _skip_to_next_rule(reader)
             after_error = after_error or not isinstance(exc, _NoneOf)
             continue
@@ -244,13 +244,22 @@ def _rule(reader: _Reader, suffix: str) -> LogicalSignature | SkippedSignature |
     if not strings:
         return YaraDropped(
             name,
-            f"load_oneyara: yara rule contains no supported strings, skipping {NAME_PREFIX}{name}",
+            (
+                f"load_oneyara: yara rule contains no supported strings, skipping {NAME_PREFIX}{name}",
+            ),
         )
     try:
         subsignatures, order = _subsignatures(strings)
         if any(sub is None for sub in subsignatures):
             # A string too short for the reference: the whole rule is dropped.
-            return YaraDropped(name, f"load_oneyara: string is too short {NAME_PREFIX}{name}")
+            return YaraDropped(
+                name,
+                (
+                    f"load_oneyara: string is too short {NAME_PREFIX}{name}",
+                    f"load_oneyara: clamav cannot support {len(strings)} input strings, "
+                    f"skipping {NAME_PREFIX}{name}",
+                ),
+            )
         reading = _Condition(condition, order)
         expression, file_size = reading.parse()
         unreferenced = [order[index] for index in range(len(order)) if index not in reading.uses]
