@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import lzma
 import shutil
 import struct
 import tarfile
@@ -312,3 +313,32 @@ def iso9660_bytes(members: list[tuple[str, bytes]], subdirectory: str | None = N
     for _, data in members:
         image += data.ljust(max(1, -(-len(data) // sector)) * sector, b"\0")
     return image
+
+
+def _nsis_compress(block: bytes, method: str) -> bytes:
+    if method == "lzma":
+        # The reference reads NSIS LZMA only with a dictionary of a multiple of 8 MiB.
+        options = {"id": lzma.FILTER_LZMA1, "dict_size": 1 << 23, "lc": 3, "lp": 0, "pb": 2}
+        properties = b"\x5d" + (1 << 23).to_bytes(4, "little")
+        return properties + lzma.compress(block, format=lzma.FORMAT_RAW, filters=[options])
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return compressor.compress(block) + compressor.flush()
+
+
+def nsis_bytes(files: list[bytes], method: str = "lzma", *, solid: bool = False) -> bytes:
+    """An NSIS-like installer: a stub, the first header and data blocks
+    (a script header, then ``files``), compressed block by block or as one
+    solid stream with ``method`` (``lzma``, ``deflate``), or
+    stored (``method="stored"``, non-solid only)."""
+    script = b"\x00" * 64
+    blocks = [script, *files]
+    if solid:
+        body = _nsis_compress(b"".join(struct.pack("<I", len(b)) + b for b in blocks), method)
+    elif method == "stored":
+        body = b"".join(struct.pack("<I", len(b)) + b for b in blocks)
+    else:
+        packed = [_nsis_compress(b, method) for b in blocks]
+        body = b"".join(struct.pack("<I", len(p) | 0x80000000) + p for p in packed)
+    size = 28 + len(body) + 4
+    first = struct.pack("<II12sII", 0, 0xDEADBEEF, b"NullsoftInst", len(script), size)
+    return b"MZ" + bytes(510) + first + body + bytes(4)

@@ -27,6 +27,7 @@ from containers_support import (
     iso9660_bytes,
     member_data,
     members_of,
+    nsis_bytes,
     scan_names,
     sevenzip_bytes,
     tar_bytes,
@@ -36,7 +37,18 @@ from containers_support import (
     zip_with_central,
 )
 
-from clamkit.containers import bzip2, cpio, embedded, explode, gzip, iso9660, sevenzip, tar, xz
+from clamkit.containers import (
+    bzip2,
+    cpio,
+    embedded,
+    explode,
+    gzip,
+    iso9660,
+    nsis,
+    sevenzip,
+    tar,
+    xz,
+)
 from clamkit.containers import zip as zip_format
 from clamkit.containers.base import EXCEEDED_MAX_FILE_SIZE, Alert, ContainerFormat, Member
 from clamkit.engine import ScanOptions
@@ -370,3 +382,34 @@ def test_iso9660_directory_loops_and_damage() -> None:
     no_primary[16 * 2048] = 2
     with pytest.raises(iso9660.ContainerError):
         members_of(iso9660.FORMAT, bytes(no_primary))
+
+
+# -- NSIS ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "solid"),
+    [("lzma", False), ("deflate", False), ("stored", False), ("lzma", True)],
+)
+def test_nsis_blocks(method: str, solid: bool) -> None:
+    installer = nsis_bytes([b"hello", PAYLOAD], method, solid=solid)
+    assert nsis.FORMAT.recognise(FileType.CL_TYPE_MSEXE, installer)
+    assert member_data(members_of(nsis.FORMAT, installer))[1:] == [b"hello", PAYLOAD]
+    assert scan_names(installer) == (PAYLOAD_NAME,)
+
+
+def test_nsis_lzma_dictionary_rule_and_damage() -> None:
+    installer = bytearray(nsis_bytes([PAYLOAD], "lzma"))
+    script_block = installer.index(b"NullsoftInst") + 20 + 4
+    assert installer[script_block] == 0x5D
+    # A dictionary that is no multiple of 8 MiB: the reference takes the
+    # block for Deflate, which it is not, so only the payload comes out.
+    struct.pack_into("<I", installer, script_block + 1, 1 << 20)
+    assert member_data(members_of(nsis.FORMAT, bytes(installer)))[-1:] == [PAYLOAD]
+    assert len(member_data(members_of(nsis.FORMAT, bytes(installer)))) == 1
+    cut = nsis_bytes([PAYLOAD], "stored")[:-300]
+    assert PAYLOAD not in member_data(members_of(nsis.FORMAT, cut))
+    lzma_installer = nsis_bytes([PAYLOAD], "lzma")
+    script, payload = members_of(nsis.FORMAT, lzma_installer, TestExtraction(budget=10))
+    assert isinstance(payload, Member) and payload.truncated and len(payload.data) == 10
+    assert isinstance(script, Member)

@@ -87,6 +87,13 @@ class Extraction(Protocol):
         ...
 
 
+def find(data: Buffer, needle: bytes, start: int = 0) -> int:
+    """``data.find(needle, start)`` for every buffer type (a memoryview has no find)."""
+    if isinstance(data, memoryview):
+        return bytes(data).find(needle, start)
+    return data.find(needle, start)
+
+
 def stored_member(
     name: str, data: Buffer, start: int, size: int, extraction: Extraction
 ) -> Member | None:

@@ -21,7 +21,7 @@ import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from clamkit.containers.base import Alert, Extraction, Member, stored_member
+from clamkit.containers.base import Alert, Extraction, Member, find, stored_member
 from clamkit.engine.filetypes import HEAD_SIZE, FileType, detect_file_type
 
 if TYPE_CHECKING:
@@ -36,12 +36,10 @@ _PE_OFFSET_FIELD = 0x3C
 
 def _starts(data: Buffer, magic: bytes) -> Iterator[int]:
     """Offsets after the first byte where ``magic`` occurs."""
-    if isinstance(data, memoryview):
-        data = bytes(data)  # the one buffer type without find()
-    position = data.find(magic, 1)
+    position = find(data, magic, 1)
     while position >= 0:
         yield position
-        position = data.find(magic, position + 1)
+        position = find(data, magic, position + 1)
 
 
 def _pe_at(data: Buffer, offset: int, end: int) -> bool:

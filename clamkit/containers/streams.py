@@ -38,6 +38,7 @@ __all__ = [
     "deflate64",
     "drain",
     "gzip_stream",
+    "lzma_raw",
     "xz",
 ]
 
@@ -144,6 +145,23 @@ def bzip2() -> Decompressor:
 
 def xz() -> Decompressor:
     return lzma.LZMADecompressor(lzma.FORMAT_XZ, memlimit=XZ_MEMORY_LIMIT)
+
+
+def lzma_raw(properties: bytes) -> Decompressor:
+    """LZMA1 without a container, from its 5 property bytes (NSIS).
+
+    Raises ValueError when the properties are impossible.
+    """
+    if len(properties) != 5 or properties[0] >= 9 * 5 * 5:
+        raise ValueError("bad LZMA properties")
+    dict_size = int.from_bytes(properties[1:5], "little")
+    if dict_size > XZ_MEMORY_LIMIT:
+        # liblzma takes no memory limit for raw streams: refuse the dictionary here.
+        raise ValueError("LZMA dictionary over the memory limit")
+    pb, rest = divmod(properties[0], 9 * 5)
+    lp, lc = divmod(rest, 9)
+    lzma_filter = {"id": lzma.FILTER_LZMA1, "lc": lc, "lp": lp, "pb": pb, "dict_size": dict_size}
+    return lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[lzma_filter])
 
 
 def drain(decompressor: Decompressor, data: Buffer, budget: int) -> Decoded:
