@@ -245,7 +245,8 @@ def _rule(reader: _Reader, suffix: str) -> LogicalSignature | SkippedSignature |
         return YaraDropped(
             name,
             (
-                f"load_oneyara: yara rule contains no supported strings, skipping {NAME_PREFIX}{name}",
+                "load_oneyara: yara rule contains no supported strings, "
+                f"skipping {NAME_PREFIX}{name}",
             ),
         )
     try:
