@@ -36,29 +36,38 @@ class BitReader:
         """Bits read since byte 0 of ``data`` (not since ``start``)."""
         return self.pos * 8 - self._count
 
+    def _fill(self, n: int) -> None:
+        """Load whole bytes (four at a time: fewer trips) until ``n`` bits are buffered."""
+        if self.pos * 8 - self._count + n > (self._end + _OVERRUN_BYTES) * 8:
+            raise ContainerError("compressed data ends early")
+        wanted = max(4, (n - self._count + 7) // 8)
+        # Past the end only zeros are read, and only as far as a last code may look.
+        chunk = self._data[self.pos : min(self.pos + wanted, self._end)]
+        self._buf = (self._buf << (8 * wanted)) | int.from_bytes(
+            bytes(chunk) + bytes(wanted - len(chunk)), "big"
+        )
+        self.pos += wanted
+        self._count += 8 * wanted
+
     def peek(self, n: int) -> int:
         """The next ``n`` bits as an integer, without consuming them."""
-        while self._count < n:
-            if self.pos < self._end:
-                self._buf = (self._buf << 8) | self._data[self.pos]
-            elif self.pos < self._end + _OVERRUN_BYTES:
-                self._buf <<= 8
-            else:
-                raise ContainerError("compressed data ends early")
-            self.pos += 1
-            self._count += 8
+        if self._count < n:
+            self._fill(n)
         return self._buf >> (self._count - n)
 
     def skip(self, n: int) -> None:
         if self._count < n:
-            self.peek(n)
+            self._fill(n)
         self._count -= n
         self._buf &= (1 << self._count) - 1
 
     def read(self, n: int) -> int:
-        value = self.peek(n)
-        self._count -= n
-        self._buf &= (1 << self._count) - 1
+        if self._count < n:
+            self._fill(n)
+        count = self._count - n
+        value = self._buf >> count
+        self._count = count
+        self._buf &= (1 << count) - 1
         return value
 
     def seek_bit(self, bit: int) -> None:
@@ -71,10 +80,16 @@ class BitReader:
 
     def decode(self, code: HuffmanCode) -> int:
         """The next symbol of ``code``."""
-        entry = code.table[self.peek(code.max_length)]
+        length = code.max_length
+        if self._count < length:
+            self._fill(length)
+        count = self._count
+        entry = code.table[self._buf >> (count - length)]
         if entry < 0:
             raise ContainerError("invalid Huffman code in compressed data")
-        self.skip(entry & 0x1F)
+        count -= entry & 0x1F
+        self._count = count
+        self._buf &= (1 << count) - 1
         return entry >> 5
 
 
