@@ -11,12 +11,11 @@ whole set is scanned with the full real-subset database by the reference
 
 from __future__ import annotations
 
-import subprocess
-from collections import defaultdict
 from pathlib import Path
 
 from synth import logical_bytes, pattern_bytes
 from test_pe_programs import build_programs, programs_directory
+from test_real_signatures_reference import _reference_verdicts
 
 from clamkit.database.loader import load_database
 from clamkit.engine import ScanOptions, compile_engine
@@ -100,19 +99,7 @@ def test_real_pe_signatures_in_a_real_pe(
                 continue
         (corpus / f"ldb-{index}.exe").write_bytes(_placed(signature, base, layout))
     (corpus / "program.exe").write_bytes(base)
-    command = [
-        reference_clamscan,
-        "--no-summary",
-        "-z",
-        *(f"-d{p}" for p in databases),
-        str(corpus),
-    ]
-    output = subprocess.run(command, capture_output=True, text=True, check=False).stdout
-    reference: dict[str, set[str]] = defaultdict(set)
-    for line in output.splitlines():
-        path, _, verdict = line.rpartition(": ")
-        if verdict.endswith(" FOUND"):
-            reference[Path(path).name].add(verdict.removesuffix(" FOUND"))
+    reference = _reference_verdicts(reference_clamscan, databases, corpus)
     engine = compile_engine(database)
     options = ScanOptions(allmatch=True)
     differences = {}
