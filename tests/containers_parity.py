@@ -22,17 +22,19 @@ def verdict_pairs(
     files: dict[str, bytes],
     engine: Engine,
     reference_options: tuple[str, ...] = (),
+    database: Path = SHARED_TESTSIG / "clamav.hdb",
     **options: object,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(clamkit's verdicts, the reference's) for ``files``, keyed by file name.
 
     ``reference_options`` are clamscan switches matching the ScanOptions
-    fields given as ``options``.
+    fields given as ``options``; ``database`` is what the reference loads
+    and must hold the signatures ``engine`` was compiled from.
     """
     for name, content in files.items():
         (directory / name).write_bytes(content)
     command = [clamscan, "--no-summary", *reference_options]
-    command += ["-d", str(SHARED_TESTSIG / "clamav.hdb")]
+    command += ["-d", str(database)]
     command += [str(directory / name) for name in files]
     output = subprocess.run(command, capture_output=True, check=False, text=True).stdout
     reference = {}

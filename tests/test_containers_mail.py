@@ -1,4 +1,4 @@
-"""Mail, mbox, uuencoded, BinHex, TNEF and HTML data: URIs as containers.
+"""Mail, mbox, uuencoded, BinHex, TNEF, HTML data: URIs and script-encoded files as containers.
 
 Each format's ``members()`` on files built here and on the Debian corpus,
 end to end through the engine, and (where the reference is installed) the
@@ -26,9 +26,11 @@ from containers_support import (
     scan_names,
 )
 
-from clamkit.containers import binhex, html, mail, tnef, uuencode
+from clamkit.containers import binhex, html, mail, screnc, tnef, uuencode
 from clamkit.containers.base import ContainerError, Member
 from clamkit.containers.transfer import decode_base64, decode_uuencoded_lines
+from clamkit.database.loader import load_database
+from clamkit.engine import compile_engine
 
 HEADERS = b"From: a@example.com\nTo: b@example.com\nSubject: test\n"
 
@@ -285,6 +287,65 @@ def test_html_data_uris_become_the_reference_mails() -> None:
 )
 def test_corpus_end_to_end(name: str) -> None:
     assert scan_names(corpus_file(name), clamav_testsig_engine()) == (TESTSIG_NAME,)
+
+
+# -- script-encoded files ---------------------------------------------------------
+
+
+def script_encoded(text: bytes) -> bytes:
+    """``text`` as Microsoft's Script Encoder writes it (LF as "@&"; no checksum kept)."""
+    inverse = [dict(zip(plain, screnc._CIPHER, strict=True)) for plain in screnc._PLAIN]
+    out = bytearray()
+    for position, char in enumerate(text):
+        if char == 0x0A:
+            out += b"@&"
+        else:
+            out.append(inverse[screnc._PATTERN[position % 64]].get(char, char))
+    length = base64.b64encode(struct.pack("<I", len(out)))[:6]
+    return b"#@~^" + length + b"==" + bytes(out) + b"AAAAAA==^#~@"
+
+
+@pytest.mark.parametrize(
+    ("encoded", "decoded"),
+    [
+        # Each case was read back from the reference's own decoding.
+        (b"#@~^CAAAAA==AAA@&AAAAAAAAA==^#~@", b"wEB\nEBE"),
+        (b"#@~^BwAAAA==AAA\xe9AAAAAAAAA==^#~@", b"wEB\xe9AwEBAAAAA==^#~@"),
+        (b"#@~^BwAAAA==AAA\nAAAAAAAAA==^#~@", b"wEBwEBEAAAAA==^#~@"),
+        (b"#@~^CAAAAA==AAA@xAAAAAAAAA==^#~@", b"wEB\xffEBE"),
+        (b"#@~^CAAAAA==AAA<>AAAAAAAAA==^#~@", b"wEB<>BEB"),
+        (b"#@~^CgAAAA==" + b"A" * 40 + b"AAAAAA==^#~@", b"wEBwEBEBBE" + b"A" * 24 + b"==^#~@"),
+    ],
+)
+def test_script_decoding_as_the_reference(encoded: bytes, decoded: bytes) -> None:
+    assert screnc.decode_script(encoded, 1000) == b"<script>" + decoded + b"</script>"
+
+
+def test_script_encoded_round_trip_and_cap() -> None:
+    text = b'var x = "clamkit";\nWScript.Echo(x);'
+    assert screnc.decode_script(script_encoded(text), 1000) == b"<script>" + text + b"</script>"
+    (member,) = members_of(screnc.FORMAT, script_encoded(text), TestExtraction(budget=10))
+    assert isinstance(member, Member)
+    assert (bytes(member.data), member.truncated) == (b"<script>va", True)
+
+
+MARKER = b"clamkit_screnc_marker"
+
+
+def test_script_encoded_parity(reference_clamscan: str, tmp_path: Path) -> None:
+    text = b"var " + MARKER + b' = "found";\nWScript.Echo(' + MARKER + b");"
+    files = {"marker.jse": script_encoded(text), "plain.txt": text}
+    # Target 0 sees the decoded text, target 3 (HTML) its normalised form.
+    for target in (0, 3):
+        database = tmp_path / f"marker{target}.ndb"
+        database.write_text(f"Clamkit.Screnc.Target{target}:{target}:*:{MARKER.hex()}\n")
+        engine = compile_engine(load_database([database]))
+        for switches, options in (((), {}), (("--scan-html=no",), {"scan_html": False})):
+            ours, reference = verdict_pairs(
+                reference_clamscan, tmp_path, files, engine, switches, database, **options
+            )
+            assert ours == reference
+            assert ours["marker.jse"] == f"Clamkit.Screnc.Target{target}.UNOFFICIAL"
 
 
 # -- parity with the reference on generated files ------------------------------------

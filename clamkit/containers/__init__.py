@@ -25,6 +25,7 @@ from clamkit.containers import (
     onenote,
     pdf,
     rtf,
+    screnc,
     sevenzip,
     sis,
     szdd,
@@ -65,6 +66,8 @@ FORMATS: tuple[Registered, ...] = (
     (tnef.FORMAT, "scan_mail"),
     (html.FORMAT, "scan_html"),
     (onenote.FORMAT, "scan_onenote"),
+    # Decoded on the reference whatever ScanHTML and ScanArchive say.
+    (screnc.FORMAT, None),
     (arj.FORMAT, "scan_archive"),
     (cab.FORMAT, "scan_archive"),
     (chm.FORMAT, "scan_archive"),
