@@ -20,7 +20,7 @@ from clamkit.executables.macho import parse_macho
 from clamkit.executables.pe import import_hash_text, parse_pe
 
 
-def _elf64(*, entry: int = 0x400110, program_headers: bool = True, truncate: int = 0) -> bytes:
+def elf64(*, entry: int = 0x400110, program_headers: bool = True, truncate: int = 0) -> bytes:
     """An ELF64 executable: one loadable segment at 0x400000 mapping the file, two sections."""
     size = 0x400
     header = b"\x7fELF" + bytes([2, 1, 1]) + b"\0" * 9
@@ -39,14 +39,14 @@ def _elf64(*, entry: int = 0x400110, program_headers: bool = True, truncate: int
 
 
 def test_elf_entry_point_is_mapped_through_the_segments() -> None:
-    layout = parse_elf(_elf64())
+    layout = parse_elf(elf64())
     assert isinstance(layout, ExecutableLayout)
     assert layout.entry_point == 0x110
     assert [(s.raw_offset, s.raw_size) for s in layout.sections] == [(0, 0), (0x300, 0x80)]
 
 
 def test_elf_without_program_headers_takes_the_entry_field_as_offset() -> None:
-    layout = parse_elf(_elf64(entry=0, program_headers=False))
+    layout = parse_elf(elf64(entry=0, program_headers=False))
     assert isinstance(layout, ExecutableLayout)
     assert layout.entry_point == 0
 
@@ -54,8 +54,8 @@ def test_elf_without_program_headers_takes_the_entry_field_as_offset() -> None:
 @pytest.mark.parametrize(
     ("image", "expected"),
     [
-        pytest.param(_elf64(entry=0x900000), Broken.MALFORMED, id="entry in no segment"),
-        pytest.param(_elf64(truncate=0x1A0), Broken.MALFORMED, id="section table cut off"),
+        pytest.param(elf64(entry=0x900000), Broken.MALFORMED, id="entry in no segment"),
+        pytest.param(elf64(truncate=0x1A0), Broken.MALFORMED, id="section table cut off"),
         pytest.param(b"\x7fELF" + b"\0" * 20, Broken.NOT_EXECUTABLE, id="header cut off"),
         pytest.param(b"\x7fELF" + bytes([3, 1]) + b"\0" * 60, Broken.MALFORMED, id="unknown class"),
     ],
@@ -75,7 +75,7 @@ def test_only_executable_types_have_a_layout() -> None:
     assert isinstance(parse_executable(FileType.CL_TYPE_MSEXE, build_pe()), ExecutableLayout)
 
 
-_SEEDS = [build_pe(), build_pe(magic=0x20B, optional_size=0xF0), _elf64()]
+_SEEDS = [build_pe(), build_pe(magic=0x20B, optional_size=0xF0), elf64()]
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,13 +1,14 @@
-"""Executable headers judged by the reference: crafted PE and Mach-O files.
+"""Executable headers judged by the reference: crafted PE, ELF and Mach-O files.
 
 PE: headers built field by field (``pebuild``) are scanned with
 ``--alert-broken`` (which ones the reference reports as
 Heuristics.Broken.Executable) and with an EOF-n signature (whose headers it
-parses at all).  Mach-O: hand-built 32 and 64 bit files with and without
-entry point commands are scanned with EP, section and EntryPoint
-signatures.  The ``broken-sigs`` of ``pe_allmatch`` (SE1 signatures) are
-loaded and applied to a mingw-built PE holding their strings.  Every
-directory goes to the reference in one call.
+parses at all); hand-built ELF files likewise with ``--alert-broken``.
+Mach-O: hand-built 32 and 64 bit files with and without entry point
+commands are scanned with EP, section and EntryPoint signatures.  The
+``broken-sigs`` of ``pe_allmatch`` (SE1 signatures) are loaded and applied
+to a mingw-built PE holding their strings.  Every directory goes to the
+reference in one call.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from pebuild import PE_HEADERS, build_pe
+from test_executables import elf64
 
 from clamkit.database.loader import load_database
 from clamkit.engine import ScanOptions, compile_engine
@@ -92,6 +94,27 @@ def test_broken_executable_alerts_are_the_references(
     assert sum(bool(names) for names in reference.values()) >= 10
     _, quiet = _scan_both(reference_clamscan, database, directory)
     assert not any(quiet.values())
+
+
+def test_broken_elf_alerts_are_the_references(reference_clamscan: str, tmp_path: Path) -> None:
+    directory = tmp_path / "elf"
+    directory.mkdir()
+    images = {
+        "ok": elf64(),
+        "object": elf64(entry=0, program_headers=False),
+        "entry in no segment": elf64(entry=0x900000),
+        "section table cut off": elf64(truncate=0x1A0),
+        "unknown class": b"\x7fELF" + bytes([3, 1]) + b"\0" * 60,
+    }
+    for number, image in enumerate(images.values()):
+        (directory / f"elf{number}").write_bytes(image)
+    database = tmp_path / "unrelated.ndb"
+    database.write_text("Unrelated:0:*:00112233445566778899\n")
+    reference, ours = _scan_both(
+        reference_clamscan, database, directory, "--alert-broken=yes", alert_broken_executables=True
+    )
+    assert ours == reference
+    assert sum(bool(names) for names in reference.values()) == 3
 
 
 def test_offsets_resolve_where_the_reference_parses_the_header(
