@@ -20,6 +20,9 @@ reference (ClamAV 1.4.6) by decoding probe files and reading what it wrote:
   cover (controls, ``<``, ``>``) are copied;
 * once the length is reached, the next 12 bytes (checksum and ``^#~@``)
   are skipped if there are that many, and the rest is copied as it is.
+
+:func:`decode_block` decodes one block wherever it starts, for the HTML
+normaliser, which the reference also has decode blocks inside pages.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from clamkit.containers.transfer import bounded_member
 from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
 
-__all__ = ["FORMAT", "ScriptEncodedFormat", "decode_script"]
+__all__ = ["FORMAT", "ScriptEncodedFormat", "decode_block", "decode_script"]
 
 _MAGIC = b"#@~^"
 # Tab and the printable characters but "<", ">" and "@", in byte order.
@@ -60,16 +63,20 @@ def _length(field: bytes) -> int:
     return int.from_bytes((bits >> 4).to_bytes(4, "big"), "little")
 
 
-def decode_script(data: bytes, cap: int) -> bytes:
-    """The ``<script>`` text the reference makes of an encoded file, cut at ``cap`` bytes."""
-    remaining = _length(data[4:10])
-    body = data[12:]
-    out = bytearray(b"<script>")
-    position = pos = 0
-    while pos < len(body) and remaining > 0 and len(out) < cap:
-        char = body[pos]
+def decode_block(data: bytes, start: int, cap: int) -> tuple[bytes, int]:
+    """One encoded block at ``data[start:]`` (at its ``#@~^``): the decoded text and where it ends.
+
+    The end is past the checksum and ``^#~@`` when 12 bytes remain for
+    them; the text is cut at ``cap`` bytes.
+    """
+    remaining = _length(data[start + 4 : start + 10])
+    out = bytearray()
+    position = 0
+    pos = start + 12
+    while pos < len(data) and remaining > 0 and len(out) < cap:
+        char = data[pos]
         if char == 0x40:  # '@'
-            following = body[pos + 1] if pos + 1 < len(body) else None
+            following = data[pos + 1] if pos + 1 < len(data) else None
             out.append(_ESCAPES.get(following, 0xFF))
             pos += 2
             position += 1
@@ -77,7 +84,7 @@ def decode_script(data: bytes, cap: int) -> bytes:
         elif char in (0x0A, 0x0D):
             pos += 1
         elif char >= 0x80:
-            out += body[pos : pos + 2]
+            out += data[pos : pos + 2]
             pos += 2
             remaining -= 1
         else:
@@ -85,10 +92,16 @@ def decode_script(data: bytes, cap: int) -> bytes:
             pos += 1
             position += 1
             remaining -= 1
-    if len(body) - pos >= _TRAILER:
+    if len(data) - pos >= _TRAILER:
         pos += _TRAILER
-    out += body[pos : pos + max(cap - len(out), 0)] + b"</script>"
-    return bytes(out)
+    return bytes(out[:cap]), min(pos, len(data))
+
+
+def decode_script(data: bytes, cap: int) -> bytes:
+    """The ``<script>`` text the reference makes of an encoded file, cut at about ``cap`` bytes."""
+    decoded, end = decode_block(data, 0, cap)
+    rest = data[end : end + max(cap - len(decoded), 0)]
+    return b"<script>" + decoded + rest + b"</script>"
 
 
 class ScriptEncodedFormat:
