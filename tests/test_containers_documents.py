@@ -100,8 +100,31 @@ def test_vba_project_members_and_alert() -> None:
     assert scan_names(document) == ()
 
 
+def workbook(sheet_kind: int) -> bytes:
+    """An Excel compound file whose workbook stream declares one sheet of ``sheet_kind``."""
+
+    def record(kind: int, body: bytes) -> bytes:
+        return struct.pack("<HH", kind, len(body)) + body
+
+    sheet = struct.pack("<IBB", 0, 0, sheet_kind) + b"\x06\x00Sheet1"
+    stream = record(0x0809, struct.pack("<HHHHII", 0x0600, 5, 0x0DBB, 0x07CC, 0, 0))
+    stream += record(0x0085, sheet) + record(0x000A, b"")
+    return cfb.compound_file({"Workbook": stream.ljust(600, b"\0")})
+
+
+def test_xlm_macro_sheet_alert() -> None:
+    assert Alert(ole2.XLM_MACROS_ALERT, "alert_ole2_macros") in members_of(ole2.FORMAT, workbook(1))
+    assert not any(isinstance(item, Alert) for item in members_of(ole2.FORMAT, workbook(0)))
+    assert scan_names(workbook(1), alert_ole2_macros=True) == (ole2.XLM_MACROS_ALERT,)
+
+
 def test_macro_alert_parity(reference_clamscan: str, tmp_path: Path) -> None:
-    files = {"macro.doc": cfb.vba_document(VBA_SOURCE), "plain.doc": corpus_file("clam.ole.doc")}
+    files = {
+        "macro.doc": cfb.vba_document(VBA_SOURCE),
+        "plain.doc": corpus_file("clam.ole.doc"),
+        "xlm.xls": workbook(1),
+        "worksheet.xls": workbook(0),
+    }
     ours, reference = verdict_pairs(
         reference_clamscan,
         tmp_path,
@@ -110,7 +133,16 @@ def test_macro_alert_parity(reference_clamscan: str, tmp_path: Path) -> None:
         ("--alert-macros=yes",),
         alert_ole2_macros=True,
     )
-    assert ours == reference == {"macro.doc": ole2.MACROS_ALERT, "plain.doc": TESTSIG_NAME}
+    assert (
+        ours
+        == reference
+        == {
+            "macro.doc": ole2.MACROS_ALERT,
+            "plain.doc": TESTSIG_NAME,
+            "xlm.xls": ole2.XLM_MACROS_ALERT,
+            "worksheet.xls": "OK",
+        }
+    )
 
 
 def test_word_document_package() -> None:

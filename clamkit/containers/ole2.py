@@ -1,7 +1,7 @@
 """OLE2 (Compound File Binary) documents as containers: Word, Excel, PowerPoint, MSI ...
 
 Strategy: ``olefile`` reads the compound file; every stream, in every
-storage, is a member, as ClamAV dumps them all.  Three kinds of stream are
+storage, is a member, as ClamAV dumps them all.  Four kinds of stream are
 also opened further, as the reference does:
 
 * ``\\x01Ole10Native`` holds an OLE1 object; an embedded *Package* gives the
@@ -11,6 +11,8 @@ also opened further, as the reference does:
   (lower case outside strings), make one ``vba_project`` member, and the
   project raises ``Heuristics.OLE2.ContainsMacros.VBA`` under
   AlertOLE2Macros;
+* an Excel workbook stream that declares an Excel 4 macro sheet raises
+  ``Heuristics.OLE2.ContainsMacros.XLM`` (its formulas are not extracted);
 * ``PowerPoint Document`` top-level records of type ExOleObjStg hold
   embedded objects, zlib compressed (the reference inflates them whatever
   the record instance says); each is a member named ``pptXXXXXXXX.doc``
@@ -38,13 +40,16 @@ from clamkit.engine.filetypes import FileType
 __all__ = [
     "FORMAT",
     "MACROS_ALERT",
+    "XLM_MACROS_ALERT",
     "Ole2Format",
     "decompress_vba",
+    "has_xlm_macro_sheet",
     "normalise_vba",
     "ole10_native_payload",
 ]
 
 MACROS_ALERT = "Heuristics.OLE2.ContainsMacros.VBA"
+XLM_MACROS_ALERT = "Heuristics.OLE2.ContainsMacros.XLM"
 
 _OLE10_NATIVE = "\x01Ole10Native"
 _PPT_DOCUMENT = "PowerPoint Document"
@@ -58,6 +63,11 @@ _DIR_PROJECTVERSION = 0x0009
 _DIR_MODULESTREAMNAME = 0x001A
 _DIR_MODULESTREAMNAME_UNICODE = 0x0032
 _DIR_MODULEOFFSET = 0x0031
+# Excel BIFF: the workbook stream's records, and the sheet kind of an Excel 4 macro sheet.
+_WORKBOOK_STREAMS = frozenset({"workbook", "book"})
+_BIFF_RECORD = struct.Struct("<HH")
+_BIFF_BOUNDSHEET = 0x0085
+_SHEET_XLM_MACROS = 0x01
 _VBA_STRING = re.compile(rb'("[^"\r\n]*"?)')
 _BLANKS = re.compile(rb"[ \t]+")
 
@@ -165,6 +175,19 @@ def _dir_modules(dir_data: bytes) -> Iterator[tuple[str, int]]:
             yield name, struct.unpack("<I", value)[0]
 
 
+def has_xlm_macro_sheet(workbook: bytes) -> bool:
+    """Whether a BIFF workbook stream declares an Excel 4 (XLM) macro sheet."""
+    pos = 0
+    while pos + _BIFF_RECORD.size <= len(workbook):
+        record, length = _BIFF_RECORD.unpack_from(workbook, pos)
+        body = pos + _BIFF_RECORD.size
+        # BOUNDSHEET: stream position (4), visibility (1), sheet kind (1), name.
+        if record == _BIFF_BOUNDSHEET and length >= 6 and workbook[body + 5] == _SHEET_XLM_MACROS:
+            return True
+        pos = body + length
+    return False
+
+
 def _ppt_objects(stream: bytes, cap: int) -> Iterator[tuple[str, bytes]]:
     """Embedded objects among a PowerPoint Document stream's top-level records."""
     pos = 0
@@ -216,6 +239,8 @@ class Ole2Format:
                 found.append(payload)
             elif leaf == _PPT_DOCUMENT:
                 found += _ppt_objects(stream, cap)
+            elif leaf.lower() in _WORKBOOK_STREAMS and has_xlm_macro_sheet(stream):
+                yield Alert(XLM_MACROS_ALERT, "alert_ole2_macros")
             elif leaf.lower() == "dir" and len(path) > 1:
                 sources = self._vba_sources(ole, path[:-1], stream, cap)
                 if sources and not alerted:
