@@ -429,3 +429,29 @@ def test_client_that_never_reads_is_dropped(clamkit: RunningDaemon) -> None:
             return False
 
         assert _wait_for(dropped)
+
+
+def test_allmatchscan_can_be_disabled(tmp_path: Path, tree: Path) -> None:
+    daemon = start_clamkit_clamd(tmp_path, "AllowAllMatchScan no")
+    try:
+        # The reference's words, recorded from clamd 1.4.6.
+        assert send(daemon.unix_path, f"zALLMATCHSCAN {tree}\0".encode()) == (
+            f"{tree}: ALLMATCHSCAN command disabled by clamd configuration. ERROR\0".encode()
+        )
+        assert b"FOUND" in send(daemon.unix_path, f"zSCAN {tree}\0".encode())
+    finally:
+        daemon.stop()
+
+
+def test_official_database_only(tmp_path: Path) -> None:
+    database = tmp_path / "db"
+    database.mkdir()
+    shutil.copyfile(Path(__file__).parent.parent / "sigs" / "daily.cld", database / "daily.cld")
+    marker = b"clamkit unofficial marker 4242"
+    (database / "marker.ndb").write_text(f"Unofficial.Marker:0:*:{marker.hex()}\n")
+    daemon = start_clamkit_clamd(tmp_path, "OfficialDatabaseOnly yes", database)
+    try:
+        assert send(daemon.unix_path, _instream(marker)) == b"stream: OK\0"
+        assert send(daemon.unix_path, _instream(EICAR)) == b"stream: Win.Test.EICAR_HDB-1 FOUND\0"
+    finally:
+        daemon.stop()

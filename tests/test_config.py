@@ -118,7 +118,6 @@ def test_acted_on_matches_what_the_daemon_and_engine_implement():
         "StreamMinPort",
         "StreamMaxPort",
         "ExitOnOOM",
-        "LogFileUnlock",
         "ExcludePUA",
         "IncludePUA",
         "Bytecode",

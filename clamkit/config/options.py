@@ -134,14 +134,14 @@ OPTIONS: tuple[Option, ...] = (
         _B,
         False,
         "Do not take an exclusive lock on the log file, so several daemons may share it.",
-        acted_on=False,
     ),
     _o(
         LOGGING,
         "LogFileMaxSize",
         _S,
         1 * MiB,
-        "Stop writing (or rotate, with LogRotate) at this log file size; 0 means no cap.",
+        "Rotate the log file when it reaches this size (with or without LogRotate, as clamd "
+        "1.4 does); 0 means no cap.",
     ),
     _o(LOGGING, "LogTime", _B, False, "Prefix each log message with the local time."),
     _o(LOGGING, "LogClean", _B, False, "Log files found clean as well as infected ones."),
@@ -215,7 +215,14 @@ OPTIONS: tuple[Option, ...] = (
         True,
         "Keep scanning with the old databases while new ones load (needs memory for both).",
     ),
-    _o(DAEMON, "DisableCache", _B, False, "Do not remember the hashes of files found clean."),
+    _o(
+        DAEMON,
+        "DisableCache",
+        _B,
+        False,
+        "Do not remember the hashes of files found clean (clamkit keeps no such cache yet).",
+        acted_on=False,
+    ),
     _ignored(DAEMON, "CacheSize", _N, 65536, "How many clean-file hashes the cache keeps."),
     _o(
         DAEMON,
@@ -294,7 +301,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     _o(SOCKETS, "SendBufTimeout", _N, 500, "Milliseconds to wait for a client to take a reply."),
     _o(SOCKETS, "MaxQueue", _N, 100, "Most requests that may wait for a free scanner."),
-    _o(SOCKETS, "IdleTimeout", _N, 30, "Seconds an idle session (IDSESSION) stays open."),
+    _o(
+        SOCKETS,
+        "IdleTimeout",
+        _N,
+        30,
+        "Seconds an idle scanning thread waits for work before it ends; clamkit's scanner "
+        "processes stay, so the value only shows in STATS.",
+        acted_on=False,
+    ),
     # Directory scanning
     _o(
         WALKING,

@@ -66,6 +66,7 @@ from clamkit.protocol.framing import (
 
 # How long shutdown waits for replies in flight before closing connections.
 SHUTDOWN_GRACE_SECONDS = 5.0
+ALLMATCH_DISABLED = "ALLMATCHSCAN command disabled by clamd configuration. ERROR"
 # How often a connection with work in progress checks that its client is still there.
 HANGUP_POLL_SECONDS = 0.25
 _RECV_SIZE = 65536
@@ -270,8 +271,8 @@ class _Client:
         self.loop = asyncio.get_running_loop()
         self.write_lock = asyncio.Lock()
         self.gone = asyncio.Event()
-        self.session: set[asyncio.Task[None]] = set()
-        self.session_limit = max(1, config.number("MaxQueue"))
+        self.background: set[asyncio.Task[None]] = set()
+        self.background_limit = max(1, config.number("MaxQueue"))
         self.spool: IO[bytes] | None = None
         self.stream_size = 0
 
@@ -280,13 +281,13 @@ class _Client:
         try:
             await self._converse()
             # Whatever the way out, replies still owed are written first.
-            if self.session:
-                await asyncio.gather(*self.session, return_exceptions=True)
+            if self.background:
+                await asyncio.gather(*self.background, return_exceptions=True)
         except (ConnectionError, OSError):
             self.gone.set()
         finally:
             watcher.cancel()
-            for task in self.session:
+            for task in self.background:
                 task.cancel()
             if self.spool is not None:
                 self.spool.close()
@@ -305,28 +306,27 @@ class _Client:
                 return
             elif isinstance(event, Reject):
                 if event.drop_pending:
-                    for task in self.session:
+                    for task in self.background:
                         task.cancel()
                 if event.reply:
                     await self._send(event.reply)
             elif isinstance(event, Request):
                 if event.command is Command.INSTREAM:
                     self._open_spool()
-                elif event.session_id is None:
-                    await self._execute(event)
+                elif event.command in _SCANS:
+                    # Scans run alongside the reading, as clamd hands them to
+                    # a thread: what the protocol says next goes out first.
+                    await self._in_background(self._execute(event))
                 else:
-                    await self._in_session(self._execute(event))
+                    await self._execute(event)
             elif isinstance(event, StreamChunk):
                 self._spool_write(event.data)
             elif isinstance(event, StreamEnd):
                 spool, self.spool = self.spool, None
                 assert spool is not None
-                if event.request.session_id is None:
-                    await self._scan_stream(event.request, spool)
-                else:
-                    await self._in_session(self._scan_stream(event.request, spool))
-            elif isinstance(event, SessionEnded) and self.session:
-                await asyncio.gather(*self.session, return_exceptions=True)
+                await self._in_background(self._scan_stream(event.request, spool))
+            elif isinstance(event, SessionEnded) and self.background:
+                await asyncio.gather(*self.background, return_exceptions=True)
             elif isinstance(event, SessionStarted):
                 continue
 
@@ -346,18 +346,18 @@ class _Client:
                 return
             await asyncio.sleep(HANGUP_POLL_SECONDS)
 
-    async def _in_session(self, work: Awaitable[None]) -> None:
-        """Run a session's command alongside the others.
+    async def _in_background(self, work: Awaitable[None]) -> None:
+        """Run a scan while the connection goes on being read.
 
-        At most MaxQueue of one session's commands are under way; past that
+        At most MaxQueue of one connection's scans are under way; past that
         the client is not read until one finishes, so a client pipelining
         without end costs bounded memory and nobody else's turn.
         """
-        while len(self.session) >= self.session_limit:
-            await asyncio.wait(self.session, return_when=asyncio.FIRST_COMPLETED)
+        while len(self.background) >= self.background_limit:
+            await asyncio.wait(self.background, return_when=asyncio.FIRST_COMPLETED)
         task = asyncio.ensure_future(work)
-        self.session.add(task)
-        task.add_done_callback(self.session.discard)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     # -- input ------------------------------------------------------------
 
@@ -494,6 +494,9 @@ class _Client:
         """SCAN, CONTSCAN, MULTISCAN and ALLMATCHSCAN of a file or a directory tree."""
         command = request.command
         top = request.argument or ""
+        if command is Command.ALLMATCHSCAN and not self.daemon.config.flag("AllowAllMatchScan"):
+            await self._reply(request, f"{top}: {ALLMATCH_DISABLED}")
+            return
         items = await asyncio.to_thread(list, walk(top, self.daemon.walk_rules))
         allmatch = command is Command.ALLMATCHSCAN
         stop_at_first = command in (Command.SCAN, Command.ALLMATCHSCAN)
@@ -539,6 +542,10 @@ class _Client:
         if not found:
             await self._reply(request, replies.ok_line(argument_path(top)))
 
+
+_SCANS = frozenset(
+    {Command.SCAN, Command.CONTSCAN, Command.MULTISCAN, Command.ALLMATCHSCAN, Command.FILDES}
+)
 
 _HANDLERS: dict[Command, Callable[[_Client, Request], Awaitable[None]]] = {
     Command.PING: _Client._ping,
@@ -596,25 +603,29 @@ async def _accept(daemon: Daemon, listener: Listener) -> None:
 
 
 async def _serve(config: Config, log: DaemonLog, notice: lifecycle.ReadyNotice) -> int:
-    def fail(message: str) -> int:
+    def fail(message: str, status: int = 1) -> int:
         log.error(message)
         notice.failed(message)
-        return 1
+        return status
 
-    log.info(f"Reading databases from {config.text('DatabaseDirectory')}")
+    try:
+        # As the reference: the daemon's user loads the database and owns
+        # the socket it binds.
+        if user := config.text("User"):
+            lifecycle.drop_privileges(user, log)
+    except lifecycle.LifecycleError as error:
+        return fail(str(error))
+    log.info(f"Reading databases from {config.text('DatabaseDirectory')}", terminal=False)
     try:
         pool = await ScanPool.start(pool_settings(config))
     except PoolStartError as error:
         return fail(str(error))
-    log.info(f"Loaded {pool.ready.signature_count} signatures.")
+    log.info(f"Loaded {pool.ready.signature_count} signatures.", terminal=False)
     for warning in pool.ready.warnings:
         log.warning(warning)
     try:
         listeners = open_listeners(config, log)
-        user = config.text("User")
-        if user:
-            lifecycle.drop_privileges(user, log)
-    except (OSError, ListenerError, lifecycle.LifecycleError) as error:
+    except (OSError, ListenerError) as error:
         await pool.retire()
         return fail(str(error))
     pid_file = config.text("PidFile")
@@ -622,24 +633,29 @@ async def _serve(config: Config, log: DaemonLog, notice: lifecycle.ReadyNotice) 
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, daemon.stopping.set)
     loop.add_signal_handler(signal.SIGINT, daemon.stopping.set)
-    loop.add_signal_handler(signal.SIGHUP, log.reopen)
+    loop.add_signal_handler(signal.SIGHUP, _reopen_log, log)
     loop.add_signal_handler(signal.SIGUSR2, daemon.request_reload)
     try:
         if pid_file:
             lifecycle.write_pid_file(pid_file)
+    except lifecycle.LifecycleError as error:
+        close_listeners(listeners, log)
+        await pool.retire()
+        return fail(str(error), status=2)
+    try:
         if config.number("SelfCheck") > 0:
             log.info(f"Self checking every {config.number('SelfCheck')} seconds.")
-        log.info(f"Listening daemon: PID: {os.getpid()}")
-        log.info(f"MaxQueue set to: {config.number('MaxQueue')}")
+        log.verbose(f"Listening daemon: PID: {os.getpid()}")
+        log.verbose(f"MaxQueue set to: {config.number('MaxQueue')}")
         notice.ready()
         background = [asyncio.create_task(_accept(daemon, listener)) for listener in listeners]
         background.append(asyncio.create_task(daemon.self_check()))
         await daemon.stopping.wait()
-        log.info("Waiting for all threads to finish")
+        log.verbose("Waiting for all threads to finish")
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
-        log.info("Shutting down the main sockets.")
+        log.info("Shutting down the main socket.")
         if daemon.clients:
             _, unfinished = await asyncio.wait(daemon.clients, timeout=SHUTDOWN_GRACE_SECONDS)
             for task in unfinished:
@@ -647,11 +663,17 @@ async def _serve(config: Config, log: DaemonLog, notice: lifecycle.ReadyNotice) 
             await asyncio.gather(*unfinished, return_exceptions=True)
         await daemon.pool.retire()
     finally:
+        if pid_file and lifecycle.remove_pid_file(pid_file):
+            log.info("Pid file removed.")
+        log.info(f"--- Stopped at {time.ctime()}")
+        log.info("Closing the main socket.")
         close_listeners(listeners, log)
-        if pid_file:
-            lifecycle.remove_pid_file(pid_file)
-    log.info(f"--- Stopped at {time.ctime()}")
     return 0
+
+
+def _reopen_log(log: DaemonLog) -> None:
+    log.reopen()
+    log.info("SIGHUP caught: re-opening log file.")
 
 
 def run_daemon(config: Config, log: DaemonLog) -> int:

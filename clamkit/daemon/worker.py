@@ -30,6 +30,7 @@ import sys
 import time
 import traceback
 from dataclasses import replace
+from pathlib import Path
 
 from clamkit.daemon.ipc import (
     BlockingReceiver,
@@ -45,6 +46,9 @@ from clamkit.daemon.ipc import (
 )
 from clamkit.database.loader import DatabaseError, LoadOptions, load_database
 from clamkit.engine import Engine, compile_engine
+
+# The containers ClamAV signs; OfficialDatabaseOnly loads nothing else.
+OFFICIAL_SUFFIXES = frozenset({".cvd", ".cld"})
 
 # How often a scan looks for a cancellation from the network process.
 CANCEL_POLL_SECONDS = 0.05
@@ -154,13 +158,28 @@ def _start_worker(engine: Engine, settings: PoolSettings, control: socket.socket
     return pid
 
 
+def _database_paths(settings: PoolSettings) -> list[str]:
+    """The directory, or with OfficialDatabaseOnly only its signed containers."""
+    if not settings.official_only:
+        return [settings.database_dir]
+    official = sorted(
+        str(path)
+        for path in Path(settings.database_dir).iterdir()
+        if path.suffix in OFFICIAL_SUFFIXES
+    )
+    if not official:
+        message = f"No official database (.cvd, .cld) in {settings.database_dir}"
+        raise DatabaseError(message, message)
+    return official
+
+
 def _lead(control: socket.socket) -> None:
     receiver = BlockingReceiver(control)
     settings, _ = receiver.receive()
     assert isinstance(settings, PoolSettings)
     try:
         database = load_database(
-            [settings.database_dir], LoadOptions(detect_pua=settings.detect_pua)
+            _database_paths(settings), LoadOptions(detect_pua=settings.detect_pua)
         )
         engine = compile_engine(database)
     except (DatabaseError, OSError) as error:
