@@ -20,6 +20,7 @@ import pytest
 
 from clamkit import __version__
 from clamkit.cli import clamscan as cli
+from clamkit.cli import getopt
 from clamkit.cli.output import (
     SUMMARY_TITLE,
     ScanStats,
@@ -211,7 +212,7 @@ def test_usage_errors_name_the_program_as_invoked(
     assert capsys.readouterr().err.startswith("/opt/bin/clamscan: unrecognized option `--bogus'\n")
 
 
-SPECS = cli._option_specs(cli.typer.main.get_command(cli.app))
+SPECS = getopt.option_specs(cli.typer.main.get_command(cli.app))
 
 
 @pytest.mark.parametrize(
@@ -229,7 +230,7 @@ SPECS = cli._option_specs(cli.typer.main.get_command(cli.app))
     ],
 )
 def test_canonical_argv(argv: list[str], tokens: list[str]) -> None:
-    assert cli._canonical_argv(argv, SPECS) == tokens
+    assert getopt.canonical_argv(argv, SPECS, "clamscan") == tokens
 
 
 @pytest.mark.parametrize(

@@ -24,14 +24,8 @@ from typing import Annotated
 import typer
 
 from clamkit import __version__
-from clamkit.cli.clamscan import (
-    SIZE_METAVAR,
-    UsageError,
-    _canonical_argv,
-    _option_specs,
-    _version_line,
-)
-from clamkit.cli.output import CANNOT_PARSE_OPTIONS
+from clamkit.cli.getopt import SIZE_METAVAR, UsageError, option_specs, run_command
+from clamkit.cli.output import CANNOT_PARSE_OPTIONS, version_line
 from clamkit.config.parser import Config, ConfigError, default_config, load_config
 from clamkit.daemon.lifecycle import database_age_error
 from clamkit.daemon.listeners import missing_server_type, systemd_fds
@@ -136,7 +130,7 @@ def clamd(
     }
     config = _anchored(config.replace(**overrides))
     if version:
-        print(_version_line([config.text("DatabaseDirectory") or ""]))
+        print(version_line([config.text("DatabaseDirectory") or ""]))
         return 0
     built_in = not config.path
     if built_in:
@@ -224,7 +218,7 @@ def _start(config: Config, days: int, *, built_in: bool) -> int:
 
 def _help_text(command: object) -> str:
     rows = []
-    for spec in _option_specs(command):
+    for spec in option_specs(command):
         long_form, short_form = spec.long, spec.short or ""
         if spec.takes_value:
             long_form += f"={spec.metavar}"
@@ -237,23 +231,13 @@ def _help_text(command: object) -> str:
 
 def run(argv: list[str]) -> int:
     """Run clamd on ``argv`` (without the program name) and return the exit status."""
-    command = typer.main.get_command(app)
-    try:
-        tokens = _canonical_argv(argv, _option_specs(command))
-        return int(command.main(tokens, prog_name="clamd", standalone_mode=False))
-    except UsageError as error:
-        for line in error.lines:
-            sys.stderr.write(line + "\n")
-        return FAILURE
+    return run_command(app, argv, "clamd", usage_status=FAILURE)
 
 
 def main() -> None:
     # Ctrl-C before the daemon installs its own handler (while the database
     # loads) ends clamd quietly, as the reference, not with a traceback.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    if sys.argv and sys.argv[0].endswith(".py"):
-        # Under ``python -m``, getopt's messages should still name clamd.
-        sys.argv[0] = "clamd"
     sys.exit(run(sys.argv[1:]))
 
 

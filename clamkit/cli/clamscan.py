@@ -5,7 +5,7 @@ Strategy: typer declares the options once; everything else about them is
 derived from that declaration: the ClamAV-style ``--help`` text, and the
 getopt/ClamAV syntax that typer does not speak (``--switch=yes|no|true|false|1|0``,
 unique prefixes of long options, options after paths), which
-``_canonical_argv`` parses and turns into tokens typer reads unambiguously.
+``clamkit.cli.getopt`` parses and turns into tokens typer reads unambiguously.
 Usage errors are therefore reported with getopt's and ClamAV's wording, and
 typer never prints its own.  The walker (``_Walker``) mirrors the
 reference's traversal: command-line symlinks are followed, symlinks inside
@@ -23,13 +23,18 @@ import stat
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
 from clamkit import __version__
+from clamkit.cli.getopt import (
+    SIZE_METAVAR,
+    OptionSpec,
+    UsageError,
+    option_specs,
+    run_command,
+)
 from clamkit.cli.output import (
     ACCESS_DENIED,
     CANNOT_ACCESS_FILE,
@@ -39,17 +44,16 @@ from clamkit.cli.output import (
     CANNOT_READ_FILE,
     EMPTY_FILE,
     EXCLUDED_PROC,
-    MISSING_ARGUMENT,
     NOT_SUPPORTED_FILE_TYPE,
     OK,
     STDIN_NAME,
     SYMBOLIC_LINK,
-    UNKNOWN_OPTION,
     Output,
     ScanStats,
     Timing,
     format_summary,
     load_report_lines,
+    version_line,
 )
 
 if TYPE_CHECKING:
@@ -59,16 +63,10 @@ if TYPE_CHECKING:
 # command-line directory (its --max-dir-recursion default).
 MAX_DIR_RECURSION = 15
 
-# How the help text names a size option's value; such values are checked by
-# _parse_size, so an empty one is a format error as in the reference.
-SIZE_METAVAR = "#n"
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 # A size limit of 0 lifts the limit.
 _NO_LIMIT = sys.maxsize
 
-# Values ClamAV's option parser accepts for a switch written as --switch=VALUE.
-_TRUE_WORDS = frozenset({"yes", "true", "1"})
-_FALSE_WORDS = frozenset({"no", "false", "0"})
 
 _BANNER = f"""
                        clamkit: Scanner {__version__}
@@ -83,14 +81,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": []},
 )
-
-
-class UsageError(Exception):
-    """A command line the reference would refuse; ``lines`` go to stderr as they are."""
-
-    def __init__(self, *lines: str) -> None:
-        super().__init__(lines[-1])
-        self.lines = lines
 
 
 @app.command()
@@ -164,11 +154,11 @@ def clamscan(
         if value is not None
     }
     if help_:
-        sys.stdout.write(_help_text(_option_specs(ctx.command)))
+        sys.stdout.write(_help_text(option_specs(ctx.command)))
         return 0
     databases = database or []
     if version:
-        print(_version_line(databases))
+        print(version_line(databases))
         return 0
     output = Output(sys.stdout, sys.stderr, infected_only=infected, to_stdout=to_stdout)
     return _run(
@@ -383,32 +373,7 @@ def _device_of(path: str) -> int | None:
 # Version and help
 
 
-def _version_line(databases: Sequence[str]) -> str:
-    """``clamkit VERSION``, plus ``/DB_VERSION/DB_DATE`` as the reference adds
-    them when the database directory holds a daily container."""
-    from clamkit.database.cvd import HEADER_SIZE, CvdError, parse_header
-    from clamkit.defaults import MissingDefaultsError, bundled_database_dir
-
-    line = f"clamkit {__version__}"
-    try:
-        directory = Path(databases[0]) if databases else bundled_database_dir()
-    except MissingDefaultsError:
-        return line
-    headers = []
-    for name in ("daily.cvd", "daily.cld"):
-        try:
-            with open(directory / name, "rb") as container:
-                headers.append(parse_header(container.read(HEADER_SIZE)))
-        except (OSError, CvdError):
-            continue
-    dated = [header for header in headers if header.build_time_seconds is not None]
-    if not dated:
-        return line
-    newest = max(dated, key=lambda header: header.version)
-    return f"{line}/{newest.version}/{time.ctime(newest.build_time_seconds)}"
-
-
-def _help_text(specs: Sequence[_OptionSpec]) -> str:
+def _help_text(specs: Sequence[OptionSpec]) -> str:
     rows = []
     for spec in specs:
         long_form, short_form = spec.long, spec.short or ""
@@ -419,83 +384,6 @@ def _help_text(specs: Sequence[_OptionSpec]) -> str:
             long_form += "[=yes/no(*)]"
         rows.append(f"    {long_form:<25}{short_form:<15}{spec.help}".rstrip())
     return _BANNER + "\n" + "\n".join(rows) + "\n\n"
-
-
-# ---------------------------------------------------------------------------
-# ClamAV's command-line syntax in front of typer
-
-
-@dataclass(frozen=True, slots=True)
-class _OptionSpec:
-    """One option as the command declares it to typer."""
-
-    long: str
-    short: str | None
-    takes_value: bool
-    metavar: str
-    help: str
-
-    @property
-    def shown(self) -> str:
-        """How ClamAV names an option in its messages: ``--recursive (-r)``."""
-        return f"{self.long} ({self.short})" if self.short else self.long
-
-
-def _option_specs(command: object) -> tuple[_OptionSpec, ...]:
-    """The options of a typer-built command, read from its parameters."""
-    specs = []
-    for param in getattr(command, "params", ()):
-        if param.param_type_name != "option":
-            continue
-        long_name = next(name for name in param.opts if name.startswith("--"))
-        short = next((name for name in param.opts if not name.startswith("--")), None)
-        specs.append(
-            _OptionSpec(long_name, short, not param.is_flag, param.metavar or "", param.help or "")
-        )
-    return tuple(specs)
-
-
-def _unknown_option(text: str) -> UsageError:
-    return UsageError(
-        f"{_program_name()}: {text}", f"ERROR: {UNKNOWN_OPTION}", f"ERROR: {CANNOT_PARSE_OPTIONS}"
-    )
-
-
-def _missing_argument(text: str) -> UsageError:
-    return UsageError(
-        f"{_program_name()}: {text}", f"ERROR: {MISSING_ARGUMENT}", f"ERROR: {CANNOT_PARSE_OPTIONS}"
-    )
-
-
-def _find_long(name: str, specs: Sequence[_OptionSpec]) -> _OptionSpec:
-    """The option ``--name`` stands for: exact, or the one it is a prefix of (getopt_long)."""
-    exact = [spec for spec in specs if spec.long == name]
-    matches = exact or [spec for spec in specs if spec.long.startswith(name)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise _unknown_option(f"option `{name}' is ambiguous")
-    raise _unknown_option(f"unrecognized option `{name}'")
-
-
-def _value_token(spec: _OptionSpec, value: str) -> str:
-    if not value and spec.metavar != SIZE_METAVAR:
-        raise UsageError(
-            f"ERROR: Option {spec.shown} requires a non-empty string argument",
-            f"ERROR: {CANNOT_PARSE_OPTIONS}",
-        )
-    return f"{spec.long}={value}"
-
-
-def _switch_is_on(spec: _OptionSpec, value: str) -> bool:
-    if value.lower() in _TRUE_WORDS:
-        return True
-    if value.lower() in _FALSE_WORDS:
-        return False
-    raise UsageError(
-        f"ERROR: Incorrect argument format for option {spec.shown}",
-        f"ERROR: {CANNOT_PARSE_OPTIONS}",
-    )
 
 
 def _parse_size(option: str, value: str) -> int:
@@ -509,72 +397,9 @@ def _parse_size(option: str, value: str) -> int:
     return int(digits) * _SIZE_UNITS[unit] or _NO_LIMIT
 
 
-def _canonical_argv(argv: Sequence[str], specs: Sequence[_OptionSpec]) -> list[str]:
-    """Parse ``argv`` with getopt_long's rules and ClamAV's, and return tokens
-    typer reads unambiguously: ``--long`` or ``--long=value``, then ``--`` and
-    the paths.
-
-    Like GNU getopt, options may follow paths; unique prefixes of long
-    options are accepted; short options may be grouped (``-ri``) and take
-    their value attached (``-dFILE``) or as the next argument.  A switch
-    given as ``--switch=no`` is left out, which keeps it at its default (off).
-    """
-    by_short = {spec.short: spec for spec in specs if spec.short}
-    options: list[str] = []
-    paths: list[str] = []
-    rest = list(argv)
-    while rest:
-        token = rest.pop(0)
-        if token == "--":
-            paths += rest
-            break
-        if token.startswith("--"):
-            name, equals, value = token.partition("=")
-            spec = _find_long(name, specs)
-            if spec.takes_value:
-                if not equals:
-                    if not rest:
-                        raise _missing_argument(f"option `{spec.long}' requires an argument")
-                    value = rest.pop(0)
-                options.append(_value_token(spec, value))
-            elif not equals or _switch_is_on(spec, value):
-                options.append(spec.long)
-        elif token.startswith("-") and token != "-":
-            for position in range(1, len(token)):
-                spec = by_short.get("-" + token[position])
-                if spec is None:
-                    raise _unknown_option(f"illegal option -- {token[position]}")
-                if not spec.takes_value:
-                    options.append(spec.long)
-                    continue
-                value = token[position + 1 :]
-                if not value:
-                    if not rest:
-                        raise _missing_argument(f"option requires an argument -- {token[position]}")
-                    value = rest.pop(0)
-                options.append(_value_token(spec, value))
-                break
-        else:
-            paths.append(token)
-    return [*options, "--", *paths]
-
-
-def _program_name() -> str:
-    """What getopt calls the program: argv[0], or ``clamscan`` under ``python -m``."""
-    argv0 = sys.argv[0] if sys.argv else ""
-    return "clamscan" if not argv0 or argv0.endswith(".py") or argv0 == "-m" else argv0
-
-
 def run(argv: Sequence[str]) -> int:
     """Run clamscan on ``argv`` (without the program name) and return the exit code."""
-    command = typer.main.get_command(app)
-    try:
-        tokens = _canonical_argv(argv, _option_specs(command))
-        return int(command.main(tokens, prog_name="clamscan", standalone_mode=False))
-    except UsageError as error:
-        for line in error.lines:
-            sys.stderr.write(line + "\n")
-        return 2
+    return run_command(app, argv, "clamscan", usage_status=2)
 
 
 def main() -> None:

@@ -13,8 +13,12 @@ one terminal or file.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
+
+from clamkit import __version__
 
 if TYPE_CHECKING:
     from clamkit.database.loader import LoadReport
@@ -201,3 +205,28 @@ def load_report_lines(report: LoadReport, compiled: CompileReport) -> list[str]:
         f"{compiled.needs_executable} needing executable parsing (never match yet)"
     )
     return lines
+
+
+def version_line(databases: Sequence[str]) -> str:
+    """``clamkit VERSION``, plus ``/DB_VERSION/DB_DATE`` as the reference adds
+    them when the database directory holds a daily container."""
+    from clamkit.database.cvd import HEADER_SIZE, CvdError, parse_header
+    from clamkit.defaults import MissingDefaultsError, bundled_database_dir
+
+    line = f"clamkit {__version__}"
+    try:
+        directory = Path(databases[0]) if databases else bundled_database_dir()
+    except MissingDefaultsError:
+        return line
+    headers = []
+    for name in ("daily.cvd", "daily.cld"):
+        try:
+            with open(directory / name, "rb") as container:
+                headers.append(parse_header(container.read(HEADER_SIZE)))
+        except (OSError, CvdError):
+            continue
+    dated = [header for header in headers if header.build_time_seconds is not None]
+    if not dated:
+        return line
+    newest = max(dated, key=lambda header: header.version)
+    return f"{line}/{newest.version}/{time.ctime(newest.build_time_seconds)}"
