@@ -365,6 +365,8 @@ def html_data_uri_files(exe: bytes) -> dict[str, bytes]:
         "in_comment.html": b'<html><!-- <a href="' + uri + b'"> --></html>',
         "in_script.html": b'<html><script>var s = "<a href=\\"' + uri + b'\\">";</script></html>',
         "css_url.html": b'<html><div style="background:url(' + uri + b')">x</div></html>',
+        "utf16.html": b"\xff\xfe"
+        + (b'<html><a href="' + uri + b'">x</a></html>').decode().encode("utf-16-le"),
     }
 
 

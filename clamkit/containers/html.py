@@ -22,7 +22,13 @@ from html.parser import HTMLParser
 from clamkit.containers.base import Alert, Extraction, Member
 from clamkit.containers.transfer import bounded_member
 from clamkit.engine.bodyregex import Buffer
-from clamkit.engine.filetypes import FileType, refine_file_type
+from clamkit.engine.filetypes import (
+    HEAD_SIZE,
+    FileType,
+    detect_file_type,
+    refine_file_type,
+    utf16le_as_ascii,
+)
 
 __all__ = ["FORMAT", "HtmlFormat", "data_uri_mails"]
 
@@ -71,17 +77,23 @@ def data_uri_mails(html: bytes) -> Iterator[bytes]:
 
 
 class HtmlFormat:
-    """HTML pages (``CL_TYPE_HTML``, and ASCII text found to be HTML once wholly read)."""
+    """HTML pages: ``CL_TYPE_HTML``, ASCII text found to be HTML once wholly read, UTF-16 HTML."""
 
     name = "html"
 
     def recognise(self, file_type: FileType, data: Buffer) -> bool:
+        if file_type is FileType.CL_TYPE_HTML_UTF16:
+            return True
         # Plain text whose HTML tags come after the head is HTML on the reference too.
         return refine_file_type(file_type, data) is FileType.CL_TYPE_HTML
 
     def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
         limit = extraction.options.max_htmlnormalize or len(data)
-        for mail in data_uri_mails(bytes(data[:limit])):
+        page = bytes(data[:limit])
+        if detect_file_type(page[:HEAD_SIZE], len(data)) is FileType.CL_TYPE_HTML_UTF16:
+            # Read narrowed to one byte a unit, as the reference reads it.
+            page = utf16le_as_ascii(page)
+        for mail in data_uri_mails(page):
             member = bounded_member("rfc2397", mail, extraction)
             if member is None:
                 return
