@@ -263,16 +263,21 @@ class Ole2Format:
             listing = decompress_vba(dir_stream, cap)
         except ContainerError:
             return []
-        sources = []
+        sources: list[bytes] = []
+        # The sources make one member: together they stay within the cap.
+        left = cap
         for name, offset in _dir_modules(listing):
             path = [*storage, name]
+            if left <= 0:
+                break
             if not name or not ole.exists(path):
                 continue
             try:
-                source = decompress_vba(ole.openstream(path).read()[offset:], cap)
+                source = decompress_vba(ole.openstream(path).read()[offset:], left)
             except (ContainerError, OSError, ValueError):
                 continue
             sources.append(source)
+            left -= len(source)
         return sources
 
 
