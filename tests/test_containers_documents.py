@@ -412,6 +412,26 @@ def test_encrypted_pdf_alert() -> None:
     assert scan_names(encrypted_pdf(b"plain")) == ()
 
 
+def test_encrypted_pdf_alert_parity(reference_clamscan: str, tmp_path: Path) -> None:
+    exe = corpus_file("clam.exe")
+    files = {
+        "password.pdf": encrypted_pdf(b"plain"),
+        "password_with_exe.pdf": encrypted_pdf(exe),
+        "empty_password.pdf": empty_password_pdf(3, exe),
+        "revision_6.pdf": empty_password_pdf(6, exe),
+    }
+    ours, reference = verdict_pairs(
+        reference_clamscan,
+        tmp_path,
+        files,
+        clamav_testsig_engine(),
+        ("--alert-encrypted-doc=yes",),
+        alert_encrypted_doc=True,
+    )
+    assert ours == reference
+    assert reference["revision_6.pdf"] == pdf.ENCRYPTED_ALERT
+
+
 def test_pdf_end_to_end_and_switch() -> None:
     document = build_pdf([(b"/Filter /FlateDecode", zlib.compress(PAYLOAD))])
     assert scan_names(document) == (PAYLOAD_NAME,)
