@@ -104,13 +104,21 @@ def test_unencoded_parts_are_kept_as_lines_without_nul() -> None:
     assert found == [stored_by_lines(PAYLOAD)]
 
 
-def test_nested_message_and_names() -> None:
+def test_nested_message_is_a_member_of_its_own() -> None:
     inner = HEADERS + b"Content-Type: application/octet-stream; name=in.bin\n"
     inner += b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(PAYLOAD)
-    items = members_of(mail.FORMAT, multipart((b"Content-Type: message/rfc822", inner)))
+    message = multipart((b"Content-Type: message/rfc822", inner))
+    items = members_of(mail.FORMAT, message)
     assert [(m.name, bytes(m.data)) for m in items if isinstance(m, Member)] == [
+        ("textportion", inner)
+    ]
+    inner_items = members_of(mail.FORMAT, inner)
+    assert [(m.name, bytes(m.data)) for m in inner_items if isinstance(m, Member)] == [
         ("in.bin", PAYLOAD)
     ]
+    # One recursion level per nested message, as on the reference.
+    assert scan_names(message, max_recursion=3) == (PAYLOAD_NAME,)
+    assert scan_names(message, max_recursion=2) == ()
 
 
 def test_mbox_messages_are_split_on_from_lines() -> None:
@@ -128,12 +136,15 @@ def test_uuencode_and_binhex_inside_a_text_part() -> None:
     assert corpus_file("clam.exe") in found
 
 
-def test_nesting_deeper_than_the_limit_is_not_followed() -> None:
-    message = HEADERS + b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(PAYLOAD)
-    for _ in range(mail.MAX_NESTING + 50):
-        message = HEADERS + b"Content-Type: message/rfc822\n\n" + message
-    assert members_of(mail.FORMAT, message) == []
-    assert scan_names(message) == ()
+def test_multipart_nesting_deeper_than_the_limit_is_not_followed() -> None:
+    body = b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+    body += base64.encodebytes(PAYLOAD)
+    for level in range(mail.MAX_NESTING + 50):
+        boundary = b"L%d" % level
+        body = b"Content-Type: multipart/mixed; boundary=" + boundary + b"\n\n--"
+        body += boundary + b"\n" + body + b"\n--" + boundary + b"--\n"
+    assert members_of(mail.FORMAT, HEADERS + body) == []
+    assert scan_names(HEADERS + body) == ()
 
 
 def test_missing_boundary_yields_nothing() -> None:
@@ -435,6 +446,32 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         + base64.b64encode(exe)
         + b'">x</a>\n',
     }
+
+
+def test_nested_message_parity(reference_clamscan: str, tmp_path: Path) -> None:
+    exe = corpus_file("clam.exe")
+    message = HEADERS + b"Content-Type: application/octet-stream\n"
+    message += b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(exe)
+    files = {}
+    for level in range(1, 4):
+        message = multipart((b"Content-Type: message/rfc822", message)).replace(
+            b"XX", b"L%d" % level
+        )
+        files[f"nested{level}.eml"] = message
+    # A nested message is typed like any file: without a mail header first, it is text.
+    odd = b"X-Foo: bar\nContent-Type: application/octet-stream\n"
+    odd += b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(exe)
+    files["not_a_mail_inside.eml"] = multipart((b"Content-Type: message/rfc822", odd))
+    ours, reference = verdict_pairs(
+        reference_clamscan,
+        tmp_path,
+        files,
+        clamav_testsig_engine(),
+        ("--max-recursion=4", "--alert-exceeds-max=yes"),
+        max_recursion=4,
+        alert_exceeds_max=True,
+    )
+    assert ours == reference
 
 
 def test_parity_with_reference(reference_clamscan: str, tmp_path: Path) -> None:

@@ -6,9 +6,10 @@ is one message, whatever its body holds.  Each entity's header block is
 parsed by the standard library's ``email`` package (lenient ``compat32``
 policy: folding, parameters, RFC 2231 file names), while bodies are cut at
 their multipart delimiters here, on the raw bytes, so nothing is
-re-encoded on the way.  Every leaf part, inside nested ``message/rfc822``
-parts too, becomes a member, decoded by its Content-Transfer-Encoding with
-the lenient decoders of ``transfer``.
+re-encoded on the way.  Every leaf part becomes a member, decoded by its
+Content-Transfer-Encoding with the lenient decoders of ``transfer``; a
+nested ``message/rfc822`` part is one member too (the reference scans it
+as a file of its own, one recursion level down).
 
 Parts that are not encoded (7bit, 8bit, binary, none) are handed on the way
 ClamAV's line-oriented parser stores them, which the reference was seen to
@@ -49,11 +50,12 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 _UUENCODE_NAMES = frozenset({"uuencode", "x-uuencode", "x-uue", "uue"})
 
-# Name ClamAV gives a part that names no file.
+# Names ClamAV gives a part that names no file, and a nested message.
 _UNNAMED = "attachment"
+_NESTED_MESSAGE = "textportion"
 
-# Deeper MIME nesting than this is not followed: no mail needs it, and a
-# crafted one would otherwise cost a stack frame per level.
+# Deeper multipart nesting than this is not followed: no mail needs it, and
+# a crafted one would otherwise cost a stack frame per level.
 MAX_NESTING = 64
 
 _HEADERS = BytesParser(policy=compat32)
@@ -113,8 +115,11 @@ def _entity_members(text: bytes, extraction: Extraction, depth: int) -> Iterator
     headers, body = _split_entity(text)
     content_type = headers.get_content_type()
     if content_type == "message/rfc822":
-        if depth < MAX_NESTING:
-            yield from _entity_members(_decoded(headers, body), extraction, depth + 1)
+        # A member of its own, as on the reference: typed like any file (a
+        # mail only if it looks like one) and one recursion level deeper.
+        member = bounded_member(_NESTED_MESSAGE, _decoded(headers, body), extraction)
+        if member is not None:
+            yield member
         return
     if headers.get_content_maintype() == "multipart":
         boundary = headers.get_param("boundary")
