@@ -186,12 +186,13 @@ def szdd_file(items: list[int | tuple[int, int]], size: int, last_char: bytes = 
     return bytes(out)
 
 
-def test_szdd_references_into_the_initial_spaces_and_back() -> None:
-    # The ring starts as spaces and writing starts at 4080: position 0 holds
-    # a space, and 4080 the first byte written; the last copy overlaps itself.
+def test_szdd_references_into_the_initial_ring_and_back() -> None:
+    # Writing starts at ring position 4080 and the ring starts as zeros (the
+    # reference's choice; the documentation says spaces): position 0 reads a
+    # zero, 4080 the first byte written; the last copy overlaps itself.
     items: list[int | tuple[int, int]] = [*b"abcd", (0, 3), (4080, 4), (4087, 5)]
     content = szdd_file(items, 16)
-    assert member_data(members_of(szdd.FORMAT, content)) == [b"abcd   abcdabcda"]
+    assert member_data(members_of(szdd.FORMAT, content)) == [b"abcd\0\0\0abcdabcda"]
 
 
 def test_szdd_output_stops_at_the_declared_size() -> None:
@@ -541,6 +542,14 @@ def test_random_corruption_fails_cleanly(name: str, data: st.DataObject) -> None
 # --- Parity with the reference ------------------------------------------------------
 
 
+def damaged_chm() -> bytes:
+    """The corpus CHM with one bit of its LZX stream flipped after clam.exe.txt's part:
+    the reference decodes the whole section first, so it finds nothing."""
+    content = bytearray(corpus_file("clam.chm"))
+    content[0x2925] ^= 0x02
+    return bytes(content)
+
+
 def generated_files(exe: bytes) -> dict[str, bytes]:
     zeros = bytes(40000)
     lzx_items: list[int | tuple[int, int]] = [*exe[:2], *exe]
@@ -577,6 +586,23 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "condition.sis": sis_package([struct.pack("<II", 3, 4) + b"cond", (b"x", [exe], True)], 0),
         "option.sis": sis_package([struct.pack("<II", 2, 1) + bytes(8), (b"x", [exe], True)], 0),
         "named.szdd": szdd_file(list(exe), len(exe), last_char=b"e"),
+        # A run of 18 zeros read from never-written ring positions.
+        "ring.szdd": szdd_file([*exe[:170], (2000, 18), *exe[188:]], len(exe)),
+        # A compressed size far past the end of the file: decoded as far as the data goes.
+        "long-size.arj": arj_header(b"test.arj", file_type=2)
+        + arj_header(b"clam.exe", 1, compressed=1 << 25, original=len(exe))
+        + lzh_literals(exe, 5),
+        "uid2.sis": sis_package([(b"clam.exe", [exe], True)], 0).replace(
+            b"\x12\x3a\x00\x10", b"\x16\x3a\x00\x10", 1
+        ),
+        "damaged.chm": damaged_chm(),
+        # Names of the storage files are matched regardless of case; the reset table is not read.
+        "case.chm": corpus_file("clam.chm").replace(b"ControlData", b"CONTROLDATA"),
+        "no-reset-table.chm": corpus_file("clam.chm").replace(b"ResetTable", b"XesetTable"),
+        "no-control.chm": corpus_file("clam.chm").replace(b"ControlData", b"XontrolData"),
+        "languages-gone.sis": sis_package([(b"clam.exe", [exe], True)], 0).replace(
+            b"\x64\x00\x00\x00\x66", b"\x64\x00\x08\x00\x66", 1
+        ),
         "method1.arj": arj_archive((b"clam.exe", 1, lzh_literals(exe, 5), len(exe), 0)),
         # Stored LHA members are left out: the reference then sees the member's
         # MZ as an embedded PE and does not extract the archive (the walker's

@@ -23,7 +23,7 @@ import struct
 from collections.abc import Callable, Iterator
 from functools import partial
 
-from clamkit.containers import lzh
+from clamkit.containers import lz, lzh
 from clamkit.containers.base import Alert, ContainerError, Extraction, Member
 from clamkit.containers.spans import decoded_member
 from clamkit.engine.bodyregex import Buffer
@@ -35,14 +35,17 @@ _FIXED = struct.Struct("<BBBBBBBBIIII")
 _FLAG_GARBLED = 0x01
 _DATA_TYPES = (0, 1)  # binary, text
 _ARJ_DISTANCE_SYMBOLS, _ARJ_DISTANCE_BITS = 17, 5
+_LOOKAHEAD_BYTES = 2
 
 
-def _huffman(data: bytes, start: int, end: int, limit: int) -> bytes:
-    return lzh.decode_huffman(data, start, end, limit, _ARJ_DISTANCE_SYMBOLS, _ARJ_DISTANCE_BITS)
+def _huffman(data: bytes, start: int, end: int, limit: int, overrun: int) -> bytes:
+    return lzh.decode_huffman(
+        data, start, end, limit, _ARJ_DISTANCE_SYMBOLS, _ARJ_DISTANCE_BITS, overrun
+    )
 
 
-# Method -> decoder of (data, start, end, limit).
-_METHODS: dict[int, Callable[[bytes, int, int, int], bytes]] = {
+# Method -> decoder of (data, start, end, limit, overrun=...).
+_METHODS: dict[int, Callable[..., bytes]] = {
     0: lzh.decode_stored,
     1: _huffman,
     2: _huffman,
@@ -62,8 +65,9 @@ class _Header:
         )
         self.compressed, self.original, _crc = sizes
         name_end = basic.find(b"\0", first_size)
-        if first_size > len(basic) or name_end < 0:
-            raise ContainerError("ARJ: header name missing")
+        # The reference wants both the name and the comment terminated inside the header.
+        if first_size > len(basic) or name_end < 0 or basic.find(b"\0", name_end + 1) < 0:
+            raise ContainerError("ARJ: header name or comment not terminated")
         self.name = basic[first_size:name_end].decode("latin-1")
 
 
@@ -112,11 +116,14 @@ class ArjFormat:
             if header.type not in _DATA_TYPES or header.flags & _FLAG_GARBLED:
                 continue
             end = start + header.compressed
+            overrun = lz.OVERRUN_BYTES
             if end > len(content):
-                raise ContainerError(f"ARJ: {header.name}: data cut off")
+                # The reference reads such data to the end of the file and fails if
+                # its decoder's 16-bit look-ahead would have to read past it.
+                end, overrun = len(content), -_LOOKAHEAD_BYTES
             if header.method not in _METHODS:
                 raise ContainerError(f"ARJ: {header.name}: unknown method {header.method}")
-            decode = partial(_METHODS[header.method], content, start, end)
+            decode = partial(_METHODS[header.method], content, start, end, overrun=overrun)
             yield decoded_member(header.name, header.original, extraction, decode)
 
 

@@ -10,30 +10,37 @@ a name, then section number, offset and length, each number an ENCINT
 Section 0 is stored data at the content offset.  Section 1 is one LZX
 stream kept in the section-0 file ``::DataSpace/Storage/MSCompressed/Content``;
 its ``ControlData`` (``LZXC``, version, reset interval and window size, in
-32 KB units from version 2) and its ``ResetTable`` (the uncompressed length)
-say how to decode it.
+32 KB units from version 2) says how to decode it (a ``ResetTable`` gives
+the uncompressed length and where each reset point starts, for readers
+that seek; the reference reads neither, and needs neither).
 
-Strategy: collect the entries whose names start with ``/`` and are not
+Strategy: take the entries whose names start with ``/`` and are not
 directories (the reference scans the same set: ``/#SYSTEM``, the pages,
-any embedded file), yield the stored ones in directory order, then cut
-the compressed ones out of the lazily decoded LZX section in offset order.
+any embedded file) in directory order.  Like the reference, section 1 is
+decoded whole (as far as the last file the budget admits) into a spool
+file in the scan's scratch directory before any of its files is served:
+damage anywhere in the LZX stream loses all of them, while the stored
+files are still scanned.
 """
 
 from __future__ import annotations
 
+import contextlib
 import struct
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import IO
 
 from clamkit.containers import lzx
 from clamkit.containers.base import Alert, ContainerError, Extraction, Member
-from clamkit.containers.spans import decoded_member, range_members
+from clamkit.containers.spans import decoded_member
 from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
 
-_STORAGE = "::DataSpace/Storage/MSCompressed/"
-_CONTENT = _STORAGE + "Content"
-_CONTROL = _STORAGE + "ControlData"
-_RESET_TABLE = _STORAGE + "Transform/{7FC28940-9D31-11D0-9B27-00A0C91E9C7C}/InstanceData/ResetTable"
+# Looked up without regard to case, as the reference does.
+_STORAGE = "::dataspace/storage/mscompressed/"
+_CONTENT = _STORAGE + "content"
+_CONTROL = _STORAGE + "controldata"
 _LISTING_HEADER = 0x14
 _MAX_ENCINT_BYTES = 9  # 63 bits: more is no real offset
 
@@ -95,6 +102,50 @@ def _directory(data: Buffer) -> list[tuple[str, int, int, int]]:
     return entries
 
 
+def _decode_section(
+    section0: Callable[[str], Buffer],
+    length: int,
+    wanted: int,
+    max_scansize: int,
+    spool: IO[bytes],
+) -> int:
+    """Decode section 1 (``length`` bytes, rounded up to whole frames) and write its
+    first ``wanted`` bytes (at most) to ``spool``; how many it wrote."""
+    missing = [name for name in (_CONTENT, _CONTROL) if not section0(name)]
+    if missing:
+        raise ContainerError(f"CHM: compressed section without {missing[0]}")
+    control = section0(_CONTROL)
+    if bytes(control[4:8]) != b"LZXC":
+        raise ContainerError("CHM: compressed section is not LZX")
+    reset_interval, window_size = _u32(control, 0x0C), _u32(control, 0x10)
+    if _u32(control, 8) >= 2:
+        reset_interval *= lzx.FRAME
+        window_size *= lzx.FRAME
+    window_bits = window_size.bit_length() - 1
+    if window_size != 1 << window_bits:
+        raise ContainerError(f"CHM: LZX window size {window_size} is not a power of two")
+    if not reset_interval or reset_interval % lzx.FRAME:
+        raise ContainerError(f"CHM: LZX reset interval {reset_interval} is not whole frames")
+    # The reference decodes whole frames, as far as the section's files reach
+    # (it has no use for the reset table), so the padding an encoder leaves
+    # after the last byte is decoded and checked too; we do the same, unless
+    # that is more than a scan may be: then only as far as the files the
+    # budget admits.
+    if 0 < max_scansize < length:
+        length = wanted
+    length = -(-length // lzx.FRAME) * lzx.FRAME
+    content = bytes(section0(_CONTENT))
+    written = 0
+    for frame in lzx.decompress(content, window_bits, length, reset_interval // lzx.FRAME):
+        spool.write(frame[: max(0, wanted - written)])
+        written += len(frame)
+    return min(written, wanted)
+
+
+def _prefix(content: Buffer, size: int) -> bytes:
+    return bytes(content[:size])
+
+
 class ChmFormat:
     name = "CHM"
 
@@ -106,47 +157,47 @@ class ChmFormat:
         entries = _directory(data)
         content_at = _u64(data, 0x58) if version >= 3 else _u64(data, 0x48) + _u64(data, 0x50)
         stored = {
-            name: (offset, length) for name, section, offset, length in entries if not section
+            name.lower(): (offset, size) for name, section, offset, size in entries if not section
         }
 
         def section0(name: str) -> Buffer:
-            offset, length = stored[name]
+            if name.lower() not in stored:
+                return b""
+            offset, length = stored[name.lower()]
             start = content_at + offset
             if start + length > len(data):
                 raise ContainerError(f"CHM: {name} runs past the end of the file")
             return data[start : start + length]
 
-        compressed = []
-        for name, section, offset, length in entries:
-            if not name.startswith("/") or name.endswith("/"):
-                continue
-            if section:
-                compressed.append((name, offset, length))
-                continue
-            content = section0(name)
-            yield decoded_member(name, length, extraction, lambda size, c=content: bytes(c[:size]))
-        if not compressed:
-            return
-        missing = [name for name in (_CONTENT, _CONTROL, _RESET_TABLE) if name not in stored]
-        if missing:
-            raise ContainerError(f"CHM: compressed section without {missing[0]}")
-        control = section0(_CONTROL)
-        if bytes(control[4:8]) != b"LZXC":
-            raise ContainerError("CHM: compressed section is not LZX")
-        reset_interval, window_size = _u32(control, 0x0C), _u32(control, 0x10)
-        if _u32(control, 8) >= 2:
-            reset_interval *= lzx.FRAME
-            window_size *= lzx.FRAME
-        window_bits = window_size.bit_length() - 1
-        if window_size != 1 << window_bits:
-            raise ContainerError(f"CHM: LZX window size {window_size} is not a power of two")
-        if not reset_interval or reset_interval % lzx.FRAME:
-            raise ContainerError(f"CHM: LZX reset interval {reset_interval} is not whole frames")
-        output_length = _u64(section0(_RESET_TABLE), 0x10)
-        frames = lzx.decompress(
-            bytes(section0(_CONTENT)), window_bits, output_length, reset_interval // lzx.FRAME
-        )
-        yield from range_members(frames, compressed, extraction)
+        files = [entry for entry in entries if entry[0].startswith("/") and entry[0][-1] != "/"]
+        budget = extraction.member_budget()
+        # Section 1 is decoded as far as the last of its files that the budget admits.
+        wanted = max((o + n for _, section, o, n in files if section and n <= budget), default=0)
+        section_end = max((o + n for _, section, o, n in entries if section), default=0)
+        decoded = -1  # bytes of section 1 in the spool; -1: not decoded yet
+        with contextlib.ExitStack() as cleanup:
+            for name, section, offset, length in files:
+                if not section:
+                    content = section0(name)
+                    yield decoded_member(
+                        name, length, extraction, lambda n, c=content: bytes(c[:n])
+                    )
+                    continue
+                if decoded < 0:
+                    spool = cleanup.enter_context(
+                        tempfile.TemporaryFile(dir=extraction.scratch_dir())
+                    )
+                    try:
+                        decoded = _decode_section(
+                            section0, section_end, wanted, extraction.options.max_scansize, spool
+                        )
+                    except ContainerError:
+                        decoded = 0  # the reference then extracts none of the section's files
+                if length > extraction.member_budget():
+                    yield Member(name, b"", length, truncated=True)
+                elif offset + length <= decoded:
+                    spool.seek(offset)
+                    yield Member(name, spool.read(length), length)
 
 
 FORMAT = ChmFormat()

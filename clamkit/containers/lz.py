@@ -16,18 +16,23 @@ from clamkit.containers.base import ContainerError
 # How far the reader may run past the end of its input, reading zeros: LZH
 # and LZX encoders end a stream anywhere inside the last word, and decoders
 # look ahead up to a full code before knowing how much of it they use.
-_OVERRUN_BYTES = 4
+OVERRUN_BYTES = 4
 
 
 class BitReader:
     """Bits of ``data`` from ``start``, most significant bit of each byte first."""
 
-    __slots__ = ("_buf", "_count", "_data", "_end", "pos")
+    __slots__ = ("_buf", "_count", "_data", "_end", "_limit", "pos")
 
-    def __init__(self, data: bytes, start: int = 0, end: int | None = None) -> None:
+    def __init__(
+        self, data: bytes, start: int = 0, end: int | None = None, overrun: int = OVERRUN_BYTES
+    ) -> None:
+        """``overrun``: how many zero bytes past ``end`` may be read (negative: that many
+        bytes before ``end`` must stay unread, as look-ahead a decoder insists on)."""
         self._data = data
         self.pos = start  # next byte to load into the buffer
         self._end = len(data) if end is None else min(end, len(data))
+        self._limit = (self._end + overrun) * 8
         self._buf = 0
         self._count = 0
 
@@ -38,7 +43,7 @@ class BitReader:
 
     def _fill(self, n: int) -> None:
         """Load whole bytes (four at a time: fewer trips) until ``n`` bits are buffered."""
-        if self.pos * 8 - self._count + n > (self._end + _OVERRUN_BYTES) * 8:
+        if self.pos * 8 - self._count + n > self._limit:
             raise ContainerError("compressed data ends early")
         wanted = max(4, (n - self._count + 7) // 8)
         # Past the end only zeros are read, and only as far as a last code may look.

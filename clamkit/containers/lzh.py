@@ -22,7 +22,7 @@ one bytearray that is both history and result, cut at ``limit`` bytes.
 from __future__ import annotations
 
 from clamkit.containers.base import ContainerError
-from clamkit.containers.lz import BitReader, HuffmanCode, copy_match
+from clamkit.containers.lz import OVERRUN_BYTES, BitReader, HuffmanCode, copy_match
 
 _LENGTH_CODE_SYMBOLS = 19  # NT
 _LENGTH_CODE_BITS = 5  # TBIT
@@ -84,20 +84,31 @@ def _read_literal_code(bits: BitReader, length_code: HuffmanCode) -> HuffmanCode
     return HuffmanCode(lengths)
 
 
-def decode_stored(data: bytes, start: int, end: int, limit: int) -> bytes:
-    """Up to ``limit`` bytes of stored data in ``data[start:end]`` (ARJ method 0, -lh0-)."""
+def decode_stored(
+    data: bytes, start: int, end: int, limit: int, overrun: int = OVERRUN_BYTES
+) -> bytes:
+    """Up to ``limit`` bytes of stored data in ``data[start:end]`` (ARJ method 0, -lh0-);
+    a negative ``overrun`` makes a member cut short by the end of ``data`` an error."""
+    if overrun < 0 and end - start < limit:
+        raise ContainerError("stored data cut off")
     return data[start : min(end, start + limit)]
 
 
 def decode_huffman(
-    data: bytes, start: int, end: int, limit: int, distance_symbols: int, distance_bits: int
+    data: bytes,
+    start: int,
+    end: int,
+    limit: int,
+    distance_symbols: int,
+    distance_bits: int,
+    overrun: int = OVERRUN_BYTES,
 ) -> bytes:
     """Up to ``limit`` bytes of a block-Huffman stream in ``data[start:end]``.
 
     ARJ 1-3 and -lh7- use 17 distance symbols counted in 5 bits, -lh6- 16 and 5,
     -lh4-/-lh5- 14 and 4.
     """
-    bits = BitReader(data, start, end)
+    bits = BitReader(data, start, end, overrun)
     out = bytearray()
     left_in_block = 0
     while len(out) < limit:
@@ -133,9 +144,11 @@ def _unary_prefixed(bits: BitReader, first_width: int, last_width: int) -> int:
     return base + bits.read(width)
 
 
-def decode_fastest(data: bytes, start: int, end: int, limit: int) -> bytes:
+def decode_fastest(
+    data: bytes, start: int, end: int, limit: int, overrun: int = OVERRUN_BYTES
+) -> bytes:
     """Up to ``limit`` bytes of an ARJ method-4 stream in ``data[start:end]``."""
-    bits = BitReader(data, start, end)
+    bits = BitReader(data, start, end, overrun)
     out = bytearray()
     while len(out) < limit:
         length = _unary_prefixed(bits, 0, 7)

@@ -13,7 +13,9 @@ slot) and the length tree (249 symbols); aligned blocks first give an
 the last three match offsets (R0, R1, R2).  An uncompressed block is
 byte-aligned (1 to 16 bits of padding), restates R0-R2 as 12 bytes, holds
 its bytes raw and is padded to an even length.  The output is cut into
-32 KB frames; after each frame the bit stream realigns to a 16-bit word,
+32 KB frames, which matches may not cross (the reference refuses them,
+though the specification's own decoder lets them spill into the next
+frame); after each frame the bit stream realigns to a 16-bit word,
 and the E8 post-pass turns absolute call targets back into relative ones
 (in the first 32768 frames, skipping the last 10 bytes of each frame).
 CHM resets the whole state (offsets, tree lengths, header bit) every
@@ -246,6 +248,9 @@ def decompress(
             decoder.read_header()
         size = min(FRAME, output_length - produced)
         decoder.fill(produced + size)
+        if decoder.position != produced + size:
+            # The reference's decoder refuses a match that runs into the next frame.
+            raise ContainerError("LZX: a match runs past the end of its frame")
         frame = decoder.take_frame(produced, size)
         if decoder.intel_started and decoder.intel_size and frame_number < _E8_FRAMES:
             _translate_e8(frame, produced, decoder.intel_size)

@@ -34,7 +34,6 @@ from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
 
 _UID3 = 0x10000419
-_UID2_R6 = 0x10003A12
 _UID2_OLD = 0x1000006D
 _OPTION_UNICODE = 0x01
 _OPTION_NOT_COMPRESSED = 0x08
@@ -77,12 +76,13 @@ class SisFormat:
     def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
         reader = _Reader(data)
         uid1, uid2, uid3, _uid4 = reader.u32s(0, 4)
-        if uid3 != _UID3 or uid2 not in (_UID2_R6, _UID2_OLD):
+        if uid3 != _UID3:
             raise ContainerError(f"SIS: unknown package UIDs {uid1:x} {uid2:x} {uid3:x}")
         languages, files = struct.unpack_from("<HH", reader.span(0x12, 4))
         (options,) = struct.unpack_from("<H", reader.span(0x24, 2))
         files_at = reader.u32(0x34)
-        release6 = uid2 == _UID2_R6
+        reader.span(reader.u32(0x30), 2 * languages)  # the reference gives up without them
+        release6 = uid2 != _UID2_OLD  # the reference reads any other UID2 as R6
         compressed = not options & _OPTION_NOT_COMPRESSED
         unicode = bool(options & _OPTION_UNICODE)
         position = files_at

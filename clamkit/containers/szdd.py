@@ -5,13 +5,15 @@ a method byte ``A``, the missing last character of the file name (or 0),
 and the uncompressed size (32-bit little-endian); then LZSS data.  Each control
 byte governs the next eight items, low bit first: a set bit is a literal
 byte, a clear bit a two-byte reference to a 4 KB ring buffer (12-bit
-absolute ring position, 4-bit length minus 3).  The ring starts filled
-with spaces and writing starts 16 bytes before its end.
+absolute ring position, 4-bit length minus 3).  The documentation has the
+ring start filled with spaces; the reference fills it with zeros (measured:
+references to never-written positions read 0 there), and so do we.
+Writing starts 16 bytes before the end of the ring.
 
 Strategy: decode into a bytearray until the declared size (when the member
 budget allows it at all) or the end of the input, through a real
 4 KB ring (references are absolute ring positions, so they may read the
-initial spaces).  The reference reports no member name (``n/a``).
+initial zeros).  The reference reports no member name (``n/a``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ _START = _RING - 16
 
 def expand(data: Buffer, limit: int) -> bytes:
     """The first ``limit`` bytes (at most) of the SZDD stream after the header."""
-    ring = bytearray(b" " * _RING)
+    ring = bytearray(_RING)
     out = bytearray()
     position = _START
     source = memoryview(data)[_HEADER.size :]
