@@ -1,28 +1,29 @@
 """YARA rules (.yar/.yara) -> ``model.LogicalSignature``, as ClamAV turns them into its own.
 
 Strategy: a small lexer and recursive-descent parser for the part of YARA
-that maps onto logical signatures: each string becomes a body subsignature
-(text strings as literal bytes, hex strings translated to ClamAV's hex
-syntax, the ``nocase``/``wide``/``ascii``/``fullword`` modifiers as
-``::i``/``::w``/``::a``/``::f``) and the condition becomes a logical
-expression (``$a``, ``and``, ``or``, ``not $a``, ``#a`` compared with a
-number, ``any``/``all``/``N of them`` or of a set), ``$a at N``
-an absolute subsignature offset and a ``filesize`` comparison joined by
-``and`` the FileSize range.  The signature
-is named ``YARA.<rule>`` and applies to every file type (target 0), as on
-the reference.
+that maps onto logical signatures.  Each string becomes a body
+subsignature: text strings as literal bytes, hex strings translated to
+ClamAV's hex syntax, the ``nocase``/``wide``/``ascii``/``fullword``
+modifiers as ``::i``/``::w``/``::a``/``::f``.  The condition becomes a
+logical expression: ``$a``, ``and``, ``or``, ``not $a``, ``#a`` compared
+with a number, ``any``/``all``/``N of them`` or of a set; ``$a at N`` and
+``$a in (A..B)`` become the subsignature's offset, and a ``filesize``
+comparison joined by ``and`` the FileSize range.  The signature is named
+``YARA.<rule>`` and applies to every file type (target 0), as on the
+reference.
 
-A rule outside that subset (regular expression strings, ``in``, ``for``
-loops, integer functions, ``filesize`` under ``or``) is returned as
-``SkippedSignature`` with the reason, and the loader counts it as the
-reference does (it loads such rules).  Rules the reference refuses are
-returned as ``YaraDropped`` (not counted, with a warning), and the rest of
-the file still loads, as on the reference: a syntax error, a module such as
-``pe`` (ClamAV's YARA has none) or ``none of``, a string the condition does
-not use, no strings, a string shorter than two bytes.  (After such an error
-the reference also stops matching some of the file's later rules; clamkit
-does not reproduce that.)  Only a file whose rules cannot even be told apart (no ``rule``
-keyword where one must be) raises ``SignatureError``.
+Outcomes per rule, as measured on the reference:
+- beyond the subset (regular expression strings, ``for`` loops, integer
+  functions, ``filesize`` under ``or``): ``SkippedSignature``, which the
+  loader counts (the reference loads such rules) but does not use;
+- refused by the reference (a syntax error, a module such as ``pe``, which
+  ClamAV's YARA lacks, ``none of``, a string the condition does not use, no
+  strings, a string shorter than two bytes): ``YaraDropped``, not counted,
+  with the reference's warning; the rest of the file still loads;
+- private rules, and every rule after a refused one (but ``none of``): the
+  reference counts them and never reports them, so they are skipped too.
+Only a file whose rules cannot be told apart (no ``rule`` keyword where
+one must be) raises ``SignatureError``.
 """
 
 from __future__ import annotations
@@ -268,12 +269,10 @@ def _rule(reader: _Reader, suffix: str) -> LogicalSignature | SkippedSignature |
             raise SignatureError(f'unreferenced string "{unreferenced[0]}"')
     except _Unsupported as exc:
         return SkippedSignature(f"YARA rule {name}: {exc}", f"YARA {exc}")
-    for index, position in reading.positions.items():
+    for index, offset in reading.positions.items():
         sub = subsignatures[index]
         assert sub is not None
-        subsignatures[index] = BodySubsignature(
-            Offset(OffsetKind.ABSOLUTE, position), sub.pattern, sub.modifiers
-        )
+        subsignatures[index] = BodySubsignature(offset, sub.pattern, sub.modifiers)
     return _logical_signature(
         full_name,
         TargetDescription(file_size=file_size),
@@ -390,16 +389,17 @@ _SIZE_UNITS = {"KB": 1024, "MB": 1024 * 1024}
 class _Condition:
     """Recursive descent over a condition's tokens; raises ``_Unsupported`` beyond the subset.
 
-    ``$a at N`` places string ``a`` at offset N (when ``a`` is used nowhere
-    else); ``filesize`` comparisons joined to the rest by ``and`` become the
-    target description's FileSize range.
+    ``$a at N`` places string ``a`` at offset N, ``$a in (A..B)`` anywhere
+    from A to B (when ``a`` is used nowhere else); ``filesize`` comparisons
+    joined to the rest by ``and`` become the target description's FileSize
+    range.
     """
 
     def __init__(self, tokens: list[_Token], order: list[str]) -> None:
         self.tokens = tokens
         self.position = 0
         self.order = order
-        self.positions: dict[int, int] = {}
+        self.positions: dict[int, Offset] = {}
         self.uses: dict[int, int] = {}
 
     def parse(self) -> tuple[Expression, Range | None]:
@@ -409,7 +409,7 @@ class _Condition:
         if self.position != len(self.tokens):
             raise _Unsupported(f"condition syntax {self._peek_text()!r}")
         if any(self.uses[index] > 1 for index in self.positions):
-            raise _Unsupported("'at' with a string used elsewhere too")
+            raise _Unsupported("'at' or 'in' with a string used elsewhere too")
         operands = expression.operands if isinstance(expression, And) else (expression,)
         sizes = [operand.range for operand in operands if isinstance(operand, _FileSize)]
         rest = tuple(operand for operand in operands if not isinstance(operand, _FileSize))
@@ -458,6 +458,18 @@ class _Condition:
         self.uses[index] = self.uses.get(index, 0) + 1
         return index
 
+    def _span(self) -> Offset:
+        """``(a..b)``: a start anywhere from a to b, ClamAV's ``a,b-a`` offset."""
+        if not self._take("("):
+            raise _Unsupported(f"'in' followed by {self._peek_text()!r}")
+        low = self._number()
+        if not self._take(".."):
+            raise _Unsupported("'in' range syntax")
+        high = self._number()
+        if not self._take(")") or high < low:
+            raise _Unsupported("'in' range syntax")
+        return Offset(OffsetKind.ABSOLUTE, low, high - low)
+
     def _size_range(self) -> Range:
         operator = self._peek_text()
         self.position += 1
@@ -493,9 +505,9 @@ class _Condition:
             self.position += 1
             index = self._index(text)
             if self._take("at"):
-                self.positions[index] = self._number()
-            elif self._peek_text() == "in":
-                raise _Unsupported("'in' conditions")
+                self.positions[index] = Offset(OffsetKind.ABSOLUTE, self._number())
+            elif self._take("in"):
+                self.positions[index] = self._span()
             return SubRef(index)
         if text == "filesize":
             self.position += 1
