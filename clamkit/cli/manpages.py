@@ -147,7 +147,7 @@ keep working.
 Without
 .BR \-d ,
 the database bundled with clamkit is used; it finds the EICAR test file
-and ClamAV's test files by their official names.
+and ClamAV's own test executable by their official names.
 Symbolic links named on the command line are followed; links met inside
 a directory are reported and skipped.
 clamkit's clamscan has fewer options than ClamAV's; those it has behave as
