@@ -82,6 +82,13 @@ class ScanPool:
                 stdin=asyncio.subprocess.DEVNULL,
                 env={**os.environ, "PYTHONPATH": search_path},
             )
+        except OSError as error:
+            # The interpreter cannot be run (the User switch dropped the
+            # right to execute it, or processes ran out): say so, not a traceback.
+            ours.close()
+            raise PoolStartError(
+                f"Can't start a scanner process ({sys.executable}): {error.strerror}"
+            ) from None
         finally:
             theirs.close()
         control = Channel(ours)

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import resource
 import select
 import signal
 import socket
@@ -511,13 +512,13 @@ class _Client:
         if command is Command.MULTISCAN:
             files = [item.path for item in items if isinstance(item, ScanFile)]
             notices = [item for item in items if isinstance(item, Notice)]
-            if not files and (
+            # The reference's MULTISCAN of a directory without a file to
+            # scan (empty, excluded, unreadable, a symlink to one) ends
+            # without an OK line.
+            nothing_to_scan = not files and (
                 any(notice.text == EXCLUDED for notice in notices)
                 or await asyncio.to_thread(os.path.isdir, top)
-            ):
-                # The reference's MULTISCAN of a directory without a file to
-                # scan (empty, excluded, a symlink to one) ends without a word.
-                return
+            )
             # Notices first, except the exclusions MULTISCAN keeps quiet
             # about; the files' lines come as their scans finish.
             for notice in notices:
@@ -525,6 +526,8 @@ class _Client:
                     await self._reply(request, f"{notice.path}: {notice.text}")
                     if notice.final:
                         return
+            if nothing_to_scan:
+                return
             found = any(await asyncio.gather(*(one(path) for path in files)))
         else:
             # The reference answers in walk order, notices between results.
@@ -676,9 +679,33 @@ def _reopen_log(log: DaemonLog) -> None:
     log.info("SIGHUP caught: re-opening log file.")
 
 
+def raise_descriptor_limit() -> int:
+    """Lift the soft limit on open descriptors to the hard one; the new soft limit.
+
+    Every client holds a descriptor (and a spooled INSTREAM a second one),
+    so the common soft limit of 1024 would cap the connections served far
+    below MaxConnectionQueueLength and what the machine allows.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # Linux refuses an infinite descriptor limit: the kernel's cap stands for it.
+    target = _kernel_descriptor_cap() if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _kernel_descriptor_cap() -> int:
+    try:
+        return int(Path("/proc/sys/fs/nr_open").read_text())
+    except (OSError, ValueError):
+        return 1 << 20
+
+
 def run_daemon(config: Config, log: DaemonLog) -> int:
     """Run clamd with ``config`` until it is told to stop; the exit status."""
     for warning in unacted_warnings(config):
         log.warning(warning)
+    raise_descriptor_limit()
     notice = lifecycle.detach(foreground=config.flag("Foreground"))
     return asyncio.run(_serve(config, log, notice))
