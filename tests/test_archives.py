@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import hashlib
 import lzma
+import random
 import struct
 import time
 import zipfile
@@ -28,6 +29,7 @@ from containers_support import (
     member_data,
     members_of,
     nsis_bytes,
+    payload_engine,
     scan_names,
     sevenzip_bytes,
     tar_bytes,
@@ -413,3 +415,54 @@ def test_nsis_lzma_dictionary_rule_and_damage() -> None:
     script, payload = members_of(nsis.FORMAT, lzma_installer, TestExtraction(budget=10))
     assert isinstance(payload, Member) and payload.truncated and len(payload.data) == 10
     assert isinstance(script, Member)
+
+
+# -- damaged input ------------------------------------------------------------------
+
+
+def _mutants(data: bytes, seed: int, count: int) -> list[bytes]:
+    """``count`` copies of ``data`` with bytes changed, cut out or put in."""
+    rng = random.Random(seed)
+    mutants = []
+    for _ in range(count):
+        mutant = bytearray(data)
+        for _ in range(rng.randint(1, 6)):
+            position = rng.randrange(len(mutant))
+            choice = rng.random()
+            if choice < 0.6:
+                mutant[position] = rng.randrange(256)
+            elif choice < 0.8:
+                del mutant[position : position + rng.randint(1, 40)]
+            else:
+                mutant[position:position] = rng.randbytes(rng.randint(1, 16))
+        mutants.append(bytes(mutant))
+    return mutants
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: zip_bytes([("a", b"hello" * 50), ("p", PAYLOAD)]),
+        lambda: zip_bytes([("p", PAYLOAD)], zipfile.ZIP_BZIP2),
+        lambda: corpus_file("clam.impl.zip"),
+        lambda: tar_bytes([("a", b"hi"), ("p", PAYLOAD)]),
+        lambda: zlib.compress(PAYLOAD, wbits=31),
+        lambda: bz2.compress(PAYLOAD),
+        lambda: lzma.compress(PAYLOAD),
+        lambda: sevenzip_bytes([("a", b"hi"), ("p", PAYLOAD)]),
+        lambda: sevenzip_bytes([("p", PAYLOAD)], [{"id": py7zr.FILTER_COPY}]),
+        lambda: cpio_bytes([("p", PAYLOAD)], "newc"),
+        lambda: cpio_bytes([("p", PAYLOAD)], "bin-le"),
+        lambda: iso9660_bytes([("p", PAYLOAD)], "d"),
+        lambda: nsis_bytes([PAYLOAD], "lzma"),
+        lambda: nsis_bytes([PAYLOAD], "lzma", solid=True),
+    ],
+    ids=["zip", "zip-bzip2", "implode", "tar", "gzip", "bzip2", "xz", "7z", "7z-copy",
+         "newc", "cpio-bin", "iso", "nsis", "nsis-solid"],
+)  # fmt: skip
+def test_damaged_containers_never_crash_the_scan(build: Callable[[], bytes]) -> None:
+    """Whatever a format makes of damaged input, the scan itself never raises."""
+    options = ScanOptions(allmatch=True, max_filesize=4 * MiB, max_scansize=8 * MiB)
+    engine = payload_engine()
+    for mutant in _mutants(build(), seed=len(build()), count=40):
+        engine.scan_bytes(mutant, options)

@@ -49,6 +49,21 @@ _READ_CODERS = frozenset(
 )
 
 
+# What py7zr raises on damaged input: its own errors, and whatever its
+# header parser trips over (it reads fields it has not validated).
+_LIBRARY_FAILURES = (
+    py7zr.exceptions.ArchiveError,
+    ValueError,
+    EOFError,
+    LookupError,
+    OSError,
+    TypeError,
+    AttributeError,
+    ArithmeticError,
+    MemoryError,
+)
+
+
 class _BudgetExceeded(Exception):
     """Raised inside py7zr's extraction to stop it at the member budget."""
 
@@ -102,7 +117,7 @@ class SevenZipFormat:
         except py7zr.exceptions.PasswordRequired:
             yield Alert(ENCRYPTED_7ZIP, "alert_encrypted_archive")
             return
-        except (py7zr.exceptions.ArchiveError, ValueError, EOFError, KeyError, OSError) as error:
+        except _LIBRARY_FAILURES as error:
             raise ContainerError(f"7z: {error}") from error
         with archive:
             for entry in list(archive.files):
@@ -123,7 +138,7 @@ class SevenZipFormat:
                     archive.extract(targets=[entry.filename], factory=factory)
                 except _BudgetExceeded:
                     pass
-                except (py7zr.exceptions.ArchiveError, ValueError, EOFError, OSError):
+                except _LIBRARY_FAILURES:
                     # A damaged block: what came out before the damage is scanned.
                     pass
                 collector = factory.collector
