@@ -533,19 +533,13 @@ def scan_layer(engine: Engine, layer: Layer, options: ScanOptions) -> LayerVerdi
     if not stop and not names:
         # Hash signatures stand even when no view was scanned.
         report(_hash_names(engine.hashes, digests, size))
-    # The reference looks at the executable's structure after its raw scan.
-    deferred = None
-    if not (names and not options.allmatch):
+    # The reference looks at the executable's structure after its raw scan,
+    # and stops there when the headers are broken.
+    if options.allmatch or not names:
         if options.alert_broken_executables and executable.broken():
-            if options.allmatch or options.heuristic_scan_precedence:
-                report([BROKEN_EXECUTABLE])
-            else:
-                # A heuristic alert stands only if no signature matches.
-                deferred = BROKEN_EXECUTABLE
+            report([BROKEN_EXECUTABLE])
         elif layer.file_type is FileType.CL_TYPE_MSEXE:
             report(_pe_hash_names(engine, data, executable))
-    if deferred is not None and not names:
-        names.append(deferred)
     if names and _hash_names(engine.allow_list, digests, size):
         names = []
     return LayerVerdict(tuple(names), scanned)
@@ -559,22 +553,20 @@ def _pe_hash_names(engine: Engine, data: Buffer, executable: _Executable) -> lis
     if layout is None:
         return []
     names: list[str] = []
-    for section in layout.sections:
-        size = section.raw_size
-        if size:
-            piece = memoryview(data)[section.raw_offset : section.raw_offset + size]
-            names.extend(
-                _hash_names(
-                    engine.section_hashes, _digests(piece, size, [engine.section_hashes]), size
-                )
-            )
+    if engine.section_hashes:
+        view = memoryview(data)
+        for section in layout.sections:
+            start, size = section.raw_offset, section.raw_size
+            if size:
+                names.extend(_piece_hash_names(engine.section_hashes, view[start : start + size]))
     if engine.import_hashes:
         text = import_hash_text(data, layout)
         if text is not None:
-            size = len(text)
-            names.extend(
-                _hash_names(
-                    engine.import_hashes, _digests(text, size, [engine.import_hashes]), size
-                )
-            )
+            names.extend(_piece_hash_names(engine.import_hashes, text))
     return names
+
+
+def _piece_hash_names(table: dict[HashAlgorithm, HashIndex], piece: Buffer) -> list[str]:
+    """Names of ``table``'s signatures for the digest and size of ``piece``."""
+    size = len(piece)
+    return _hash_names(table, _digests(piece, size, [table]), size)
