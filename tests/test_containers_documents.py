@@ -8,6 +8,7 @@ end through the engine, and parity with the reference on the built files.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import struct
 import zlib
@@ -27,9 +28,10 @@ from containers_support import (
     members_of,
     scan_names,
 )
+from damage import CORRUPT_INPUT, mutations
 
 from clamkit.containers import ole2, onenote, pdf, pdfcrypt, rtf
-from clamkit.containers.base import Alert, ContainerError, Member
+from clamkit.containers.base import Alert, ContainerError, ContainerFormat, Member
 
 # -- OLE2 -----------------------------------------------------------------------
 
@@ -458,6 +460,23 @@ def test_onenote_embedded_files() -> None:
     ]
     assert scan_names(onenote_section(PAYLOAD)) == (PAYLOAD_NAME,)
     assert scan_names(onenote_section(PAYLOAD), scan_onenote=False) == ()
+
+
+# -- damaged input ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", [ole2.FORMAT, pdf.FORMAT, rtf.FORMAT, onenote.FORMAT])
+def test_damaged_documents_fail_cleanly(fmt: ContainerFormat) -> None:
+    seeds = {
+        ole2.FORMAT: [corpus_file("clam.ole.doc"), corpus_file("clam.ppt"), workbook(1)],
+        pdf.FORMAT: [corpus_file("clam.pdf"), empty_password_pdf(3, PAYLOAD)],
+        rtf.FORMAT: [corpus_file("clam.exe.rtf")],
+        onenote.FORMAT: [onenote_section(PAYLOAD, b"x")],
+    }[fmt]
+    for seed in seeds:
+        for damaged in mutations(seed, 300):
+            with contextlib.suppress(*CORRUPT_INPUT):
+                members_of(fmt, damaged, TestExtraction(budget=1 << 20))
 
 
 # -- corpus and parity ---------------------------------------------------------------

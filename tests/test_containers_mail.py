@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import struct
 from pathlib import Path
 
@@ -25,9 +26,10 @@ from containers_support import (
     members_of,
     scan_names,
 )
+from damage import CORRUPT_INPUT, mutations
 
 from clamkit.containers import binhex, html, mail, screnc, tnef, uuencode
-from clamkit.containers.base import ContainerError, Member
+from clamkit.containers.base import ContainerError, ContainerFormat, Member
 from clamkit.containers.transfer import decode_base64, decode_uuencoded_lines
 from clamkit.database.loader import load_database
 from clamkit.engine import compile_engine
@@ -357,6 +359,29 @@ def test_script_encoded_parity(reference_clamscan: str, tmp_path: Path) -> None:
             )
             assert ours == reference
             assert ours["marker.jse"] == f"Clamkit.Screnc.Target{target}.UNOFFICIAL"
+
+
+# -- damaged input ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fmt", [mail.FORMAT, binhex.FORMAT, uuencode.FORMAT, tnef.FORMAT, html.FORMAT, screnc.FORMAT]
+)
+def test_damaged_encodings_fail_cleanly(fmt: ContainerFormat) -> None:
+    exe = PAYLOAD
+    seed = {
+        mail.FORMAT: multipart(
+            attachment(base64.encodebytes(exe)), (b"Content-Type: text/plain", uuencoded(exe))
+        ),
+        binhex.FORMAT: binhex_file(b"a.bin", exe, b"fork"),
+        uuencode.FORMAT: uuencoded(exe),
+        tnef.FORMAT: tnef_stream(("a.bin", exe), ("b.txt", b"hello")),
+        html.FORMAT: b'<html><a href="data:x/y;base64,' + base64.b64encode(exe) + b'">x</a>',
+        screnc.FORMAT: script_encoded(b'var x = "clamkit";\nWScript.Echo(x);'),
+    }[fmt]
+    for damaged in mutations(seed, 300):
+        with contextlib.suppress(*CORRUPT_INPUT):
+            members_of(fmt, damaged, TestExtraction(budget=1 << 20))
 
 
 # -- parity with the reference on generated files ------------------------------------

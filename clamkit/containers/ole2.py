@@ -51,6 +51,11 @@ __all__ = [
 MACROS_ALERT = "Heuristics.OLE2.ContainsMacros.VBA"
 XLM_MACROS_ALERT = "Heuristics.OLE2.ContainsMacros.XLM"
 
+# What olefile raises on a corrupt file: beyond the usual, a storage tree
+# deep or looping enough to exhaust the stack (it walks it recursively) and
+# sizes too large to index.
+_OLEFILE_ERRORS = (OSError, ValueError, IndexError, struct.error, RecursionError, OverflowError)
+
 _OLE10_NATIVE = "\x01Ole10Native"
 _PPT_DOCUMENT = "PowerPoint Document"
 _PPT_EXOLEOBJSTG = 0x1011
@@ -218,19 +223,21 @@ class Ole2Format:
     def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
         try:
             ole = olefile.OleFileIO(io.BytesIO(bytes(data)))
-        # olefile builds the storage tree recursively: a crafted deep tree
-        # exhausts the stack, which is corrupt input like any other.
-        except (OSError, ValueError, IndexError, struct.error, RecursionError) as error:
+        except _OLEFILE_ERRORS as error:
             raise ContainerError(f"OLE2: {error}") from error
         with ole:
             yield from self._streams(ole, extraction)
 
     def _streams(self, ole: olefile.OleFileIO, extraction: Extraction) -> Iterator[Member | Alert]:
         alerted = False
-        for path in ole.listdir(streams=True, storages=False):
+        try:
+            paths = ole.listdir(streams=True, storages=False)
+        except _OLEFILE_ERRORS as error:
+            raise ContainerError(f"OLE2: {error}") from error
+        for path in paths:
             try:
                 stream = ole.openstream(path).read()
-            except (OSError, ValueError, IndexError, struct.error):
+            except _OLEFILE_ERRORS:
                 continue
             found = [("/".join(path), stream)]
             cap = extraction.member_budget() + 1
@@ -274,7 +281,7 @@ class Ole2Format:
                 continue
             try:
                 source = decompress_vba(ole.openstream(path).read()[offset:], left)
-            except (ContainerError, OSError, ValueError):
+            except (ContainerError, *_OLEFILE_ERRORS):
                 continue
             sources.append(source)
             left -= len(source)
