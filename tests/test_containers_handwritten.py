@@ -554,6 +554,7 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
     zeros = bytes(40000)
     lzx_items: list[int | tuple[int, int]] = [*exe[:2], *exe]
     frames_text = (bytes(range(256)) * 4)[:1000] * 73  # 73,000 bytes: three frames
+    stored_arj = arj_archive((b"clam.exe", 0, exe, len(exe), 0))
     level0 = lha_member(b"clam.exe", b"-lh5-", lzh_literals(exe, 4), len(exe), 0)
     return {
         "stored.arj": arj_archive((b"clam.exe", 0, exe, len(exe), 0)),
@@ -596,6 +597,18 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
             b"\x12\x3a\x00\x10", b"\x16\x3a\x00\x10", 1
         ),
         "damaged.chm": damaged_chm(),
+        "section0-outside.chm": corpus_file("clam.chm")[:0x3B]
+        + b"\x20"
+        + corpus_file("clam.chm")[0x3C:],
+        # The basic header size is only checked against 2600: name and comment delimit it.
+        "header-size.arj": stored_arj[:0x34] + struct.pack("<H", 552) + stored_arj[0x36:],
+        # A file that claims more than its folder holds is what the folder holds.
+        "claims-more.cab": cab_file([("clam.exe", exe)], 1, mszip_blocks(exe)).replace(
+            struct.pack("<I", len(exe)), struct.pack("<I", len(exe) + 1000), 1
+        ),
+        "name-outside.sis": sis_package([(b"clam.exe", [exe], True)], 0).replace(
+            struct.pack("<I", 8), struct.pack("<I", 1 << 20), 1
+        ),
         # Names of the storage files are matched regardless of case; the reset table is not read.
         "case.chm": corpus_file("clam.chm").replace(b"ControlData", b"CONTROLDATA"),
         "no-reset-table.chm": corpus_file("clam.chm").replace(b"ResetTable", b"XesetTable"),

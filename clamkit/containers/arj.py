@@ -55,39 +55,44 @@ _METHODS: dict[int, Callable[..., bytes]] = {
 
 
 class _Header:
-    __slots__ = ("compressed", "flags", "method", "name", "original", "type")
+    __slots__ = ("compressed", "end", "flags", "method", "name", "original", "type")
 
-    def __init__(self, basic: bytes) -> None:
-        if len(basic) < _FIXED.size:
-            raise ContainerError("ARJ: header too short")
+    def __init__(self, data: bytes, start: int) -> None:
+        """The header whose fixed part starts at ``start``; ``end`` is just after its comment.
+
+        Like the reference, the fixed part, name and comment are read in turn,
+        whatever the basic header size says (it is only checked against 2600).
+        """
+        fixed = data[start : start + _FIXED.size]
+        if len(fixed) < _FIXED.size:
+            raise ContainerError("ARJ: header cut off")
         first_size, _ver, _min, _os, self.flags, self.method, self.type, _res, _time, *sizes = (
-            _FIXED.unpack_from(basic)
+            _FIXED.unpack(fixed)
         )
         self.compressed, self.original, _crc = sizes
-        name_end = basic.find(b"\0", first_size)
-        # The reference wants both the name and the comment terminated inside the header.
-        if first_size > len(basic) or name_end < 0 or basic.find(b"\0", name_end + 1) < 0:
+        name_at = start + first_size
+        name_end = data.find(b"\0", name_at, name_at + _MAX_HEADER)
+        comment_end = data.find(b"\0", name_end + 1, name_end + 1 + _MAX_HEADER)
+        if first_size < _FIXED.size or name_end < 0 or comment_end < 0:
             raise ContainerError("ARJ: header name or comment not terminated")
-        self.name = basic[first_size:name_end].decode("latin-1")
+        self.name = data[name_at:name_end].decode("latin-1")
+        self.end = comment_end + 1
 
 
-def _headers(data: Buffer) -> Iterator[tuple[_Header, int]]:
+def _headers(data: bytes) -> Iterator[tuple[_Header, int]]:
     """Each header after the archive's own, with the offset of its data."""
     offset = 0
     first = True
     while True:
-        if bytes(data[offset : offset + 2]) != _ID or offset + 4 > len(data):
+        if data[offset : offset + 2] != _ID or offset + 4 > len(data):
             raise ContainerError("ARJ: header not found where expected")
         (size,) = struct.unpack_from("<H", data, offset + 2)
         if size == 0:
             return
         if size > _MAX_HEADER:
             raise ContainerError(f"ARJ: header size {size} is over {_MAX_HEADER}")
-        offset += 4
-        basic = bytes(data[offset : offset + size])
-        if len(basic) < size or offset + size + 4 > len(data):
-            raise ContainerError("ARJ: header cut off")
-        offset += size + 4  # the reference does not check the header CRC: neither do we
+        header = _Header(data, offset + 4)
+        offset = header.end + 4  # the reference does not check the header CRC: neither do we
         while True:  # extended headers
             if offset + 2 > len(data):
                 raise ContainerError("ARJ: extended header cut off")
@@ -96,7 +101,6 @@ def _headers(data: Buffer) -> Iterator[tuple[_Header, int]]:
             if not extended:
                 break
             offset += extended + 4
-        header = _Header(basic)
         if first:
             first = False
             continue

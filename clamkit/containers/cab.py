@@ -23,6 +23,7 @@ a set are skipped: their data is not all here.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import zlib
 from collections.abc import Iterator
@@ -59,13 +60,23 @@ def _string(data: Buffer, offset: int) -> tuple[bytes, int]:
 
 
 class _Folder:
-    __slots__ = ("blocks", "data_reserve", "first_block", "method")
+    __slots__ = ("blocks", "data_reserve", "first_block", "method", "total")
 
     def __init__(self, first_block: int, blocks: int, method: int, data_reserve: int) -> None:
         self.first_block = first_block
         self.blocks = blocks
         self.method = method
         self.data_reserve = data_reserve
+        self.total: int | None = None
+
+    def size(self, data: Buffer) -> int:
+        """The folder's uncompressed size: the sum its (whole) data blocks declare."""
+        if self.total is None:
+            self.total = 0
+            with contextlib.suppress(ContainerError):
+                for _block, size in self.block_data(data):
+                    self.total += size
+        return self.total
 
     def block_data(self, data: Buffer) -> Iterator[tuple[Buffer, int]]:
         """Each data block's stored bytes and its uncompressed size."""
@@ -158,7 +169,9 @@ class CabFormat:
                 continue
             if folder >= len(folders):
                 raise ContainerError(f"CAB: {name}: folder {folder} does not exist")
-            ranges[folder].append((name, folder_offset, size))
+            # The reference takes what the folder holds of a file that claims more.
+            available = max(0, folders[folder].size(data) - folder_offset)
+            ranges[folder].append((name, folder_offset, min(size, available)))
         for folder_entry, folder_ranges in zip(folders, ranges, strict=True):
             if folder_ranges:
                 yield from range_members(folder_entry.stream(data), folder_ranges, extraction)

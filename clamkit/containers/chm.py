@@ -42,6 +42,7 @@ _STORAGE = "::dataspace/storage/mscompressed/"
 _CONTENT = _STORAGE + "content"
 _CONTROL = _STORAGE + "controldata"
 _LISTING_HEADER = 0x14
+_HEADER_SECTION_SIZE = 0x18
 _MAX_ENCINT_BYTES = 9  # 63 bits: more is no real offset
 
 
@@ -154,6 +155,10 @@ class ChmFormat:
 
     def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
         version = _u32(data, 4)
+        if _u64(data, 0x38) + _HEADER_SECTION_SIZE > len(data):
+            # The reference reads the file-size section the header points at
+            # (though it does not need it) and gives up when it is not there.
+            raise ContainerError("CHM: header section 0 lies outside the file")
         entries = _directory(data)
         content_at = _u64(data, 0x58) if version >= 3 else _u64(data, 0x48) + _u64(data, 0x50)
         stored = {

@@ -63,7 +63,11 @@ class _Reader:
 
 
 def _name(reader: _Reader, offset: int, length: int, unicode: bool) -> str:
-    raw = bytes(reader.span(offset, length))
+    """The file's source name; "" when it lies outside the package (the reference
+    extracts the file all the same)."""
+    raw = (
+        bytes(reader.data[offset : offset + length]) if offset + length <= len(reader.data) else b""
+    )
     return raw.decode("utf-16-le" if unicode else "latin-1", errors="replace")
 
 
