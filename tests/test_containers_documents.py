@@ -516,6 +516,23 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.parametrize(
+    ("switch", "option"),
+    [
+        ("--scan-pdf=no", "scan_pdf"),
+        ("--scan-ole2=no", "scan_ole2"),
+        ("--scan-onenote=no", "scan_onenote"),
+        ("--scan-archive=no", "scan_archive"),
+    ],
+)
+def test_switch_parity(reference_clamscan: str, tmp_path: Path, switch: str, option: str) -> None:
+    files = generated_files(corpus_file("clam.exe"))
+    ours, reference = verdict_pairs(
+        reference_clamscan, tmp_path, files, clamav_testsig_engine(), (switch,), **{option: False}
+    )
+    assert ours == reference
+
+
 def test_parity_with_reference(reference_clamscan: str, tmp_path: Path) -> None:
     files = generated_files(corpus_file("clam.exe"))
     ours, reference = verdict_pairs(reference_clamscan, tmp_path, files, clamav_testsig_engine())

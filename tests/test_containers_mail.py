@@ -499,6 +499,22 @@ def test_nested_message_parity(reference_clamscan: str, tmp_path: Path) -> None:
     assert ours == reference
 
 
+@pytest.mark.parametrize(
+    ("switch", "option"),
+    [
+        ("--scan-mail=no", "scan_mail"),
+        ("--scan-html=no", "scan_html"),
+        ("--scan-archive=no", "scan_archive"),
+    ],
+)
+def test_switch_parity(reference_clamscan: str, tmp_path: Path, switch: str, option: str) -> None:
+    files = generated_files(corpus_file("clam.exe"))
+    ours, reference = verdict_pairs(
+        reference_clamscan, tmp_path, files, clamav_testsig_engine(), (switch,), **{option: False}
+    )
+    assert ours == reference
+
+
 def test_parity_with_reference(reference_clamscan: str, tmp_path: Path) -> None:
     files = generated_files(corpus_file("clam.exe"))
     ours, reference = verdict_pairs(reference_clamscan, tmp_path, files, clamav_testsig_engine())
