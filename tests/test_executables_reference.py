@@ -96,7 +96,9 @@ def test_broken_executable_alerts_are_the_references(
     assert not any(quiet.values())
 
 
-def test_broken_elf_alerts_are_the_references(reference_clamscan: str, tmp_path: Path) -> None:
+def test_broken_elf_and_macho_are_judged_as_by_the_reference(
+    reference_clamscan: str, tmp_path: Path
+) -> None:
     directory = tmp_path / "elf"
     directory.mkdir()
     images = {
@@ -105,6 +107,9 @@ def test_broken_elf_alerts_are_the_references(reference_clamscan: str, tmp_path:
         "entry in no segment": elf64(entry=0x900000),
         "section table cut off": elf64(truncate=0x1A0),
         "unknown class": b"\x7fELF" + bytes([3, 1]) + b"\0" * 60,
+        "header cut off": b"\x7fELF\x02\x01\x01" + b"\0" * 20,
+        "Mach-O commands past the end": struct.pack("<IiiIIII", 0xFEEDFACE, 7, 3, 2, 1, 0x1000, 0)
+        + b"\x11" * 64,
     }
     for number, image in enumerate(images.values()):
         (directory / f"elf{number}").write_bytes(image)
@@ -115,6 +120,15 @@ def test_broken_elf_alerts_are_the_references(reference_clamscan: str, tmp_path:
     )
     assert ours == reference
     assert sum(bool(names) for names in reference.values()) == 3
+    # EOF-n offsets: the reference drops them in broken ELF files only.
+    lines = [
+        f"EOF_{path.name}:0:EOF-{len(data) - 4}:{data[4:8].hex()}"
+        for path in sorted(directory.iterdir())
+        for data in [path.read_bytes()]
+    ]
+    database.write_text("\n".join(lines) + "\n")
+    reference, ours = _scan_both(reference_clamscan, database, directory)
+    assert ours == reference
 
 
 def test_offsets_resolve_where_the_reference_parses_the_header(

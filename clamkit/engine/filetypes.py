@@ -34,8 +34,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-from clamkit.executables.layout import ExecutableLayout
-from clamkit.executables.pe import parse_pe
+from clamkit.executables import eof_offsets_resolve, parse_executable
 from clamkit.signatures.model import Target
 
 __all__ = [
@@ -554,12 +553,8 @@ def target_types(file_type: FileType) -> frozenset[Target]:
 def relative_offsets_resolve(file_type: FileType, data: bytes) -> bool:
     """Whether EOF-n, EP and section offsets can be placed in ``data`` (the whole file).
 
-    True for every type ClamAV parses no executable header for.  For
-    ``CL_TYPE_MSEXE`` the PE header must parse (a bare ``MZ`` does not; see
-    ``clamkit.executables.pe``).  ELF and Mach-O files are subject to the
-    same rule on the reference, but which of their headers it refuses was
-    not measured: they are taken as parsing.
+    True for every type ClamAV parses no executable header for; for PE and
+    ELF files the headers must parse (a bare ``MZ`` does not): see
+    ``clamkit.executables``.
     """
-    if file_type is T.CL_TYPE_MSEXE:
-        return isinstance(parse_pe(data), ExecutableLayout)
-    return True
+    return eof_offsets_resolve(file_type, parse_executable(file_type, data))

@@ -14,8 +14,8 @@ is parsed at most once per layer and only when something needs it: a
 matcher with an EP/section offset whose anchor fired, a logical signature
 with an EntryPoint/NumberOfSections condition that is a candidate, section
 or import hash tables that are not empty, or the Broken.Executable alert.
-A PE is always parsed, because whether its header parses decides whether
-EOF-n offsets apply; other files pay nothing.
+A PE or ELF file is always parsed, because whether its headers parse
+decides whether EOF-n offsets apply; other files pay nothing.
 
 This module knows nothing of containers: ``scanner`` walks them and hands
 each object here as a ``Layer`` that says where it was found.
@@ -45,7 +45,12 @@ from clamkit.engine.filetypes import (
 from clamkit.engine.logic import byte_compare_matches, evaluate, pcre_matches
 from clamkit.engine.normalize import html_views, normalize_text
 from clamkit.engine.options import MiB, ScanOptions
-from clamkit.executables import Broken, ExecutableLayout, parse_executable
+from clamkit.executables import (
+    Broken,
+    ExecutableLayout,
+    eof_offsets_resolve,
+    parse_executable,
+)
 from clamkit.executables.pe import import_hash_text
 from clamkit.signatures.model import (
     ByteCompareSubsignature,
@@ -116,9 +121,7 @@ class _Executable:
         return parsed if isinstance(parsed, ExecutableLayout) else None
 
     def eof_resolves(self) -> bool:
-        """False for a PE whose header does not parse: the reference then
-        places no EOF-n offset (ELF and Mach-O were not measured)."""
-        return self._file_type is not FileType.CL_TYPE_MSEXE or self.layout() is not None
+        return eof_offsets_resolve(self._file_type, self.parsed())
 
     def broken(self) -> bool:
         """Whether the reference reports this object as Heuristics.Broken.Executable."""

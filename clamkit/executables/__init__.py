@@ -28,13 +28,30 @@ from clamkit.executables.pe import parse_pe
 if TYPE_CHECKING:
     from clamkit.engine.filetypes import FileType
 
-__all__ = ["Broken", "ExecutableKind", "ExecutableLayout", "Section", "parse_executable"]
+__all__ = [
+    "Broken",
+    "ExecutableKind",
+    "ExecutableLayout",
+    "Section",
+    "eof_offsets_resolve",
+    "parse_executable",
+]
 
 
 def parse_executable(file_type: FileType, data: bytes) -> ExecutableLayout | Broken | None:
     """The layout of ``data`` if ``file_type`` is an executable type, else None."""
     parser = _PARSERS.get(file_type.name)
     return None if parser is None else parser(data)
+
+
+def eof_offsets_resolve(file_type: FileType, parsed: ExecutableLayout | Broken | None) -> bool:
+    """Whether EOF-n offsets apply to an object whose parse gave ``parsed``.
+
+    The reference places none in a PE or ELF file whose headers it refuses
+    (and, for them, no EP or section offset either); a Mach-O file with
+    broken load commands keeps them.  Other types always have them.
+    """
+    return file_type.name == "CL_TYPE_MACHO" or not isinstance(parsed, Broken)
 
 
 # Keyed by name: the engine package (which defines FileType) imports this one.

@@ -2,12 +2,14 @@
 
 Strategy: walk the load commands once; sections come from the segment
 commands (LC_SEGMENT, LC_SEGMENT_64), each with its file offset and size.
-Load commands that run past their declared area or the file make the file
-broken.  The entry point is file offset 0: that is where the reference put
-it for every file probed (an LC_MAIN command, an LC_UNIXTHREAD for i386 or
-x86-64, none at all), as EP+0 signatures and EntryPoint conditions showed.
-Universal (fat) binaries are containers whose members are Mach-O files;
-they have no layout of their own.
+Load commands that run past their declared area or the file leave no
+layout, but the reference neither reports such a file as broken nor drops
+its EOF-n offsets, so the refusal is ``NOT_EXECUTABLE``.  The entry point
+is file offset 0: that is where the reference put it for every file probed
+(an LC_MAIN command, an LC_UNIXTHREAD for i386 or x86-64, none at all), as
+EP+0 signatures and EntryPoint conditions showed.  Universal (fat)
+binaries are containers whose members are Mach-O files; they have no
+layout of their own.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import struct
 
 from clamkit.executables.layout import (
-    MALFORMED,
     NOT_EXECUTABLE,
     Broken,
     ExecutableKind,
@@ -45,22 +46,22 @@ def parse_macho(data: bytes) -> ExecutableLayout | Broken:
     position = 32 if wide else 28
     end = position + commands_size
     if end > size:
-        return MALFORMED
+        return NOT_EXECUTABLE
     segment_format = order + ("16xQQQQ8xI4x" if wide else "16xIIII8xI4x")
     section_format = order + ("16s16xQQI" if wide else "16s16xIII")
     section_size = 80 if wide else 68
     sections: list[Section] = []
     for _ in range(command_count):
         if position + 8 > end:
-            return MALFORMED
+            return NOT_EXECUTABLE
         command, length = struct.unpack_from(order + "II", data, position)
         if length < 8 or position + length > end:
-            return MALFORMED
+            return NOT_EXECUTABLE
         if command in (_LC_SEGMENT, _LC_SEGMENT_64):
             count = struct.unpack_from(segment_format, data, position + 8)[-1]
             first = position + 8 + struct.calcsize(segment_format)
             if first + count * section_size > position + length:
-                return MALFORMED
+                return NOT_EXECUTABLE
             for index in range(count):
                 name, address, section_length, offset = struct.unpack_from(
                     section_format, data, first + index * section_size
