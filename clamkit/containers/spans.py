@@ -1,5 +1,5 @@
 """Members out of hand-written decoders: whole decoded members, and byte ranges of one
-decompressed stream (CAB folders, CHM's LZX section).
+decompressed stream (CAB folders).
 
 Strategy: a member whose declared size is over the member budget is not
 decoded at all: the scanner skips it (MaxFileSize) or stops there
