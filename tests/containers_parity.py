@@ -3,7 +3,8 @@
 ``verdict_pairs`` writes the generated files into a directory, scans them
 all with the reference's clamscan in one call (the machine is shared) and
 with clamkit's engine, and returns both verdicts per file name (a name, or
-``OK``) for the test to compare.
+``OK``) for the test to compare; ``assert_same_verdicts`` compares them,
+with one format family's switch turned off on both sides if asked.
 """
 
 from __future__ import annotations
@@ -14,6 +15,25 @@ from pathlib import Path
 from containers_support import SHARED_TESTSIG, scan_names
 
 from clamkit.engine import Engine
+
+# ScanOptions switch -> the clamscan option that turns it off.
+_SWITCHES = {
+    "scan_archive": "--scan-archive=no",
+    "scan_mail": "--scan-mail=no",
+    "scan_html": "--scan-html=no",
+    "scan_pdf": "--scan-pdf=no",
+    "scan_ole2": "--scan-ole2=no",
+    "scan_onenote": "--scan-onenote=no",
+}
+
+
+def assert_same_verdicts(
+    clamscan: str, directory: Path, files: dict[str, bytes], engine: Engine, off: str | None
+) -> None:
+    """Both give every file the same verdict, with the ScanOptions switch ``off`` turned off."""
+    switches, options = ((), {}) if off is None else ((_SWITCHES[off],), {off: False})
+    ours, reference = verdict_pairs(clamscan, directory, files, engine, switches, **options)
+    assert ours == reference
 
 
 def verdict_pairs(

@@ -8,21 +8,11 @@ scan.  ``mutations`` makes reproducible damaged copies of a good file.
 from __future__ import annotations
 
 import random
-import struct
-import zlib
 
-from clamkit.containers.base import ContainerError
+from clamkit.engine.scanner import _CORRUPT_INPUT_ERRORS
 
-CORRUPT_INPUT: tuple[type[Exception], ...] = (
-    ContainerError,
-    EOFError,
-    ValueError,
-    LookupError,
-    OSError,
-    struct.error,
-    zlib.error,
-)
-"""What the scanner catches from a format (the rest of the scan goes on)."""
+# What the scanner catches from a format: the rest of the scan goes on.
+CORRUPT_INPUT = _CORRUPT_INPUT_ERRORS
 
 
 def mutations(seed: bytes, count: int, rng_seed: int = 20261124) -> list[bytes]:

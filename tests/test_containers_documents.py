@@ -516,24 +516,12 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize(
-    ("switch", "option"),
-    [
-        ("--scan-pdf=no", "scan_pdf"),
-        ("--scan-ole2=no", "scan_ole2"),
-        ("--scan-onenote=no", "scan_onenote"),
-        ("--scan-archive=no", "scan_archive"),
-    ],
-)
-def test_switch_parity(reference_clamscan: str, tmp_path: Path, switch: str, option: str) -> None:
+@pytest.mark.parametrize("off", [None, "scan_pdf", "scan_ole2", "scan_onenote", "scan_archive"])
+def test_parity_with_reference(reference_clamscan: str, tmp_path: Path, off: str | None) -> None:
+    switches, options = switched_off(off)
     files = generated_files(corpus_file("clam.exe"))
+    engine = clamav_testsig_engine()
     ours, reference = verdict_pairs(
-        reference_clamscan, tmp_path, files, clamav_testsig_engine(), (switch,), **{option: False}
+        reference_clamscan, tmp_path, files, engine, switches, **options
     )
-    assert ours == reference
-
-
-def test_parity_with_reference(reference_clamscan: str, tmp_path: Path) -> None:
-    files = generated_files(corpus_file("clam.exe"))
-    ours, reference = verdict_pairs(reference_clamscan, tmp_path, files, clamav_testsig_engine())
     assert ours == reference
