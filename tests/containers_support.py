@@ -171,6 +171,33 @@ def zip_central_entries(data: bytes) -> list[bytes]:
     return [directory[a:b] for a, b in zip(starts, [*starts[1:], len(directory)], strict=True)]
 
 
+def flat_zip_bomb(entries: int, kernel: bytes = b"A" * 1000) -> bytes:
+    """A stored zip whose every entry holds the next one's local header and
+    all that follows it, down to one shared kernel (a flat zip bomb's shape)."""
+    names = [b"f%02d" % i for i in range(entries)]
+    tail = kernel
+    sizes: list[tuple[int, int]] = []
+    for name in reversed(names):
+        crc = zlib.crc32(tail)
+        local = struct.pack(
+            "<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 0, 0, 0, crc, len(tail), len(tail),
+            len(name), 0,
+        )  # fmt: skip
+        sizes.insert(0, (crc, len(tail)))
+        tail = local + name + tail
+    central, offset = b"", 0
+    for name, (crc, size) in zip(names, sizes, strict=True):
+        central += struct.pack(
+            "<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, crc, size, size,
+            len(name), 0, 0, 0, 0, 0, offset,
+        ) + name  # fmt: skip
+        offset += 30 + len(name)
+    end = struct.pack(
+        "<4sHHHHIIH", b"PK\x05\x06", 0, 0, entries, entries, len(central), len(tail), 0
+    )
+    return tail + central + end
+
+
 def nested_zip(payload: bytes, depth: int) -> bytes:
     """``payload`` at ``depth`` (1: a zip holding it, 2: a zip of that zip, ...)."""
     data = payload

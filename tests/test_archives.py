@@ -24,6 +24,7 @@ from containers_support import (
     corpus_file,
     cpio_bytes,
     deflate_bomb,
+    flat_zip_bomb,
     gzip_wrap,
     iso9660_bytes,
     member_data,
@@ -127,8 +128,8 @@ def test_zip_duplicate_entries_are_read_once() -> None:
     assert member_data(members_of(zip_format.FORMAT, tampered)) == [b"first", PAYLOAD]
 
 
-def test_zip_overlapping_entries_are_skipped() -> None:
-    """An entry whose local header lies inside another entry's data (a flat bomb's trick)."""
+def test_zip_a_few_overlapping_entries_are_read() -> None:
+    """An entry whose local header lies inside another entry's data, as the reference reads it."""
     inner = zip_bytes([("inner", PAYLOAD)], zipfile.ZIP_STORED)
     inner_local = inner[: inner.index(b"PK\x01\x02")]
     data = zip_bytes([("outer", inner_local)], zipfile.ZIP_STORED)
@@ -137,7 +138,17 @@ def test_zip_overlapping_entries_are_skipped() -> None:
     pointing_inside = bytearray(inner_entry)
     struct.pack_into("<I", pointing_inside, 42, 30 + len("outer"))
     tampered = zip_with_central(data, [outer_entry, bytes(pointing_inside)])
-    assert member_data(members_of(zip_format.FORMAT, tampered)) == [inner_local]
+    assert member_data(members_of(zip_format.FORMAT, tampered)) == [inner_local, PAYLOAD]
+
+
+def test_flat_zip_bomb_gives_only_its_alert() -> None:
+    tolerated = flat_zip_bomb(zip_format.MAX_OVERLAPPING_ENTRIES + 1)
+    assert len(member_data(members_of(zip_format.FORMAT, tolerated))) == 6
+    bomb = flat_zip_bomb(zip_format.MAX_OVERLAPPING_ENTRIES + 2)
+    alert = Alert("Heuristics.Zip.OverlappingFiles", "heuristic_alerts")
+    assert members_of(zip_format.FORMAT, bomb) == [alert]
+    assert scan_names(bomb) == ("Heuristics.Zip.OverlappingFiles",)
+    assert scan_names(bomb, heuristic_alerts=False) == ()
 
 
 def test_zip_entry_without_its_local_header_is_skipped() -> None:

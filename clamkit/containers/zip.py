@@ -6,13 +6,18 @@ points at for where the data starts.  Without an end record ClamAV 1.4
 extracts nothing from a top-level file (it says it falls back to local
 headers, but no member comes out), and neither does this module.
 
+Before anything is extracted, the entries are checked as the reference
+checks them, for MaxFiles and for the flat zip bomb, whose entries share
+their data: when more than :data:`MAX_OVERLAPPING_ENTRIES` entries overlap
+the entry before them, the archive gives ``Heuristics.Zip.OverlappingFiles``
+(under HeuristicAlerts) and nothing else; fewer overlaps are read as they
+are.  A second entry at the same local header is skipped, as the reference
+skips duplicates.
+
 Entries are extracted one at a time in central directory order: stored,
 deflate, Deflate64 (``inflate64``), bzip2 and PKWARE implode (``explode``),
 the methods the reference reads; it skips LZMA and zstd entries, and so
-does this module.  A second entry at the same local header is skipped, as the
-reference skips duplicates; an entry whose data starts inside an earlier
-entry's data is the overlapping-file bomb (a quine or 42.zip's flat
-cousin), and is skipped too.  Output is trimmed to the member budget
+does this module.  Output is trimmed to the member budget
 without marking the member truncated, because the reference trims zip
 members to MaxFileSize silently; an entry whose *compressed* size passes
 MaxFileSize is skipped with ``...MaxFileSize``.  Encrypted entries give
@@ -21,14 +26,17 @@ MaxFileSize is skipped with ``...MaxFileSize``.  Encrypted entries give
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from clamkit.containers import explode, streams
 from clamkit.containers.base import (
     EXCEEDED_MAX_FILE_SIZE,
+    EXCEEDED_MAX_FILES,
     Alert,
     ContainerError,
     Extraction,
@@ -42,6 +50,11 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT", "ZipFormat"]
 
 ENCRYPTED_ZIP = "Heuristics.Encrypted.Zip"
+OVERLAPPING_FILES = "Heuristics.Zip.OverlappingFiles"
+
+MAX_OVERLAPPING_ENTRIES = 5
+"""Entries overlapping the one before them that the reference tolerates;
+one more and the archive is a flat zip bomb: nothing is extracted."""
 
 _END = b"PK\x05\x06"
 _CENTRAL = b"PK\x01\x02"
@@ -119,6 +132,68 @@ def _decompressed(method: int, flags: int, raw: Buffer, usize: int, budget: int)
     return streams.drain(factory(), raw, budget).data
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One central directory entry, located: its data is ``data[start:stop]``."""
+
+    name: str
+    flags: int
+    method: int
+    csize: int
+    usize: int
+    local: int
+    start: int
+    stop: int
+
+
+def _data_start(data: Buffer, local: int) -> int | None:
+    header = bytes(data[local : local + _LOCAL_SIZE])
+    if len(header) < _LOCAL_SIZE or not header.startswith(_LOCAL):
+        return None
+    name_len, extra_len = struct.unpack_from("<HH", header, 26)
+    return local + _LOCAL_SIZE + name_len + extra_len
+
+
+def _entries(data: Buffer, count: int, position: int) -> Iterator[_Entry]:
+    """The central directory's entries that have a local header, duplicates left out."""
+    seen: set[int] = set()
+    for _ in range(count):
+        header = bytes(data[position : position + _CENTRAL_SIZE])
+        if len(header) < _CENTRAL_SIZE or not header.startswith(_CENTRAL):
+            raise ContainerError("bad central directory entry")
+        (flags, method, csize, usize, name_len, extra_len, comment_len, local) = struct.unpack_from(
+            "<HH8xIIHHH8xI", header, 8
+        )
+        name_end = position + _CENTRAL_SIZE + name_len
+        name = bytes(data[position + _CENTRAL_SIZE : name_end]).decode("utf-8", "replace")
+        extra = bytes(data[name_end : name_end + extra_len])
+        position = name_end + extra_len + comment_len
+        usize, csize, local = _zip64_sizes(extra, usize, csize, local)
+        if local in seen:
+            continue  # the reference ignores duplicate entries
+        seen.add(local)
+        start = _data_start(data, local)
+        if start is not None:  # no local header where the entry says: nothing to read
+            yield _Entry(name, flags, method, csize, usize, local, start, start + csize)
+
+
+def _refusal(entries: list[_Entry], max_files: int) -> Alert | None:
+    """Why the reference's first pass over the entries gives the archive up, if it does.
+
+    It stops at the first entry past MaxFiles, or at the first entry that
+    makes too many overlapping their predecessor (a flat zip bomb).
+    """
+    overlapping = 0
+    for number, (before, entry) in enumerate(itertools.pairwise(entries), start=2):
+        if max_files and number > max_files:
+            return Alert(EXCEEDED_MAX_FILES, "alert_exceeds_max")
+        if entry.local < before.stop and before.local < entry.stop:
+            overlapping += 1
+            if overlapping > MAX_OVERLAPPING_ENTRIES:
+                return Alert(OVERLAPPING_FILES, "heuristic_alerts")
+    return None
+
+
 class ZipFormat:
     """ZIP by its central directory; see the module docstring."""
 
@@ -131,57 +206,33 @@ class ZipFormat:
         end = _end_record(data)
         if end is None:
             return
-        entries, _size, position = end
-        seen: set[int] = set()
-        spans: list[tuple[int, int]] = []
-        for _ in range(entries):
-            header = bytes(data[position : position + _CENTRAL_SIZE])
-            if len(header) < _CENTRAL_SIZE or not header.startswith(_CENTRAL):
-                raise ContainerError("bad central directory entry")
-            (flags, method, csize, usize, name_len, extra_len, comment_len, local) = (
-                struct.unpack_from("<HH8xIIHHH8xI", header, 8)
-            )
-            name_end = position + _CENTRAL_SIZE + name_len
-            name = bytes(data[position + _CENTRAL_SIZE : name_end]).decode("utf-8", "replace")
-            extra = bytes(data[name_end : name_end + extra_len])
-            position = name_end + extra_len + comment_len
-            usize, csize, local = _zip64_sizes(extra, usize, csize, local)
-            if local in seen:
-                continue  # the reference ignores duplicate entries
-            seen.add(local)
-            start = self._data_start(data, local)
-            if start is None:
-                continue  # no local header where the entry says: nothing to read
-            stop = start + csize
-            if any(local < other_stop and stop > other_start for other_start, other_stop in spans):
-                continue  # overlapping data: the reference skips the entry
-            spans.append((local, stop))
-            if name.endswith("/") and usize == 0:
+        count, _size, position = end
+        entries = list(_entries(data, count, position))
+        refusal = _refusal(entries, extraction.options.max_files)
+        if refusal is not None:
+            yield refusal
+            return
+        for entry in entries:
+            if entry.name.endswith("/") and entry.usize == 0:
                 continue
-            if flags & _FLAG_ENCRYPTED:
+            if entry.flags & _FLAG_ENCRYPTED:
                 yield Alert(ENCRYPTED_ZIP, "alert_encrypted_archive")
                 continue
-            if extraction.options.file_too_large(csize):
+            if extraction.options.file_too_large(entry.csize):
                 yield Alert(EXCEEDED_MAX_FILE_SIZE, "alert_exceeds_max")
                 continue
             budget = extraction.member_budget()
             if budget <= 0:
                 return
+            raw = data[entry.start : entry.stop]
             try:
-                payload = _decompressed(method, flags, data[start:stop], usize, budget)
+                payload = _decompressed(entry.method, entry.flags, raw, entry.usize, budget)
             except _DAMAGED:
                 continue  # one damaged entry; the reference goes on with the next
             if payload is None:
                 continue
-            yield Member(name, payload, min(usize, extraction.options.max_filesize or usize))
-
-    @staticmethod
-    def _data_start(data: Buffer, local: int) -> int | None:
-        header = bytes(data[local : local + _LOCAL_SIZE])
-        if len(header) < _LOCAL_SIZE or not header.startswith(_LOCAL):
-            return None
-        name_len, extra_len = struct.unpack_from("<HH", header, 26)
-        return local + _LOCAL_SIZE + name_len + extra_len
+            declared = min(entry.usize, extraction.options.max_filesize or entry.usize)
+            yield Member(entry.name, payload, declared)
 
 
 FORMAT = ZipFormat()
