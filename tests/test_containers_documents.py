@@ -16,7 +16,7 @@ from pathlib import Path
 
 import cfb
 import pytest
-from containers_parity import verdict_pairs
+from containers_parity import assert_same_verdicts, verdict_pairs
 from containers_support import (
     PAYLOAD,
     PAYLOAD_NAME,
@@ -518,10 +518,5 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("off", [None, "scan_pdf", "scan_ole2", "scan_onenote", "scan_archive"])
 def test_parity_with_reference(reference_clamscan: str, tmp_path: Path, off: str | None) -> None:
-    switches, options = switched_off(off)
     files = generated_files(corpus_file("clam.exe"))
-    engine = clamav_testsig_engine()
-    ours, reference = verdict_pairs(
-        reference_clamscan, tmp_path, files, engine, switches, **options
-    )
-    assert ours == reference
+    assert_same_verdicts(reference_clamscan, tmp_path, files, clamav_testsig_engine(), off)

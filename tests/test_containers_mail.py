@@ -14,7 +14,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from containers_parity import verdict_pairs
+from containers_parity import assert_same_verdicts, verdict_pairs
 from containers_support import (
     PAYLOAD,
     PAYLOAD_NAME,
@@ -501,10 +501,5 @@ def test_nested_message_parity(reference_clamscan: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("off", [None, "scan_mail", "scan_html", "scan_archive"])
 def test_parity_with_reference(reference_clamscan: str, tmp_path: Path, off: str | None) -> None:
-    switches, options = switched_off(off)
     files = generated_files(corpus_file("clam.exe"))
-    engine = clamav_testsig_engine()
-    ours, reference = verdict_pairs(
-        reference_clamscan, tmp_path, files, engine, switches, **options
-    )
-    assert ours == reference
+    assert_same_verdicts(reference_clamscan, tmp_path, files, clamav_testsig_engine(), off)
