@@ -205,15 +205,36 @@ def test_szdd_output_stops_at_the_declared_size() -> None:
 
 def cab_file(files: list[tuple[str, bytes]], method: int, blocks: list[tuple[bytes, int]]) -> bytes:
     """One folder of ``blocks`` (stored bytes, uncompressed size) holding ``files`` in order."""
+    return cab_folders([(files, method, blocks)])
+
+
+def cab_folders(
+    folders: list[tuple[list[tuple[str, bytes]], int, list[tuple[bytes, int]]]],
+    reserve: tuple[int, int, int] = (0, 0, 0),
+    next_cabinet: bytes = b"",
+) -> bytes:
+    """Folders of (files, method, blocks); ``reserve`` gives the header, folder and
+    data-block reserved areas, ``next_cabinet`` names a next cabinet of the set."""
+    header_reserve, folder_reserve, data_reserve = reserve
+    flags = (4 if any(reserve) else 0) | (2 if next_cabinet else 0)
+    header_size = 36 + (4 + header_reserve if flags & 4 else 0)
+    header_size += len(next_cabinet) + 1 + len(b"disk") + 1 if next_cabinet else 0
+    files_at = header_size + len(folders) * (8 + folder_reserve)
     entries = b""
-    offset = 0
-    for name, content in files:
-        entries += struct.pack("<IIHHHH", len(content), offset, 0, 0, 0, 0x20)
-        entries += name.encode() + b"\0"
-        offset += len(content)
-    files_at = 36 + 8
+    for index, (files, _method, _blocks) in enumerate(folders):
+        offset = 0
+        for name, content in files:
+            entries += struct.pack("<IIHHHH", len(content), offset, index, 0, 0, 0x20)
+            entries += name.encode() + b"\0"
+            offset += len(content)
     data_at = files_at + len(entries)
-    data = b"".join(struct.pack("<IHH", 0, len(stored), size) + stored for stored, size in blocks)
+    folder_table = b""
+    data = b""
+    for _files, method, blocks in folders:
+        folder_table += struct.pack("<IHH", data_at + len(data), len(blocks), method)
+        folder_table += b"\xaa" * folder_reserve
+        for stored, size in blocks:
+            data += struct.pack("<IHH", 0, len(stored), size) + b"\xbb" * data_reserve + stored
     header = struct.pack(
         "<4sIIIIIBBHHHHH",
         b"MSCF",
@@ -224,13 +245,18 @@ def cab_file(files: list[tuple[str, bytes]], method: int, blocks: list[tuple[byt
         0,
         3,
         1,
-        1,
-        len(files),
-        0,
+        len(folders),
+        sum(len(files) for files, _method, _blocks in folders),
+        flags,
         0,
         0,
     )
-    return header + struct.pack("<IHH", data_at, len(blocks), method) + entries + data
+    if flags & 4:
+        header += struct.pack("<HBB", header_reserve, folder_reserve, data_reserve)
+        header += b"\xcc" * header_reserve
+    if next_cabinet:
+        header += next_cabinet + b"\0disk\0"
+    return header + folder_table + entries + data
 
 
 def stored_blocks(content: bytes) -> list[tuple[bytes, int]]:
@@ -392,6 +418,18 @@ def test_lzx_rejects_offsets_before_the_start_and_bad_windows() -> None:
         list(lzx.decompress(lzx_verbatim([*b"ab", (40, 3)]), 16, 5))
     with pytest.raises(ContainerError, match="window"):
         list(lzx.decompress(b"", 14, 5))
+
+
+def test_cab_folders_with_reserved_areas_and_a_next_cabinet() -> None:
+    exe = corpus_file("clam.exe")
+    cabinet = cab_folders(
+        [([("a.txt", TEXT)], 0, stored_blocks(TEXT)), ([("b.exe", exe)], 1, mszip_blocks(exe))],
+        reserve=(4, 2, 3),
+        next_cabinet=b"next.cab",
+    )
+    items = members_of(cab.FORMAT, cabinet)
+    assert [item.name for item in items if isinstance(item, Member)] == ["a.txt", "b.exe"]
+    assert member_data(items) == [TEXT, exe]
 
 
 def test_cab_files_of_other_cabinets_are_skipped() -> None:
@@ -574,6 +612,14 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
             [("x", frames_text), ("clam.exe", exe)],
             3 | 16 << 8,
             lzx_verbatim_frames([*frames_text[:1000], *[(1000, 8)] * 9000, *exe]),
+        ),
+        "folders.cab": cab_folders(
+            [
+                ([("a.txt", TEXT)], 0, stored_blocks(TEXT)),
+                ([("z", zeros), ("clam.exe", exe)], 1, mszip_blocks(zeros + exe)),
+            ],
+            reserve=(4, 2, 3),
+            next_cabinet=b"next.cab",
         ),
         "quantum.cab": cab_file(
             [("x", frames_text[:3000]), ("clam.exe", exe)],
