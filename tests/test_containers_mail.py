@@ -452,6 +452,18 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "from_line_in_body.mbox": b"From a Thu Jul 31 13:51:21 2008\n"
         + multipart((b"Content-Type: text/plain", b"hello\n\nFrom me to you\n"), attachment(b64)),
         **html_data_uri_files(exe),
+        "uu_in_8bit_text.eml": multipart(
+            (b"Content-Type: text/plain\nContent-Transfer-Encoding: 8bit", b"hi\n" + uuencoded(exe))
+        ),
+        "uu_in_base64_text.eml": multipart(
+            (text[0], base64.encodebytes(b"hi\n" + uuencoded(exe))),
+        ),
+        "uu_in_qp_text.eml": multipart(
+            (
+                b"Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable",
+                binascii.b2a_qp(b"hi\n" + uuencoded(exe)),
+            )
+        ),
         "file.uu": uuencoded(exe),
         # In plain text the reference decodes neither (the file is not typed uuencoded).
         "text_uu.txt": b"Hello,\nthe file follows.\n\n" + uuencoded(exe),

@@ -14,8 +14,9 @@ as a file of its own, one recursion level down).
 Parts that are not encoded (7bit, 8bit, binary, none) are handed on the way
 ClamAV's line-oriented parser stores them, which the reference was seen to
 do: each line loses its NUL bytes and ends in a single LF, CR and CR LF
-counting as line ends.  Text parts are also searched for uuencoded and
-BinHex blocks, which become members of their own.
+counting as line ends.  Such text parts are also searched for uuencoded
+and BinHex blocks, which become members of their own (not text that came
+base64 or quoted-printable encoded: the reference does not look there).
 
 A mail is held in memory with at most one decoded part beside it (decoding
 never grows data, BinHex runs are cut at the member budget).
@@ -49,6 +50,7 @@ _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 _UUENCODE_NAMES = frozenset({"uuencode", "x-uuencode", "x-uue", "uue"})
+_UNENCODED = frozenset({"", "7bit", "8bit", "binary"})
 
 # Names ClamAV gives a part that names no file, and a nested message.
 _UNNAMED = "attachment"
@@ -68,8 +70,12 @@ def _as_stored_by_lines(raw: bytes) -> bytes:
     return b"".join(line.replace(b"\0", b"") + b"\n" for line in lines)
 
 
+def _encoding(headers: Message) -> str:
+    return str(headers.get("Content-Transfer-Encoding", "")).strip().lower()
+
+
 def _decoded(headers: Message, body: bytes) -> bytes:
-    encoding = str(headers.get("Content-Transfer-Encoding", "")).strip().lower()
+    encoding = _encoding(headers)
     if "base64" in encoding:
         return decode_base64(body)
     if encoding == "quoted-printable":
@@ -129,7 +135,9 @@ def _entity_members(text: bytes, extraction: Extraction, depth: int) -> Iterator
         return
     decoded = _decoded(headers, body)
     found: Iterable[tuple[str, bytes]] = [(headers.get_filename() or _UNNAMED, decoded)]
-    if headers.get_content_maintype() == "text":
+    if headers.get_content_maintype() == "text" and _encoding(headers) in _UNENCODED:
+        # The reference looks for these in the lines as they came, so not in
+        # text that arrived base64 or quoted-printable encoded.
         found = chain(found, _embedded(decoded, extraction))
     for name, data in found:
         member = bounded_member(name or _UNNAMED, data, extraction)
