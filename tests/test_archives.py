@@ -342,6 +342,21 @@ def test_concatenated_streams_as_the_reference_reads_them() -> None:
     assert scan_names(payload_gz + b"garbage") == (PAYLOAD_NAME,)
 
 
+def test_damaged_deflate_keeps_what_came_before_the_damage() -> None:
+    """Everything zlib decodes before it meets the damage, byte for byte, as the reference keeps."""
+    data = bytearray(zlib.compress(PAYLOAD, wbits=31))
+    expected = zlib.decompressobj(31)
+    salvaged = b""
+    data[40:50] = b"\xff" * 10
+    for position in range(len(data)):
+        try:
+            salvaged += expected.decompress(bytes(data[position : position + 1]))
+        except zlib.error:
+            break
+    assert salvaged and salvaged != PAYLOAD
+    assert member_data(members_of(gzip.FORMAT, bytes(data))) == [salvaged]
+
+
 def test_gzip_10_gib_bomb_ends_fast_with_its_budget() -> None:
     data = gzip_wrap(deflate_bomb(10 * 1024))
     started = time.monotonic()

@@ -85,10 +85,17 @@ _DAMAGED = (zlib.error, OSError, EOFError, ValueError, lzma.LZMAError)
 
 
 class _Zlib:
-    """zlib's decompressobj keeps unconsumed input itself; present it like bz2's."""
+    """zlib's decompressobj keeps unconsumed input itself; present it like bz2's.
+
+    A call that meets damage raises and loses what it had decoded; the
+    reference keeps everything up to the damage, so that call is replayed
+    a byte at a time from a copy, the output salvaged, and the next call
+    raises.
+    """
 
     def __init__(self, wbits: int) -> None:
         self._inner = zlib.decompressobj(wbits)
+        self._damaged = False
 
     @property
     def eof(self) -> bool:
@@ -103,8 +110,28 @@ class _Zlib:
         return self._inner.unused_data
 
     def decompress(self, data: bytes, max_length: int = -1) -> bytes:
+        if self._damaged:
+            raise zlib.error("damaged stream")
         pending = self._inner.unconsumed_tail + data
-        return self._inner.decompress(pending, max(max_length, 0))
+        before = self._inner.copy()
+        try:
+            return self._inner.decompress(pending, max(max_length, 0))
+        except zlib.error:
+            self._damaged = True
+            return _salvage(before, pending, max_length)
+
+
+def _salvage(decompressor: zlib._Decompress, pending: bytes, max_length: int) -> bytes:
+    """What ``decompressor`` yields from ``pending`` before the damage."""
+    out = bytearray()
+    for position in range(len(pending)):
+        try:
+            out += decompressor.decompress(pending[position : position + 1])
+        except zlib.error:
+            break
+        if 0 < max_length <= len(out) or decompressor.eof:
+            break
+    return bytes(out[:max_length] if max_length > 0 else out)
 
 
 class _Deflate64:
