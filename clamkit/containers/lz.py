@@ -17,6 +17,9 @@ from clamkit.containers.base import ContainerError
 # and LZX encoders end a stream anywhere inside the last word, and decoders
 # look ahead up to a full code before knowing how much of it they use.
 OVERRUN_BYTES = 4
+# Bytes loaded per refill: a quarter of the trips through the refill that
+# 4 bytes take, for a buffer integer that is still small.
+_REFILL_BYTES = 16
 
 
 class BitReader:
@@ -42,10 +45,10 @@ class BitReader:
         return self.pos * 8 - self._count
 
     def _fill(self, n: int) -> None:
-        """Load whole bytes (four at a time: fewer trips) until ``n`` bits are buffered."""
+        """Load whole bytes until ``n`` bits are buffered."""
         if self.pos * 8 - self._count + n > self._limit:
             raise ContainerError("compressed data ends early")
-        wanted = max(4, (n - self._count + 7) // 8)
+        wanted = max(_REFILL_BYTES, (n - self._count + 7) // 8)
         # Past the end only zeros are read, and only as far as a last code may look.
         chunk = self._data[self.pos : min(self.pos + wanted, self._end)]
         self._buf = (self._buf << (8 * wanted)) | int.from_bytes(
