@@ -23,7 +23,7 @@ import struct
 from collections.abc import Callable, Iterator
 from functools import partial
 
-from clamkit.containers import lz, lzh
+from clamkit.containers import lzh
 from clamkit.containers.base import Alert, ContainerError, Extraction, Member
 from clamkit.containers.spans import decoded_member
 from clamkit.engine.bodyregex import Buffer
@@ -35,16 +35,16 @@ _FIXED = struct.Struct("<BBBBBBBBIIII")
 _FLAG_GARBLED = 0x01
 _DATA_TYPES = (0, 1)  # binary, text
 _ARJ_DISTANCE_SYMBOLS, _ARJ_DISTANCE_BITS = 17, 5
-_LOOKAHEAD_BYTES = 2
+_LOOKAHEAD_BITS = 16
 
 
-def _huffman(data: bytes, start: int, end: int, limit: int, overrun: int) -> bytes:
+def _huffman(data: bytes, start: int, end: int, limit: int, lookahead: int) -> bytes:
     return lzh.decode_huffman(
-        data, start, end, limit, _ARJ_DISTANCE_SYMBOLS, _ARJ_DISTANCE_BITS, overrun
+        data, start, end, limit, _ARJ_DISTANCE_SYMBOLS, _ARJ_DISTANCE_BITS, lookahead
     )
 
 
-# Method -> decoder of (data, start, end, limit, overrun=...).
+# Method -> decoder of (data, start, end, limit, lookahead=...).
 _METHODS: dict[int, Callable[..., bytes]] = {
     0: lzh.decode_stored,
     1: _huffman,
@@ -120,14 +120,14 @@ class ArjFormat:
             if header.type not in _DATA_TYPES or header.flags & _FLAG_GARBLED:
                 continue
             end = start + header.compressed
-            overrun = lz.OVERRUN_BYTES
+            lookahead = 0
             if end > len(content):
                 # The reference reads such data to the end of the file and fails if
                 # its decoder's 16-bit look-ahead would have to read past it.
-                end, overrun = len(content), -_LOOKAHEAD_BYTES
+                end, lookahead = len(content), _LOOKAHEAD_BITS
             if header.method not in _METHODS:
                 raise ContainerError(f"ARJ: {header.name}: unknown method {header.method}")
-            decode = partial(_METHODS[header.method], content, start, end, overrun=overrun)
+            decode = partial(_METHODS[header.method], content, start, end, lookahead=lookahead)
             yield decoded_member(header.name, header.original, extraction, decode)
 
 

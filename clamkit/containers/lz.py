@@ -30,12 +30,11 @@ class BitReader:
     def __init__(
         self, data: bytes, start: int = 0, end: int | None = None, overrun: int = OVERRUN_BYTES
     ) -> None:
-        """``overrun``: how many zero bytes past ``end`` may be read (negative: that many
-        bytes before ``end`` must stay unread, as look-ahead a decoder insists on)."""
+        """``overrun``: how many zero bytes past ``end`` may be read."""
         self._data = data
         self.pos = start  # next byte to load into the buffer
         self._end = len(data) if end is None else min(end, len(data))
-        self._limit = (self._end + overrun) * 8
+        self._limit = self._end + overrun  # bytes, zeros included, that may be loaded
         self._buf = 0
         self._count = 0
 
@@ -45,10 +44,12 @@ class BitReader:
         return self.pos * 8 - self._count
 
     def _fill(self, n: int) -> None:
-        """Load whole bytes until ``n`` bits are buffered."""
-        if self.pos * 8 - self._count + n > self._limit:
+        """Load whole bytes until ``n`` bits are buffered (never past the overrun)."""
+        needed = (n - self._count + 7) // 8
+        room = self._limit - self.pos
+        if needed > room:
             raise ContainerError("compressed data ends early")
-        wanted = max(_REFILL_BYTES, (n - self._count + 7) // 8)
+        wanted = min(max(_REFILL_BYTES, needed), room)
         # Past the end only zeros are read, and only as far as a last code may look.
         chunk = self._data[self.pos : min(self.pos + wanted, self._end)]
         self._buf = (self._buf << (8 * wanted)) | int.from_bytes(

@@ -84,14 +84,21 @@ def _read_literal_code(bits: BitReader, length_code: HuffmanCode) -> HuffmanCode
     return HuffmanCode(lengths)
 
 
-def decode_stored(
-    data: bytes, start: int, end: int, limit: int, overrun: int = OVERRUN_BYTES
-) -> bytes:
+def decode_stored(data: bytes, start: int, end: int, limit: int, lookahead: int = 0) -> bytes:
     """Up to ``limit`` bytes of stored data in ``data[start:end]`` (ARJ method 0, -lh0-);
-    a negative ``overrun`` makes a member cut short by the end of ``data`` an error."""
-    if overrun < 0 and end - start < limit:
+    with a ``lookahead`` (see ``decode_huffman``), data cut short is an error."""
+    if lookahead and end - start < limit:
         raise ContainerError("stored data cut off")
     return data[start : min(end, start + limit)]
+
+
+def _reader(data: bytes, start: int, end: int, lookahead: int) -> BitReader:
+    return BitReader(data, start, end, 0 if lookahead else OVERRUN_BYTES)
+
+
+def _check_lookahead(bits: BitReader, end: int, lookahead: int) -> None:
+    if bits.bits_consumed + lookahead > end * 8:
+        raise ContainerError("compressed data ends early")
 
 
 def decode_huffman(
@@ -101,14 +108,17 @@ def decode_huffman(
     limit: int,
     distance_symbols: int,
     distance_bits: int,
-    overrun: int = OVERRUN_BYTES,
+    lookahead: int = 0,
 ) -> bytes:
     """Up to ``limit`` bytes of a block-Huffman stream in ``data[start:end]``.
 
     ARJ 1-3 and -lh7- use 17 distance symbols counted in 5 bits, -lh6- 16 and 5,
-    -lh4-/-lh5- 14 and 4.
+    -lh4-/-lh5- 14 and 4.  A ``lookahead`` of n bits means ``end`` is where the
+    file ends rather than where the stream does: nothing past it may be read, and
+    n bits must remain after the last one used (the reference's decoder always
+    holds that many ahead, and fails when the file cannot give them).
     """
-    bits = BitReader(data, start, end, overrun)
+    bits = _reader(data, start, end, lookahead)
     out = bytearray()
     left_in_block = 0
     while len(out) < limit:
@@ -131,6 +141,7 @@ def decode_huffman(
         width = bits.decode(distance_code)
         distance = (1 << (width - 1)) + bits.read(width - 1) if width else 0
         copy_match(out, distance + 1, symbol - 256 + _MIN_MATCH)
+    _check_lookahead(bits, end, lookahead)
     return bytes(out[:limit])
 
 
@@ -144,11 +155,10 @@ def _unary_prefixed(bits: BitReader, first_width: int, last_width: int) -> int:
     return base + bits.read(width)
 
 
-def decode_fastest(
-    data: bytes, start: int, end: int, limit: int, overrun: int = OVERRUN_BYTES
-) -> bytes:
-    """Up to ``limit`` bytes of an ARJ method-4 stream in ``data[start:end]``."""
-    bits = BitReader(data, start, end, overrun)
+def decode_fastest(data: bytes, start: int, end: int, limit: int, lookahead: int = 0) -> bytes:
+    """Up to ``limit`` bytes of an ARJ method-4 stream in ``data[start:end]``
+    (``lookahead`` as for ``decode_huffman``)."""
+    bits = _reader(data, start, end, lookahead)
     out = bytearray()
     while len(out) < limit:
         length = _unary_prefixed(bits, 0, 7)
@@ -156,4 +166,5 @@ def decode_fastest(
             out.append(bits.read(8))
             continue
         copy_match(out, _unary_prefixed(bits, 9, 13) + 1, length - 1 + _MIN_MATCH)
+    _check_lookahead(bits, end, lookahead)
     return bytes(out[:limit])
