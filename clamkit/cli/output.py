@@ -101,7 +101,6 @@ def format_summary(
     scanned_mb = stats.blocks_scanned / BLOCKS_PER_MB
     read_mb = stats.blocks_read / BLOCKS_PER_MB
     ratio = stats.blocks_scanned / stats.blocks_read if stats.blocks_read else 0.0
-    whole_seconds = int(timing.elapsed)
     lines = [
         "",
         SUMMARY_TITLE,
@@ -116,11 +115,18 @@ def format_summary(
     lines += [
         f"Data scanned: {scanned_mb:.2f} MB",
         f"Data read: {read_mb:.2f} MB (ratio {ratio:.2f}:1)",
+    ]
+    return lines + timing_lines(timing)
+
+
+def timing_lines(timing: Timing) -> list[str]:
+    """The summary's last three lines (Time, Start Date, End Date), shared with clamdscan."""
+    whole_seconds = int(timing.elapsed)
+    return [
         f"Time: {timing.elapsed:.3f} sec ({whole_seconds // 60} m {whole_seconds % 60} s)",
         f"Start Date: {time.strftime(DATE_FORMAT, time.localtime(timing.started))}",
         f"End Date:   {time.strftime(DATE_FORMAT, time.localtime(timing.ended))}",
     ]
-    return lines
 
 
 class Output:
