@@ -268,9 +268,16 @@ def test_pdf_filters() -> None:
             (b"/Filter /FlateDecode", zlib.compress(PAYLOAD)),
             (b"/Filter [/AHx /Fl]", zlib.compress(PAYLOAD).hex().encode() + b">"),
             (b"/Filter /ASCII85Decode", base64.a85encode(PAYLOAD) + b"~>"),
-            (b"/Filter /RunLengthDecode", bytes([127]) + PAYLOAD[:128] + b"\x80"),
-            (b"/Filter /LZWDecode", bytes.fromhex("800b6050220c0c8501")),
+            (
+                b"/Filter [/FlateDecode /RunLengthDecode]",
+                zlib.compress(bytes([127]) + PAYLOAD[:128] + b"\x80"),
+            ),
+            (b"/Filter [/Fl /LZWDecode]", zlib.compress(bytes.fromhex("800b6050220c0c8501"))),
             (b"/Filter /DCTDecode", b"\xff\xd8\xff"),
+            # Not extracted on the reference: LZW or RunLength alone, a fax image.
+            (b"/Filter /LZWDecode", bytes.fromhex("800b6050220c0c8501")),
+            (b"/Filter /RL", bytes([127]) + PAYLOAD[:128] + b"\x80"),
+            (b"/Filter /CCITTFaxDecode", PAYLOAD),
         ]
     )
     assert member_data(members_of(pdf.FORMAT, document)) == [
@@ -281,6 +288,24 @@ def test_pdf_filters() -> None:
         b"-----A---B",
         b"\xff\xd8\xff",
     ]
+
+
+@pytest.mark.parametrize(
+    ("dictionary", "filters"),
+    [
+        (b"/Length 5", []),
+        (b"/Filter /Fl", [b"Fl"]),
+        (b"/Filter [/Foo /FlateDecode /Bar]", [b"FlateDecode"]),
+        (b"/Filter [/FlateDecode /Crypt /LZWDecode]", [b"FlateDecode", b"Crypt"]),
+        (b"/Filter [/Crypt /FlateDecode]", None),
+        (b"/Filter /Foo", None),
+        (b"/Filter /JPXDecode", None),
+        (b"/Filter [/LZW /RL]", None),
+        (b"/Filter /JBIG2Decode", [b"JBIG2Decode"]),
+    ],
+)
+def test_which_streams_are_extracted(dictionary: bytes, filters: list[bytes] | None) -> None:
+    assert pdf.stream_filters(dictionary) == filters
 
 
 def test_lzw_and_run_length_stop_at_the_cap() -> None:
@@ -495,6 +520,12 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
             [(b"/Filter [/ASCIIHexDecode /FlateDecode]", zlib.compress(exe).hex().encode())]
         ),
         "a85.pdf": build_pdf([(b"/Filter /ASCII85Decode", base64.a85encode(exe) + b"~>")]),
+        "lzw_alone.pdf": build_pdf([(b"/Filter /LZWDecode", exe)]),
+        "hex_with_junk.pdf": build_pdf(
+            [(b"/Filter /ASCIIHexDecode", exe.hex().encode()[:200] + b"zz" + exe.hex().encode())]
+        ),
+        "flate_then_dct.pdf": build_pdf([(b"/Filter [/Fl /DCTDecode]", zlib.compress(exe))]),
+        "unknown_then_flate.pdf": build_pdf([(b"/Filter [/Foo /FlateDecode]", zlib.compress(exe))]),
         # The reference decodes no "<~" prefix: the stream is handed on raw.
         "a85_prefixed.pdf": build_pdf(
             [(b"/Filter /ASCII85Decode", base64.a85encode(exe, adobe=True))]

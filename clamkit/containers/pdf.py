@@ -5,10 +5,13 @@ Strategy: as ClamAV does when the cross-reference table cannot be trusted
 and each one's stream is cut out by its ``/Length`` (direct, or an indirect
 integer object) when ``endstream`` follows there, else up to the next
 ``endstream``, the line end before it included, as the reference cuts it.
-The stream then goes through its ``/Filter`` chain: FlateDecode,
-ASCIIHexDecode, ASCII85Decode, LZWDecode and RunLengthDecode are decoded
-here; at the first other filter (images, Crypt), or one whose input is
-invalid, the data is handed on as decoded so far.  Flate keeps what it
+Which streams are extracted at all follows the reference
+(:func:`stream_filters`: LZW or RunLength alone, fax and JPEG 2000 images,
+Crypt and unknown filters keep a stream out).  The stream then goes
+through its ``/Filter`` chain: FlateDecode, ASCIIHexDecode, ASCII85Decode,
+LZWDecode and RunLengthDecode are decoded here; at the first other filter
+(images, Crypt), or one whose input is invalid, the data is handed on as
+decoded so far.  Flate keeps what it
 inflated before corrupt input; every decoder stops at the member budget,
 so a Flate or LZW bomb costs no more than the limit.  Predictors
 (``/DecodeParms``) are not undone: the reference does not undo them.
@@ -34,7 +37,7 @@ from clamkit.containers.transfer import bounded_member
 from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
 
-__all__ = ["ENCRYPTED_ALERT", "FORMAT", "PdfFormat", "decode_stream"]
+__all__ = ["ENCRYPTED_ALERT", "FORMAT", "PdfFormat", "decode_stream", "stream_filters"]
 
 ENCRYPTED_ALERT = "Heuristics.Encrypted.PDF"
 
@@ -72,7 +75,11 @@ def _inflate(data: bytes, cap: int) -> bytes:
 
 
 def _ascii_hex(data: bytes, cap: int) -> bytes:
-    digits = _NOT_HEX.sub(b"", data.split(b">", 1)[0])
+    """Hex digits up to ``>``; any byte but a digit or white space is invalid (ValueError)."""
+    text = data.split(b">", 1)[0]
+    digits = text.translate(None, _WHITESPACE)
+    if _NOT_HEX.search(digits):
+        raise ValueError("invalid byte in ASCIIHex data")
     if len(digits) % 2:
         digits += b"0"
     return bytes.fromhex(digits[: 2 * cap].decode("ascii"))
@@ -168,11 +175,57 @@ def decode_stream(raw: bytes, filters: list[bytes], cap: int) -> bytes:
     return data
 
 
-def _filters(dictionary: bytes) -> list[bytes]:
+# Filters the reference knows by name (full and abbreviated); the first three
+# kinds and the image codecs make it extract a stream, the others alone do not.
+_KNOWN_FILTERS = frozenset(_DECODERS) | {
+    b"DCTDecode",
+    b"DCT",
+    b"JBIG2Decode",
+    b"CCITTFaxDecode",
+    b"CCF",
+    b"JPXDecode",
+    b"Crypt",
+}
+_EXTRACTING_FILTERS = frozenset(
+    {
+        b"FlateDecode",
+        b"Fl",
+        b"ASCIIHexDecode",
+        b"AHx",
+        b"ASCII85Decode",
+        b"A85",
+        b"DCTDecode",
+        b"DCT",
+        b"JBIG2Decode",
+    }
+)
+
+
+def stream_filters(dictionary: bytes) -> list[bytes] | None:
+    """The filters of an object's stream, in order; None when the reference does not extract it.
+
+    As measured on the reference: a stream without filters is extracted; one
+    with filters only when one of them is Flate, ASCIIHex, ASCII85, DCT or
+    JBIG2.  In a filter array unknown names are skipped and nothing after
+    ``Crypt`` counts; a lone unknown name keeps the stream from extraction.
+    """
     found = _FILTER.search(dictionary)
     if found is None:
         return []
-    return _NAME.findall(found.group(1))
+    names = _NAME.findall(found.group(1))
+    if not found.group(1).startswith(b"["):
+        names = names[:1]
+        if names and names[0] not in _KNOWN_FILTERS:
+            return None
+    filters = []
+    for name in names:
+        if name in _KNOWN_FILTERS:
+            filters.append(name)
+            if name == b"Crypt":
+                break
+    if filters and not _EXTRACTING_FILTERS.intersection(filters):
+        return None
+    return filters
 
 
 def _last_match(pattern: re.Pattern[bytes], data: bytes) -> re.Match[bytes] | None:
@@ -259,7 +312,10 @@ class PdfFormat:
         for number, generation, dictionary, raw in objects.streams():
             if decryptor is not None and _XREF_STREAM.search(dictionary) is None:
                 raw = decryptor.stream(number, generation, raw)
-            decoded = decode_stream(raw, _filters(dictionary), extraction.member_budget() + 1)
+            filters = stream_filters(dictionary)
+            if filters is None:
+                continue
+            decoded = decode_stream(raw, filters, extraction.member_budget() + 1)
             member = bounded_member(f"pdf obj {number} {generation}", decoded, extraction)
             if member is None:
                 return
