@@ -580,6 +580,10 @@ def test_random_corruption_fails_cleanly(name: str, data: st.DataObject) -> None
 # --- Parity with the reference ------------------------------------------------------
 
 
+def patched(content: bytes, offset: int, replacement: bytes) -> bytes:
+    return content[:offset] + replacement + content[offset + len(replacement) :]
+
+
 def damaged_chm() -> bytes:
     """The corpus CHM with one bit of its LZX stream flipped after clam.exe.txt's part:
     the reference decodes the whole section first, so it finds nothing."""
@@ -659,6 +663,16 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "case.chm": corpus_file("clam.chm").replace(b"ControlData", b"CONTROLDATA"),
         "no-reset-table.chm": corpus_file("clam.chm").replace(b"ResetTable", b"XesetTable"),
         "no-control.chm": corpus_file("clam.chm").replace(b"ControlData", b"XontrolData"),
+        "guid.chm": patched(corpus_file("clam.chm"), 0x1C, b"\x2a"),
+        # ControlData (at 0x10cc + 106): version 2 sizes are in 32 KB units, multiplied
+        # in signed 32 bits on the reference: a wrap to 64 KB works, a negative fails.
+        "window-wraps.chm": patched(corpus_file("clam.chm"), 0x10CC + 106 + 16, b"\x02\x00\x10"),
+        "reset-negative.chm": patched(corpus_file("clam.chm"), 0x10CC + 106 + 12, b"\x02\x00\x01"),
+        "control-version.chm": patched(corpus_file("clam.chm"), 0x10CC + 106 + 8, b"\x03"),
+        # A file placed past the end of its folder is empty; the next folder is still read.
+        "empty-beyond.cab": cab_folders(
+            [([("a", b"")], 0, stored_blocks(TEXT)), ([("clam.exe", exe)], 0, stored_blocks(exe))]
+        ).replace(struct.pack("<II", 0, 0), struct.pack("<II", 0, 512), 1),
         "languages-gone.sis": sis_package([(b"clam.exe", [exe], True)], 0).replace(
             b"\x64\x00\x00\x00\x66", b"\x64\x00\x08\x00\x66", 1
         ),

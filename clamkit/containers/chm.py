@@ -43,6 +43,8 @@ _CONTENT = _STORAGE + "content"
 _CONTROL = _STORAGE + "controldata"
 _LISTING_HEADER = 0x14
 _HEADER_SECTION_SIZE = 0x18
+# {7C01FD10-7BAA-11D0-9E0C-00A0C922E6EC} and {7C01FD11-...}, as stored.
+_ITSF_GUIDS = bytes.fromhex("10fd017caa7bd0119e0c00a0c922e6ec11fd017caa7bd0119e0c00a0c922e6ec")
 _MAX_ENCINT_BYTES = 9  # 63 bits: more is no real offset
 
 
@@ -118,10 +120,17 @@ def _decode_section(
     control = section0(_CONTROL)
     if bytes(control[4:8]) != b"LZXC":
         raise ContainerError("CHM: compressed section is not LZX")
+    version = _u32(control, 8)
     reset_interval, window_size = _u32(control, 0x0C), _u32(control, 0x10)
-    if _u32(control, 8) >= 2:
-        reset_interval *= lzx.FRAME
-        window_size *= lzx.FRAME
+    if version == 2:
+        # In the reference's signed 32-bit arithmetic: a product that wraps to
+        # a valid size is taken, a negative one refused below.
+        reset_interval = reset_interval * lzx.FRAME & 0xFFFFFFFF
+        window_size = window_size * lzx.FRAME & 0xFFFFFFFF
+    elif version != 1:
+        raise ContainerError(f"CHM: LZX control data version {version} is not known")
+    if reset_interval >= 1 << 31 or window_size >= 1 << 31:
+        raise ContainerError("CHM: LZX reset interval or window size out of range")
     window_bits = window_size.bit_length() - 1
     if window_size != 1 << window_bits:
         raise ContainerError(f"CHM: LZX window size {window_size} is not a power of two")
@@ -155,6 +164,8 @@ class ChmFormat:
 
     def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
         version = _u32(data, 4)
+        if bytes(data[0x18:0x38]) != _ITSF_GUIDS:
+            raise ContainerError("CHM: unknown ITSF header GUIDs")  # checked by the reference
         if _u64(data, 0x38) + _HEADER_SECTION_SIZE > len(data):
             # The reference reads the file-size section the header points at
             # (though it does not need it) and gives up when it is not there.

@@ -31,6 +31,9 @@ def range_members(
         if length > extraction.member_budget():
             yield Member(name, b"", length, truncated=True)
             continue
+        if not length:  # wherever it claims to start, there is nothing to decode
+            yield Member(name, b"", 0)
+            continue
         if offset > base:
             drop = min(offset - base, len(window))
             del window[:drop]
