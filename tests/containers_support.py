@@ -11,6 +11,7 @@ The corpus's ClamAV test executable works the same way with
 
 from __future__ import annotations
 
+import bz2
 import hashlib
 import io
 import lzma
@@ -342,7 +343,27 @@ def iso9660_bytes(members: list[tuple[str, bytes]], subdirectory: str | None = N
     return image
 
 
+def nsis_bzip2(data: bytes) -> bytes:
+    """``data`` in NSIS's bzip2 variant, made from one standard bzip2 block.
+
+    Standard bzip2 is ``BZh9``, a 48-bit block magic, a CRC and a randomised
+    bit, the block body, then a 48-bit end magic and a CRC; NSIS keeps the
+    body between one-byte magics (0x31, 0x17).  Needs one block (<= 900 kB).
+    """
+    compressed = bz2.compress(data, 9)
+    bits = bin(int.from_bytes(compressed, "big"))[2:].zfill(len(compressed) * 8)
+    end_magic = bin(0x177245385090)[2:].zfill(48)
+    body_end = bits.rindex(end_magic)
+    body = bits[32 + 48 + 32 + 1 : body_end]
+    assert bits.count(bin(0x314159265359)[2:].zfill(48)) == 1, "one block only"
+    nsis = "00110001" + body + "00010111"
+    nsis += "0" * (-len(nsis) % 8)
+    return int(nsis, 2).to_bytes(len(nsis) // 8, "big")
+
+
 def _nsis_compress(block: bytes, method: str) -> bytes:
+    if method == "bzip2":
+        return nsis_bzip2(block)
     if method == "lzma":
         # The reference reads NSIS LZMA only with a dictionary of a multiple of 8 MiB.
         options = {"id": lzma.FILTER_LZMA1, "dict_size": 1 << 23, "lc": 3, "lp": 0, "pb": 2}
@@ -355,7 +376,7 @@ def _nsis_compress(block: bytes, method: str) -> bytes:
 def nsis_bytes(files: list[bytes], method: str = "lzma", *, solid: bool = False) -> bytes:
     """An NSIS-like installer: a stub, the first header and data blocks
     (a script header, then ``files``), compressed block by block or as one
-    solid stream with ``method`` (``lzma``, ``deflate``), or
+    solid stream with ``method`` (``lzma``, ``bzip2``, ``deflate``), or
     stored (``method="stored"``, non-solid only)."""
     script = b"\x00" * 64
     blocks = [script, *files]

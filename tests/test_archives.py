@@ -30,6 +30,7 @@ from containers_support import (
     member_data,
     members_of,
     nsis_bytes,
+    nsis_bzip2,
     payload_engine,
     scan_names,
     sevenzip_bytes,
@@ -48,6 +49,7 @@ from clamkit.containers import (
     gzip,
     iso9660,
     nsis,
+    nsisbzip2,
     sevenzip,
     tar,
     xz,
@@ -417,7 +419,14 @@ def test_iso9660_directory_loops_and_damage() -> None:
 
 @pytest.mark.parametrize(
     ("method", "solid"),
-    [("lzma", False), ("deflate", False), ("stored", False), ("lzma", True)],
+    [
+        ("lzma", False),
+        ("deflate", False),
+        ("bzip2", False),
+        ("stored", False),
+        ("lzma", True),
+        ("bzip2", True),
+    ],
 )
 def test_nsis_blocks(method: str, solid: bool) -> None:
     installer = nsis_bytes([b"hello", PAYLOAD], method, solid=solid)
@@ -482,9 +491,10 @@ def _mutants(data: bytes, seed: int, count: int) -> list[bytes]:
         lambda: iso9660_bytes([("p", PAYLOAD)], "d"),
         lambda: nsis_bytes([PAYLOAD], "lzma"),
         lambda: nsis_bytes([PAYLOAD], "lzma", solid=True),
+        lambda: nsis_bytes([PAYLOAD], "bzip2"),
     ],
     ids=["zip", "zip-bzip2", "implode", "tar", "gzip", "bzip2", "xz", "7z", "7z-copy",
-         "newc", "cpio-bin", "iso", "nsis", "nsis-solid"],
+         "newc", "cpio-bin", "iso", "nsis", "nsis-solid", "nsis-bzip2"],
 )  # fmt: skip
 def test_damaged_containers_never_crash_the_scan(build: Callable[[], bytes]) -> None:
     """Whatever a format makes of damaged input, the scan itself never raises."""
@@ -492,3 +502,34 @@ def test_damaged_containers_never_crash_the_scan(build: Callable[[], bytes]) -> 
     engine = payload_engine()
     for mutant in _mutants(build(), seed=len(build()), count=40):
         engine.scan_bytes(mutant, options)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        PAYLOAD,
+        b"a" * 10_000,  # long runs: RUNA/RUNB and the first stage's counts
+        bytes(random.Random(5).randrange(3) for _ in range(5000)),
+        b"abc" * 3000 + bytes(range(256)) * 10,
+        b"x",
+    ],
+    ids=["payload", "run", "three-symbols", "mixed", "one-byte"],
+)
+def test_nsis_bzip2_variant(data: bytes) -> None:
+    assert nsisbzip2.decompress(nsis_bzip2(data), 1 << 20) == (data, False)
+    assert nsisbzip2.decompress(nsis_bzip2(data), 3) == (data[:3], len(data) > 3)
+
+
+def test_nsis_bzip2_damage() -> None:
+    stream = nsis_bzip2(PAYLOAD)
+    with pytest.raises(nsisbzip2.ContainerError):
+        nsisbzip2.decompress(stream[:20], 1 << 20)
+    with pytest.raises(nsisbzip2.ContainerError):
+        nsisbzip2.decompress(b"\x32" + stream[1:], 1 << 20)
+    for position in (5, 40, len(stream) // 2):
+        damaged = stream[:position] + bytes([stream[position] ^ 0xFF]) + stream[position + 1 :]
+        try:
+            out, _ = nsisbzip2.decompress(damaged, 1 << 20)
+        except nsisbzip2.ContainerError:
+            continue
+        assert len(out) <= 1 << 20

@@ -8,8 +8,8 @@ blocks as a 32-bit length (high bit: compressed) and the data; solid ones
 compress everything into one stream that holds the same length-prefixed
 blocks.  The compressor is told from the data, as NSIS writes no method
 field, by the reference's rules: LZMA (5 property bytes, no header, and a
-dictionary that is a multiple of 8 MiB), NSIS's own bzip2 variant (left
-unread: no library decodes it) or raw Deflate.  The reference puts these
+dictionary that is a multiple of 8 MiB), NSIS's own bzip2 variant
+(``nsisbzip2``) or raw Deflate.  The reference puts these
 members two recursion levels below the installer, and so does this module.
 """
 
@@ -19,7 +19,7 @@ import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from clamkit.containers import streams
+from clamkit.containers import nsisbzip2, streams
 from clamkit.containers.base import (
     Alert,
     ContainerError,
@@ -39,8 +39,7 @@ _SIGNATURE = b"\xef\xbe\xad\xdeNullsoftInst"
 _FIRST_HEADER = struct.Struct("<II12sII")  # flags, 0xDEADBEEF, "NullsoftInst", sizes
 _COMPRESSED = 0x80000000
 _FLAG_NO_CRC = 0x04
-# NSIS's own bzip2 variant has no stream header and a one-byte block magic;
-# no library reads it, so those blocks are left unread (see the README).
+# The first byte of NSIS's bzip2 variant (its block magic).
 _NSIS_BZIP2 = 0x31
 _LZMA_PROPERTIES = 0x5D
 # The reference takes a block for LZMA only when its dictionary is a multiple of 8 MiB.
@@ -62,8 +61,8 @@ def _solid(data: Buffer, start: int) -> bool:
     return _is_lzma(head) or head[:1] == bytes([_NSIS_BZIP2])
 
 
-def _decode(block: bytes, budget: int) -> streams.Decoded | None:
-    """A compressed block's content, up to ``budget`` bytes; None when it is NSIS bzip2."""
+def _decode(block: bytes, budget: int) -> streams.Decoded:
+    """A compressed block's content, up to ``budget`` bytes."""
     if _is_lzma(block):
         try:
             decompressor = streams.lzma_raw(block[:5])
@@ -71,7 +70,8 @@ def _decode(block: bytes, budget: int) -> streams.Decoded | None:
             raise ContainerError(f"NSIS: {error}") from error
         return streams.drain(decompressor, block[5:], budget)
     if block[:1] == bytes([_NSIS_BZIP2]):
-        return None
+        data, truncated = nsisbzip2.decompress(block, budget)
+        return streams.Decoded(data, truncated, not truncated, len(block))
     return streams.drain(streams.deflate(), block, budget)
 
 
@@ -96,10 +96,8 @@ class NsisFormat:
             budget = extraction.member_budget()
             if budget <= 0:
                 return
-            decoded = _decode(bytes(data[position:end]), budget)
-            if decoded is not None:
-                stream = decoded.data
-                yield from self._blocks(stream, 0, len(stream), extraction, compressed=False)
+            stream = _decode(bytes(data[position:end]), budget).data
+            yield from self._blocks(stream, 0, len(stream), extraction, compressed=False)
         else:
             yield from self._blocks(data, position, end, extraction, compressed=True)
 
@@ -123,7 +121,7 @@ class NsisFormat:
                 if budget <= 0:
                     return
                 decoded = _decode(bytes(data[start:position]), budget)
-                if decoded is not None and decoded.data:
+                if decoded.data:
                     yield Member(name, decoded.data, None, decoded.truncated)
                 continue
             member = stored_member(name, data, start, size, extraction)

@@ -1,0 +1,221 @@
+"""NSIS's variant of bzip2, which no library reads.
+
+Strategy: NSIS compresses with a trimmed bzip2: no ``BZh`` stream header,
+a one-byte block magic (``0x31``; ``0x17`` ends the stream) where bzip2 has
+six, and neither block nor stream CRCs nor the randomised-block bit.  The
+block body is bzip2's own (symbol map, Huffman selectors and tables,
+move-to-front with RUNA/RUNB runs, the Burrows-Wheeler transform, then the
+initial run-length coding), decoded here from bzip2's published format,
+block by block, with every count checked against the format's limits.
+Output stops at the caller's budget.
+"""
+
+from __future__ import annotations
+
+from clamkit.containers.base import ContainerError
+
+__all__ = ["decompress"]
+
+_BLOCK_MAGIC = 0x31
+_END_MAGIC = 0x17
+_MAX_BLOCK = 900_000  # NSIS always compresses with bzip2's largest blocks
+_MAX_GROUPS = 6
+_MIN_GROUPS = 2
+_GROUP_SIZE = 50
+_MAX_CODE_LENGTH = 20
+_RUN_A, _RUN_B = 0, 1
+
+
+class _Bits:
+    """Most-significant-bit-first reader."""
+
+    __slots__ = ("count", "data", "position", "value")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.position = 0
+        self.value = 0
+        self.count = 0
+
+    def read(self, width: int) -> int:
+        while self.count < width:
+            if self.position >= len(self.data):
+                raise ContainerError("NSIS bzip2: data ends early")
+            self.value = (self.value << 8) | self.data[self.position]
+            self.position += 1
+            self.count += 8
+        self.count -= width
+        result = self.value >> self.count
+        self.value &= (1 << self.count) - 1
+        return result
+
+
+class _Huffman:
+    """bzip2's canonical code: shorter codes first, symbols in order within a length."""
+
+    __slots__ = ("bases", "limits", "minimum", "symbols")
+
+    def __init__(self, lengths: list[int]) -> None:
+        self.minimum = min(lengths)
+        maximum = max(lengths)
+        self.symbols = [s for length in range(self.minimum, maximum + 1)
+                        for s, sl in enumerate(lengths) if sl == length]  # fmt: skip
+        # For each length: the largest code of that length, and the index in
+        # ``symbols`` minus the first code of that length.
+        self.limits: list[int] = [-1] * (maximum + 1)
+        self.bases: list[int] = [0] * (maximum + 1)
+        code = index = 0
+        for length in range(self.minimum, maximum + 1):
+            count = lengths.count(length)
+            self.bases[length] = index - code
+            code += count
+            index += count
+            self.limits[length] = code - 1
+            code <<= 1
+
+    def decode(self, bits: _Bits) -> int:
+        length = self.minimum
+        code = bits.read(length)
+        while length < len(self.limits) and code > self.limits[length]:
+            code = (code << 1) | bits.read(1)
+            length += 1
+        if length >= len(self.limits):
+            raise ContainerError("NSIS bzip2: bad Huffman code")
+        return self.symbols[code + self.bases[length]]
+
+
+def _symbol_map(bits: _Bits) -> list[int]:
+    used_groups = bits.read(16)
+    in_use = []
+    for group in range(16):
+        if used_groups & (0x8000 >> group):
+            used = bits.read(16)
+            in_use += [group * 16 + i for i in range(16) if used & (0x8000 >> i)]
+    if not in_use:
+        raise ContainerError("NSIS bzip2: no symbols in use")
+    return in_use
+
+
+def _tables(bits: _Bits, alphabet: int) -> tuple[list[int], list[_Huffman]]:
+    groups = bits.read(3)
+    selectors_count = bits.read(15)
+    if not _MIN_GROUPS <= groups <= _MAX_GROUPS or selectors_count == 0:
+        raise ContainerError("NSIS bzip2: bad table counts")
+    order = list(range(groups))
+    selectors = []
+    for _ in range(selectors_count):
+        index = 0
+        while bits.read(1):
+            index += 1
+            if index >= groups:
+                raise ContainerError("NSIS bzip2: bad selector")
+        value = order.pop(index)
+        order.insert(0, value)
+        selectors.append(value)
+    tables = []
+    for _ in range(groups):
+        length = bits.read(5)
+        lengths = []
+        for _ in range(alphabet):
+            while bits.read(1):
+                length += -1 if bits.read(1) else 1
+                if not 1 <= length <= _MAX_CODE_LENGTH:
+                    raise ContainerError("NSIS bzip2: bad code length")
+            if not 1 <= length <= _MAX_CODE_LENGTH:
+                raise ContainerError("NSIS bzip2: bad code length")
+            lengths.append(length)
+        tables.append(_Huffman(lengths))
+    return selectors, tables
+
+
+def _block(bits: _Bits) -> bytes:
+    """One block, from after its magic byte to its last symbol."""
+    origin = bits.read(24)
+    in_use = _symbol_map(bits)
+    end_of_block = len(in_use) + 1
+    selectors, tables = _tables(bits, len(in_use) + 2)
+    mtf = list(range(len(in_use)))
+    text = bytearray()
+    run, run_weight = 0, 1
+    decoded = 0
+    while True:
+        selector = decoded // _GROUP_SIZE
+        decoded += 1
+        if selector >= len(selectors):
+            raise ContainerError("NSIS bzip2: selectors run out")
+        symbol = tables[selectors[selector]].decode(bits)
+        if symbol in (_RUN_A, _RUN_B):
+            run += run_weight << symbol
+            run_weight <<= 1
+            if run > _MAX_BLOCK:
+                raise ContainerError("NSIS bzip2: run too long")
+            continue
+        if run:
+            text += bytes([in_use[mtf[0]]]) * run
+            run, run_weight = 0, 1
+        if symbol == end_of_block:
+            break
+        value = mtf.pop(symbol - 1)
+        mtf.insert(0, value)
+        text.append(in_use[value])
+        if len(text) > _MAX_BLOCK:
+            raise ContainerError("NSIS bzip2: block too long")
+    if origin >= len(text):
+        raise ContainerError("NSIS bzip2: bad origin pointer")
+    return _unrun(_inverse_bwt(text, origin))
+
+
+def _inverse_bwt(last: bytearray, origin: int) -> bytes:
+    starts = [0] * 256
+    total = 0
+    for byte in range(256):
+        starts[byte] = total
+        total += last.count(byte)
+    following = [0] * len(last)
+    for index, byte in enumerate(last):
+        following[starts[byte]] = index
+        starts[byte] += 1
+    out = bytearray(len(last))
+    position = following[origin]
+    for index in range(len(last)):
+        out[index] = last[position]
+        position = following[position]
+    return bytes(out)
+
+
+def _unrun(data: bytes) -> bytes:
+    """Undo bzip2's first stage: four equal bytes are followed by a repeat count."""
+    out = bytearray()
+    index, length = 0, len(data)
+    while index < length:
+        byte = data[index]
+        same = 1
+        while same < 4 and index + same < length and data[index + same] == byte:
+            same += 1
+        out += data[index : index + same]
+        index += same
+        if same == 4 and index < length:
+            out += bytes([byte]) * data[index]
+            index += 1
+    return bytes(out)
+
+
+def decompress(data: bytes, budget: int) -> tuple[bytes, bool]:
+    """Decode an NSIS bzip2 stream: (output up to ``budget`` bytes, whether it was cut).
+
+    Damage ends the stream: what the blocks before it held is kept.
+    """
+    bits = _Bits(data)
+    out = bytearray()
+    try:
+        while len(out) <= budget:
+            magic = bits.read(8)
+            if magic == _END_MAGIC:
+                break
+            if magic != _BLOCK_MAGIC:
+                raise ContainerError("NSIS bzip2: bad block magic")
+            out += _block(bits)
+    except ContainerError:
+        if not out:
+            raise
+    return bytes(out[:budget]), len(out) > budget
