@@ -19,49 +19,13 @@ Output stops at ``size`` bytes, which the caller caps at the member budget.
 from __future__ import annotations
 
 from clamkit.containers.base import ContainerError
+from clamkit.containers.bitreader import BitReader
 
 __all__ = ["explode"]
 
 _FLAG_8K_WINDOW = 0x02
 _FLAG_LITERAL_TREE = 0x04
 _MAX_CODE_BITS = 16
-
-
-class _Bits:
-    """Least-significant-bit-first reader over the compressed data."""
-
-    __slots__ = ("count", "data", "position", "value")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.position = 0
-        self.value = 0
-        self.count = 0
-
-    def bit(self) -> int:
-        if self.count == 0:
-            if self.position >= len(self.data):
-                raise ContainerError("imploded data ends early")
-            self.value = self.data[self.position]
-            self.position += 1
-            self.count = 8
-        bit = self.value & 1
-        self.value >>= 1
-        self.count -= 1
-        return bit
-
-    def bits(self, count: int) -> int:
-        result = 0
-        for shift in range(count):
-            result |= self.bit() << shift
-        return result
-
-    def byte(self) -> int:
-        """A whole byte of the tree descriptions, which are byte aligned."""
-        if self.position >= len(self.data):
-            raise ContainerError("imploded data ends early")
-        self.position += 1
-        return self.data[self.position - 1]
 
 
 class _Tree:
@@ -81,20 +45,21 @@ class _Tree:
         if not self.codes:
             raise ContainerError("empty Shannon-Fano tree")
 
-    def decode(self, bits: _Bits) -> int:
+    def decode(self, bits: BitReader) -> int:
         code = 0
         for length in range(1, _MAX_CODE_BITS + 1):
-            code = code << 1 | (bits.bit() ^ 1)
+            code = code << 1 | (bits.read(1) ^ 1)
             symbol = self.codes.get((length, code))
             if symbol is not None:
                 return symbol
         raise ContainerError("invalid Shannon-Fano code")
 
 
-def _read_tree(bits: _Bits, symbols: int) -> _Tree:
+def _read_tree(bits: BitReader, symbols: int) -> _Tree:
+    # Tree descriptions are whole bytes, and come before any other bit.
     lengths: list[int] = []
-    for _ in range(bits.byte() + 1):
-        pair = bits.byte()
+    for _ in range(bits.read(8) + 1):
+        pair = bits.read(8)
         lengths.extend([(pair & 0x0F) + 1] * ((pair >> 4) + 1))
     if len(lengths) != symbols:
         raise ContainerError("Shannon-Fano tree of the wrong size")
@@ -106,7 +71,7 @@ def explode(data: bytes, flags: int, size: int) -> bytes:
 
     Raises ContainerError on corrupt or truncated input.
     """
-    bits = _Bits(data)
+    bits = BitReader(data, msb_first=False, name="imploded data")
     literal_tree = _read_tree(bits, 256) if flags & _FLAG_LITERAL_TREE else None
     length_tree = _read_tree(bits, 64)
     distance_tree = _read_tree(bits, 64)
@@ -114,14 +79,14 @@ def explode(data: bytes, flags: int, size: int) -> bytes:
     minimum_length = 3 if literal_tree is not None else 2
     out = bytearray()
     while len(out) < size:
-        if bits.bit():
-            out.append(literal_tree.decode(bits) if literal_tree is not None else bits.bits(8))
+        if bits.read(1):
+            out.append(literal_tree.decode(bits) if literal_tree is not None else bits.read(8))
             continue
-        low = bits.bits(low_distance_bits)
+        low = bits.read(low_distance_bits)
         distance = (distance_tree.decode(bits) << low_distance_bits | low) + 1
         length = length_tree.decode(bits)
         if length == 63:
-            length += bits.bits(8)
+            length += bits.read(8)
         length = min(length + minimum_length, size - len(out))
         start = len(out) - distance
         if start < 0:

@@ -13,6 +13,7 @@ Output stops at the caller's budget.
 from __future__ import annotations
 
 from clamkit.containers.base import ContainerError
+from clamkit.containers.bitreader import BitReader
 
 __all__ = ["decompress"]
 
@@ -24,30 +25,6 @@ _MIN_GROUPS = 2
 _GROUP_SIZE = 50
 _MAX_CODE_LENGTH = 20
 _RUN_A, _RUN_B = 0, 1
-
-
-class _Bits:
-    """Most-significant-bit-first reader."""
-
-    __slots__ = ("count", "data", "position", "value")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.position = 0
-        self.value = 0
-        self.count = 0
-
-    def read(self, width: int) -> int:
-        while self.count < width:
-            if self.position >= len(self.data):
-                raise ContainerError("NSIS bzip2: data ends early")
-            self.value = (self.value << 8) | self.data[self.position]
-            self.position += 1
-            self.count += 8
-        self.count -= width
-        result = self.value >> self.count
-        self.value &= (1 << self.count) - 1
-        return result
 
 
 class _Huffman:
@@ -73,7 +50,7 @@ class _Huffman:
             self.limits[length] = code - 1
             code <<= 1
 
-    def decode(self, bits: _Bits) -> int:
+    def decode(self, bits: BitReader) -> int:
         length = self.minimum
         code = bits.read(length)
         while length < len(self.limits) and code > self.limits[length]:
@@ -84,7 +61,7 @@ class _Huffman:
         return self.symbols[code + self.bases[length]]
 
 
-def _symbol_map(bits: _Bits) -> list[int]:
+def _symbol_map(bits: BitReader) -> list[int]:
     used_groups = bits.read(16)
     in_use = []
     for group in range(16):
@@ -96,7 +73,7 @@ def _symbol_map(bits: _Bits) -> list[int]:
     return in_use
 
 
-def _tables(bits: _Bits, alphabet: int) -> tuple[list[int], list[_Huffman]]:
+def _tables(bits: BitReader, alphabet: int) -> tuple[list[int], list[_Huffman]]:
     groups = bits.read(3)
     selectors_count = bits.read(15)
     if not _MIN_GROUPS <= groups <= _MAX_GROUPS or selectors_count == 0:
@@ -128,7 +105,7 @@ def _tables(bits: _Bits, alphabet: int) -> tuple[list[int], list[_Huffman]]:
     return selectors, tables
 
 
-def _block(bits: _Bits) -> bytes:
+def _block(bits: BitReader) -> bytes:
     """One block, from after its magic byte to its last symbol."""
     origin = bits.read(24)
     in_use = _symbol_map(bits)
@@ -205,7 +182,7 @@ def decompress(data: bytes, budget: int) -> tuple[bytes, bool]:
 
     Damage ends the stream: what the blocks before it held is kept.
     """
-    bits = _Bits(data)
+    bits = BitReader(data, msb_first=True, name="NSIS bzip2")
     out = bytearray()
     try:
         while len(out) <= budget:

@@ -1,8 +1,10 @@
 """7-Zip archives, read with ``py7zr``.
 
-Strategy: list the archive, then extract one file at a time into a
-memory writer that refuses to grow past the member budget (raising stops
-``py7zr`` mid-stream, so a bomb costs its budget, not its size).  Files in
+Strategy: hand py7zr a copy of the archive (it reads through a file
+object; the archive is itself within MaxFileSize), list it, then extract
+one file at a time into a memory writer that refuses to grow past the
+member budget (raising stops ``py7zr`` mid-stream, so a bomb costs its
+budget, not its size).  Files in
 a solid block cost a decompression from the block's start each; that is
 the price of holding one member at a time, and MaxFiles bounds it.
 
