@@ -596,6 +596,7 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
     zeros = bytes(40000)
     lzx_items: list[int | tuple[int, int]] = [*exe[:2], *exe]
     frames_text = (bytes(range(256)) * 4)[:1000] * 73  # 73,000 bytes: three frames
+    stored_cab = cab_file([("clam.exe", exe)], 0, stored_blocks(exe))
     stored_arj = arj_archive((b"clam.exe", 0, exe, len(exe), 0))
     level0 = lha_member(b"clam.exe", b"-lh5-", lzh_literals(exe, 4), len(exe), 0)
     return {
@@ -669,6 +670,14 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "window-wraps.chm": patched(corpus_file("clam.chm"), 0x10CC + 106 + 16, b"\x02\x00\x10"),
         "reset-negative.chm": patched(corpus_file("clam.chm"), 0x10CC + 106 + 12, b"\x02\x00\x01"),
         "control-version.chm": patched(corpus_file("clam.chm"), 0x10CC + 106 + 8, b"\x03"),
+        "reset-table-outside.chm": corpus_file("clam.chm")[:-1],
+        # File entries are read after the folders, whatever the header points at.
+        "files-pointer.cab": patched(
+            cab_file([("clam.exe", exe)], 0, stored_blocks(exe)), 16, b"\0\3"
+        ),
+        "bad-folder-entry.cab": cab_folders(
+            [([("a", TEXT), ("clam.exe", exe)], 0, stored_blocks(TEXT + exe))]
+        ).replace(struct.pack("<IIH", len(TEXT), 0, 0), struct.pack("<IIH", len(TEXT), 0, 9), 1),
         # A file placed past the end of its folder is empty; the next folder is still read.
         "empty-beyond.cab": cab_folders(
             [([("a", b"")], 0, stored_blocks(TEXT)), ([("clam.exe", exe)], 0, stored_blocks(exe))]

@@ -18,7 +18,9 @@ go to zlib with the previous 32 KB as preset dictionary, each capped at the
 32 KB a block may hold; LZX and Quantum folders are one stream each,
 cut into 32 KB frames (Quantum with a 0xFF trailer after each block, on
 which it realigns).  Files that continue from or into another cabinet of
-a set are skipped: their data is not all here.
+a set are skipped: their data is not all here.  The header's pointer to
+the file entries is not followed: like the reference, they are read right
+after the folder entries.
 """
 
 from __future__ import annotations
@@ -135,13 +137,7 @@ class CabFormat:
 
     def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
         header = _unpack(_HEADER, data, 0)
-        signature, files_at, folder_count, file_count, flags = (
-            header[0],
-            header[4],
-            header[8],
-            header[9],
-            header[10],
-        )
+        signature, folder_count, file_count, flags = header[0], header[8], header[9], header[10]
         if signature != b"MSCF":
             raise ContainerError("CAB: not a cabinet")
         offset = _HEADER.size
@@ -160,15 +156,18 @@ class CabFormat:
             folders.append(_Folder(first_block, blocks, method, data_reserve))
             offset += _FOLDER.size + folder_reserve
         ranges: list[list[tuple[str, int, int]]] = [[] for _ in folders]
-        offset = files_at
+        # The reference reads the file entries right after the folders (it does
+        # not follow the header's pointer to them), skips entries of folders
+        # that do not exist, and keeps what it read before a cut-off entry.
         for _ in range(file_count):
-            size, folder_offset, folder, _date, _time, attributes = _unpack(_FILE, data, offset)
-            raw_name, offset = _string(data, offset + _FILE.size)
-            name = raw_name.decode("utf-8" if attributes & _NAME_IS_UTF8 else "latin-1", "replace")
-            if folder in _CONTINUED_FOLDERS:
+            try:
+                size, folder_offset, folder, _date, _time, attributes = _unpack(_FILE, data, offset)
+                raw_name, offset = _string(data, offset + _FILE.size)
+            except ContainerError:
+                break
+            if folder in _CONTINUED_FOLDERS or folder >= len(folders):
                 continue
-            if folder >= len(folders):
-                raise ContainerError(f"CAB: {name}: folder {folder} does not exist")
+            name = raw_name.decode("utf-8" if attributes & _NAME_IS_UTF8 else "latin-1", "replace")
             # The reference takes what the folder holds of a file that claims more.
             available = max(0, folders[folder].size(data) - folder_offset)
             ranges[folder].append((name, folder_offset, min(size, available)))

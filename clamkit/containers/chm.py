@@ -12,7 +12,8 @@ stream kept in the section-0 file ``::DataSpace/Storage/MSCompressed/Content``;
 its ``ControlData`` (``LZXC``, version, reset interval and window size, in
 32 KB units from version 2) says how to decode it (a ``ResetTable`` gives
 the uncompressed length and where each reset point starts, for readers
-that seek; the reference reads neither, and needs neither).
+that seek; the reference does without it, but fails when it lies outside
+the file).
 
 Strategy: take the entries whose names start with ``/`` and are not
 directories (the reference scans the same set: ``/#SYSTEM``, the pages,
@@ -41,6 +42,7 @@ from clamkit.engine.filetypes import FileType
 _STORAGE = "::dataspace/storage/mscompressed/"
 _CONTENT = _STORAGE + "content"
 _CONTROL = _STORAGE + "controldata"
+_RESET_TABLE = _STORAGE + "transform/{7fc28940-9d31-11d0-9b27-00a0c91e9c7c}/instancedata/resettable"
 _LISTING_HEADER = 0x14
 _HEADER_SECTION_SIZE = 0x18
 # {7C01FD10-7BAA-11D0-9E0C-00A0C922E6EC} and {7C01FD11-...}, as stored.
@@ -114,6 +116,7 @@ def _decode_section(
 ) -> int:
     """Decode section 1 (``length`` bytes, rounded up to whole frames) and write its
     first ``wanted`` bytes (at most) to ``spool``; how many it wrote."""
+    section0(_RESET_TABLE)  # not needed, but the reference fails when it lies outside the file
     missing = [name for name in (_CONTENT, _CONTROL) if not section0(name)]
     if missing:
         raise ContainerError(f"CHM: compressed section without {missing[0]}")
@@ -137,7 +140,7 @@ def _decode_section(
     if not reset_interval or reset_interval % lzx.FRAME:
         raise ContainerError(f"CHM: LZX reset interval {reset_interval} is not whole frames")
     # The reference decodes whole frames, as far as the section's files reach
-    # (it has no use for the reset table), so the padding an encoder leaves
+    # (not as far as the reset table says), so the padding an encoder leaves
     # after the last byte is decoded and checked too; we do the same, unless
     # that is more than a scan may be: then only as far as the files the
     # budget admits.
