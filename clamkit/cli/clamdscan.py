@@ -68,6 +68,7 @@ WAIT_ATTEMPTS = 30
 DEFAULT_PING_INTERVAL = 1
 _ULONG = 2**64
 
+STDIN_NOT_ALONE = 'Scanning from standard input requires "-" to be the only file argument'
 # What the reference writes to stdout and the log when a log file is given.
 LOG_SEPARATOR = "-" * 38
 # How many copies of one name --move/--copy try (name, name.001, ...).
@@ -98,8 +99,9 @@ class Mode(enum.Enum):
     FILDES = Command.FILDES
 
     @property
-    def by_path(self) -> bool:
-        return self not in (Mode.STREAM, Mode.FILDES)
+    def daemon_walks(self) -> bool:
+        """The daemon is given the paths and walks directories itself."""
+        return self in (Mode.CONTSCAN, Mode.MULTISCAN)
 
 
 @app.command()
@@ -585,15 +587,19 @@ class _Counts:
 
 @dataclass(frozen=True, slots=True)
 class _Target:
-    """A request's subject: ``path`` (None for standard input, whose replies
-    are printed under the daemon's name) and whether an OK is printed."""
+    """What a reply is about.
+
+    ``path`` None: replies are printed as the daemon words them (path mode,
+    standard input).  Otherwise the client found the file under the
+    command-line ``argument``, and OK is said once per argument, by its
+    ``closing`` marker (sent nowhere), if nothing else was said about it:
+    the reference's way.
+    """
 
     path: str | None
-    print_ok: bool = True
+    argument: str = ""
     size: int = 0
-
-
-STDIN = _Target(None)
+    closing: bool = False
 
 
 def _choose_mode(
@@ -642,6 +648,8 @@ def _targets(paths: list[str], file_list: str | None, printer: _Printer) -> list
 
 @dataclass
 class _Scan:
+    """One run over the arguments: sends them as ``mode`` says, counts and prints the replies."""
+
     printer: _Printer
     address: Address | None
     config: Config
@@ -649,45 +657,55 @@ class _Scan:
     action: _Action | None
     counts: _Counts = field(default_factory=_Counts)
     _found: set[str] = field(default_factory=set)
+    # Arguments something was reported about (no OK for them at the end).
+    _spoken: set[str] = field(default_factory=set)
 
     def run(self, arguments: list[str]) -> None:
-        if self.mode.by_path:
-            for argument in arguments:
-                if argument == "-":
-                    self._scan_stdin()
-                else:
-                    self._scan_path(argument)
-            return
-        files = [argument for argument in arguments if argument != "-"]
-        if "-" in arguments:
-            self._scan_stdin()
+        files: list[str] = []
+        for argument in arguments:
+            if argument != "-":
+                files.append(argument)
+                continue
+            if files:
+                self._scan_files(files)
+                files = []
+            if len(arguments) > 1:
+                self.printer.error(STDIN_NOT_ALONE)
+            else:
+                self._scan_stdin()
         if files:
             self._scan_files(files)
 
     # -- replies
 
-    def on_reply(self, target: _Target, text: str) -> None:
+    def on_reply(self, target: _Target, text: str | None) -> None:
+        """Count and print one reply about ``target``; None: nothing was sent
+        (a link left unscanned, reported OK; a file that could not be opened)."""
+        if text is None:
+            if target.closing and target.argument not in self._spoken:
+                self.printer.ok(target.argument, "OK")
+            return
         name, verdict = result_text(text)
         shown = target.path if target.path is not None else name
         self.counts.files += 1
         self.counts.bytes += target.size
+        if verdict != "OK":
+            self._spoken.add(target.argument)
         if verdict.endswith(FOUND_SUFFIX):
             if shown not in self._found:
                 self._found.add(shown)
                 self.counts.infected += 1
             self.printer.found(shown, verdict)
-            path = target.path if target.path is not None else (name if self.mode.by_path else None)
-            if self.action is not None and path is not None and not self.action.apply(path):
+            # In path mode the daemon names the file; stdin has no file.
+            path = target.path or (name if self.mode.daemon_walks else None)
+            if self.action is not None and path and not self.action.apply(path):
                 self.counts.errors += 1
         elif verdict == "OK":
-            if target.print_ok:
+            if target.path is None:
                 self.printer.ok(shown, verdict)
         else:
             self.counts.errors += 1
-            if target.path is None and not name:
-                self.printer.error(text)
-            else:
-                self.printer.failed(shown, verdict)
+            self.printer.failed(shown, verdict)
 
     # -- what is sent
 
@@ -700,12 +718,23 @@ class _Scan:
             self.counts.errors += 1
             return None
 
-    def _unsupported(self, path: str) -> None:
+    def _unsupported(self, path: str, argument: str = "") -> None:
         self.printer.warning(f"{path}: Not supported file type")
         self.counts.errors += 1
+        self._spoken.add(argument)
 
-    def _scan_path(self, argument: str) -> None:
-        path = _absolute(argument)
+    def _scan_files(self, arguments: list[str]) -> None:
+        if self.mode.daemon_walks:
+            for argument in arguments:
+                self._scan_path(_absolute(argument))
+        elif self.mode is Mode.ALLMATCHSCAN:
+            for target in self._targets(arguments):
+                self._scan_one(target)
+        else:
+            self._scan_session(arguments)
+
+    def _scan_path(self, path: str) -> None:
+        """CONTSCAN or MULTISCAN of one argument: the daemon walks it."""
         info = self._check(path)
         if info is None:
             return
@@ -717,13 +746,22 @@ class _Scan:
         if kind not in (stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK):
             self._unsupported(path)
             return
+        self._converse(_Target(None), request(self.mode.value, path))
+
+    def _scan_one(self, target: _Target) -> None:
+        """ALLMATCHSCAN of one file the client found."""
+        if target.closing or target.path is None:
+            self.on_reply(target, None)
+        else:
+            self._converse(target, request(self.mode.value, target.path))
+
+    def _converse(self, target: _Target, data: bytes) -> None:
         try:
-            replies = converse(self.address, request(self.mode.value, path))
+            replies = converse(self.address, data)
         except ConnectError as error:
             self.printer.connect_error(error)
             self.counts.errors += 1
             return
-        target = _Target(None)
         for reply in replies:
             self.on_reply(target, reply)
 
@@ -744,7 +782,7 @@ class _Scan:
             stdin = descriptor_upload(os.dup(0))
         else:
             stdin = stream_upload(os.fdopen(os.dup(0), "rb"), self._stream_limit)
-        outcome = pipeline(client, [(STDIN, stdin)], self.on_reply)
+        outcome = pipeline(client, [(_Target(None), stdin)], self.on_reply)
         if outcome.unanswered:
             self.counts.trouble = True
 
@@ -752,99 +790,108 @@ class _Scan:
     def _stream_limit(self) -> int:
         return self.config.number("StreamMaxLength")
 
-    def _scan_files(self, arguments: list[str]) -> None:
+    def _scan_session(self, arguments: list[str]) -> None:
+        """INSTREAM or FILDES of every file found, in one pipelined IDSESSION."""
         try:
             client = connect(self.address)
         except ConnectError as error:
             for argument in arguments:
-                info = self._check(_absolute(argument))
-                if info is not None:
+                if self._check(_absolute(argument)) is not None:
                     self.printer.connect_error(error)
                     self.counts.errors += 1
             return
-        outcome = pipeline(client, self._uploads(arguments), self.on_reply)
+        uploads = ((target, self._upload(target)) for target in self._targets(arguments))
+        outcome = pipeline(client, uploads, self.on_reply)
         for target in outcome.unanswered:
-            assert isinstance(target, _Target)
             self.printer.failed(str(target.path), "no reply from clamd")
             self.counts.errors += 1
 
-    def _uploads(self, arguments: list[str]) -> Iterator[tuple[_Target, Iterator[Segment]]]:
+    def _upload(self, target: _Target) -> Iterator[Segment] | None:
+        """The request for ``target``; None for a closing marker and for a file
+        that cannot be opened (reported here)."""
+        if target.closing or target.path is None:
+            return None
+        try:
+            if self.mode is Mode.FILDES:
+                return descriptor_upload(os.open(target.path, os.O_RDONLY))
+            return stream_upload(open(target.path, "rb"), self._stream_limit)
+        except OSError:
+            self.printer.failed(target.path, "Failed to open file. ERROR")
+            self.counts.errors += 1
+            self._spoken.add(target.argument)
+            return None
+
+    # -- walking, for the modes where the client finds the files
+
+    def _targets(self, arguments: list[str]) -> Iterator[_Target]:
         follow_files = self.config.flag("FollowFileSymlinks")
+        follow_directories = self.config.flag("FollowDirectorySymlinks")
         for argument in arguments:
             path = _absolute(argument)
             info = self._check(path)
             if info is None:
                 continue
+            # The reference leaves an unfollowed link unscanned, and calls it OK.
             if stat.S_ISLNK(info.st_mode):
-                followed = self._follow(
-                    path, follow_files, self.config.flag("FollowDirectorySymlinks")
-                )
-                if followed is None:
-                    # The reference leaves an unfollowed link unscanned and calls it OK.
-                    self.printer.ok(path, "OK")
-                    continue
-                info = followed
+                info = _follow(path, follow_files, follow_directories) or info
             if stat.S_ISDIR(info.st_mode):
-                yield from self._walk(path, 0)
+                yield from self._walk(path, path, 0, follow_files, follow_directories)
             elif stat.S_ISREG(info.st_mode):
-                upload = self._upload(path, info, print_ok=True)
-                if upload is not None:
-                    yield upload
-            else:
-                self._unsupported(path)
+                yield _Target(path, path, info.st_size)
+            elif not stat.S_ISLNK(info.st_mode):
+                self._unsupported(path, path)
+                continue
+            yield _Target(path, path, closing=True)
 
-    @staticmethod
-    def _follow(path: str, files: bool, directories: bool) -> os.stat_result | None:
+    def _walk(
+        self,
+        directory: str,
+        argument: str,
+        depth: int,
+        follow_files: bool,
+        follow_directories: bool,
+    ) -> Iterator[_Target]:
+        """The files under ``directory`` in the reference's order: entries by
+        inode number, files first, then the subdirectories."""
         try:
-            info = os.stat(path)
-        except OSError:
-            return None
-        wanted = directories if stat.S_ISDIR(info.st_mode) else files
-        return info if wanted else None
-
-    def _walk(self, directory: str, depth: int) -> Iterator[tuple[_Target, Iterator[Segment]]]:
-        try:
-            entries = sorted(os.scandir(directory), key=lambda entry: entry.inode())
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda entry: entry.inode())
         except OSError:
             self.printer.failed(directory, "Can't open directory. ERROR")
             self.counts.errors += 1
+            self._spoken.add(argument)
             return
-        follow_files = self.config.flag("FollowFileSymlinks")
-        follow_directories = self.config.flag("FollowDirectorySymlinks")
-        limit = self.config.number("MaxDirectoryRecursion")
+        subdirectories = []
         for entry in entries:
             path = f"{directory.rstrip('/')}/{entry.name}"
             try:
                 info = entry.stat(follow_symlinks=False)
-                if entry.is_symlink():
-                    followed = self._follow(path, follow_files, follow_directories)
-                    if followed is None:
-                        continue
-                    info = followed
             except OSError:
                 continue
+            if stat.S_ISLNK(info.st_mode):
+                followed = _follow(path, follow_files, follow_directories)
+                if followed is None:
+                    continue
+                info = followed
             if stat.S_ISDIR(info.st_mode):
-                if depth + 1 <= limit:
-                    yield from self._walk(path, depth + 1)
+                subdirectories.append(path)
             elif stat.S_ISREG(info.st_mode):
-                upload = self._upload(path, info, print_ok=False)
-                if upload is not None:
-                    yield upload
+                yield _Target(path, argument, info.st_size)
             else:
-                self._unsupported(path)
+                self._unsupported(path, argument)
+        if depth < self.config.number("MaxDirectoryRecursion"):
+            for path in subdirectories:
+                yield from self._walk(path, argument, depth + 1, follow_files, follow_directories)
 
-    def _upload(
-        self, path: str, info: os.stat_result, *, print_ok: bool
-    ) -> tuple[_Target, Iterator[Segment]] | None:
-        target = _Target(path, print_ok, info.st_size)
-        try:
-            if self.mode is Mode.FILDES:
-                return target, descriptor_upload(os.open(path, os.O_RDONLY))
-            return target, stream_upload(open(path, "rb"), self._stream_limit)
-        except OSError:
-            self.printer.failed(path, "Failed to open file. ERROR")
-            self.counts.errors += 1
-            return None
+
+def _follow(path: str, files: bool, directories: bool) -> os.stat_result | None:
+    """What the link ``path`` points to, if the configuration follows such links."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    wanted = directories if stat.S_ISDIR(info.st_mode) else files
+    return info if wanted else None
 
 
 # ---------------------------------------------------------------------------

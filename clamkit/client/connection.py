@@ -17,9 +17,10 @@ import errno
 import os
 import selectors
 import socket
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, Generic, TypeVar
 
 from clamkit.client.protocol import (
     DESCRIPTOR_CARRIER,
@@ -167,11 +168,46 @@ def descriptor_upload(fd: int) -> Iterator[Segment]:
 
 
 @dataclass(slots=True)
-class SessionOutcome:
+class SessionOutcome(Generic[Tag]):
     """What ``pipeline`` could not get answered: the tags, and why."""
 
-    unanswered: list[object]
+    unanswered: list[Tag]
     problem: str | None = None
+
+
+class _InOrder(Generic[Tag]):
+    """Hands replies on in the order the uploads came, whatever order the
+    daemon answers in, so output does not depend on which scan ends first.
+    An upload without a request (``segments`` None) is handed on, with no
+    text, when its turn comes."""
+
+    def __init__(self, on_reply: Callable[[Tag, str | None], None]) -> None:
+        self._on_reply = on_reply
+        self._queue: deque[tuple[int | None, Tag]] = deque()
+        self._answers: dict[int, str] = {}
+
+    def expect(self, number: int | None, tag: Tag) -> None:
+        self._queue.append((number, tag))
+
+    def answer(self, number: int, text: str) -> None:
+        self._answers[number] = text
+
+    def release(self) -> None:
+        while self._queue:
+            number, tag = self._queue[0]
+            if number is not None and number not in self._answers:
+                return
+            self._queue.popleft()
+            self._on_reply(tag, None if number is None else self._answers.pop(number))
+
+    def unanswered(self) -> list[Tag]:
+        """Hand on what can be; return the tags whose request was never answered."""
+        missing = []
+        while self._queue:
+            self.release()
+            if self._queue:
+                missing.append(self._queue.popleft()[1])
+        return missing
 
 
 class _Sender:
@@ -201,17 +237,19 @@ class _Sender:
 
 def pipeline(
     client: socket.socket,
-    uploads: Iterable[tuple[Tag, Iterator[Segment]]],
-    on_reply: Callable[[Tag, str], None],
+    uploads: Iterable[tuple[Tag, Iterator[Segment] | None]],
+    on_reply: Callable[[Tag, str | None], None],
     max_in_flight: int = MAX_IN_FLIGHT,
-) -> SessionOutcome:
-    """Send every upload in one IDSESSION, calling ``on_reply(tag, text)`` as answers come.
+) -> SessionOutcome[Tag]:
+    """Send every upload in one IDSESSION, calling ``on_reply(tag, text)`` in
+    upload order as the answers come in.
 
     ``client`` is a fresh connection (from ``connect``), closed at the end.
     ``uploads`` is consumed lazily: files are opened only when their turn
     comes.
     """
     session: Session[Tag] = Session()
+    ordered = _InOrder(on_reply)
     reader = ReplyReader()
     sender = _Sender(client)
     sender.queued += Session.start()
@@ -232,7 +270,10 @@ def pipeline(
                     ended = True
                     return
                 tag, current = upload
-                session.open(tag)
+                if current is None:
+                    ordered.expect(None, tag)
+                    continue
+                ordered.expect(session.open(tag), tag)
             segment = next(current, None)
             if segment is None:
                 current = None
@@ -248,6 +289,7 @@ def pipeline(
         while True:
             if writing:
                 fill()
+                ordered.release()
                 wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if sender.busy else 0)
                 selector.modify(client, wanted)
             events = selector.select(SILENCE_TIMEOUT)
@@ -277,10 +319,12 @@ def pipeline(
                     break
                 try:
                     for reply in reader.feed(data):
-                        on_reply(*session.receive(reply))
+                        number, _tag, text = session.receive(reply)
+                        ordered.answer(number, text)
                 except ReplyError as error:
                     problem = str(error)
                     break
+                ordered.release()
         if current is not None:
             current.close()
-    return SessionOutcome(list(session.pending()), problem)
+    return SessionOutcome(ordered.unanswered(), problem)

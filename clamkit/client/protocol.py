@@ -119,8 +119,9 @@ class Session(Generic[Tag]):
     def in_flight(self) -> int:
         return len(self._open)
 
-    def receive(self, reply: str) -> tuple[Tag, str]:
-        """The tag of the request ``reply`` answers, and the reply without its number.
+    def receive(self, reply: str) -> tuple[int, Tag, str]:
+        """The number and tag of the request ``reply`` answers, and the reply
+        without its number.
 
         A request is finished with its first reply: the ones sent in a
         session (INSTREAM, FILDES) get exactly one.
@@ -128,10 +129,4 @@ class Session(Generic[Tag]):
         number, text = split_session_reply(reply)
         if number is None or number not in self._open:
             raise ReplyError(reply)
-        return self._open.pop(number), text
-
-    def pending(self) -> list[Tag]:
-        """The requests never answered (the daemon hung up), in sending order."""
-        tags = [self._open[number] for number in sorted(self._open)]
-        self._open.clear()
-        return tags
+        return number, self._open.pop(number), text
