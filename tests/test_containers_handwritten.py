@@ -603,7 +603,7 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "stored.arj": arj_archive((b"clam.exe", 0, exe, len(exe), 0)),
         "fast.arj": arj_archive((b"clam.exe", 4, arj_method4(list(exe)), len(exe), 0)),
         "garbled.arj": arj_archive((b"clam.exe", 0, exe, len(exe), 1)),
-        "stored.cab": cab_file([("clam.exe", exe)], 0, stored_blocks(exe)),
+        "stored.cab": stored_cab,
         "mszip.cab": cab_file([("z", zeros), ("clam.exe", exe)], 1, mszip_blocks(zeros + exe)),
         "lzx-raw.cab": cab_file(
             [("clam.exe", exe)], 3 | 15 << 8, [(lzx_uncompressed(exe), len(exe))]
@@ -672,9 +672,7 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "control-version.chm": patched(corpus_file("clam.chm"), 0x10CC + 106 + 8, b"\x03"),
         "reset-table-outside.chm": corpus_file("clam.chm")[:-1],
         # File entries are read after the folders, whatever the header points at.
-        "files-pointer.cab": patched(
-            cab_file([("clam.exe", exe)], 0, stored_blocks(exe)), 16, b"\0\3"
-        ),
+        "files-pointer.cab": patched(stored_cab, 16, b"\0\3"),
         "bad-folder-entry.cab": cab_folders(
             [([("a", TEXT), ("clam.exe", exe)], 0, stored_blocks(TEXT + exe))]
         ).replace(struct.pack("<IIH", len(TEXT), 0, 0), struct.pack("<IIH", len(TEXT), 0, 9), 1),
