@@ -19,13 +19,37 @@ Output stops at ``size`` bytes, which the caller caps at the member budget.
 from __future__ import annotations
 
 from clamkit.containers.base import ContainerError
-from clamkit.containers.bitreader import BitReader
 
 __all__ = ["explode"]
 
 _FLAG_8K_WINDOW = 0x02
 _FLAG_LITERAL_TREE = 0x04
 _MAX_CODE_BITS = 16
+
+
+class _Bits:
+    """Least-significant-bit-first reader (implode's order; ``lz`` reads the other way)."""
+
+    __slots__ = ("count", "data", "position", "value")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.position = 0
+        self.value = 0
+        self.count = 0
+
+    def read(self, width: int) -> int:
+        """The next ``width`` bits, the first read as the lowest."""
+        while self.count < width:
+            if self.position >= len(self.data):
+                raise ContainerError("imploded data ends early")
+            self.value |= self.data[self.position] << self.count
+            self.position += 1
+            self.count += 8
+        result = self.value & ((1 << width) - 1)
+        self.value >>= width
+        self.count -= width
+        return result
 
 
 class _Tree:
@@ -45,7 +69,7 @@ class _Tree:
         if not self.codes:
             raise ContainerError("empty Shannon-Fano tree")
 
-    def decode(self, bits: BitReader) -> int:
+    def decode(self, bits: _Bits) -> int:
         code = 0
         for length in range(1, _MAX_CODE_BITS + 1):
             code = code << 1 | (bits.read(1) ^ 1)
@@ -55,7 +79,7 @@ class _Tree:
         raise ContainerError("invalid Shannon-Fano code")
 
 
-def _read_tree(bits: BitReader, symbols: int) -> _Tree:
+def _read_tree(bits: _Bits, symbols: int) -> _Tree:
     # Tree descriptions are whole bytes, and come before any other bit.
     lengths: list[int] = []
     for _ in range(bits.read(8) + 1):
@@ -71,7 +95,7 @@ def explode(data: bytes, flags: int, size: int) -> bytes:
 
     Raises ContainerError on corrupt or truncated input.
     """
-    bits = BitReader(data, msb_first=False, name="imploded data")
+    bits = _Bits(data)
     literal_tree = _read_tree(bits, 256) if flags & _FLAG_LITERAL_TREE else None
     length_tree = _read_tree(bits, 64)
     distance_tree = _read_tree(bits, 64)

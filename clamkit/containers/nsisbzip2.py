@@ -6,14 +6,15 @@ six, and neither block nor stream CRCs nor the randomised-block bit.  The
 block body is bzip2's own (symbol map, Huffman selectors and tables,
 move-to-front with RUNA/RUNB runs, the Burrows-Wheeler transform, then the
 initial run-length coding), decoded here from bzip2's published format,
-block by block, with every count checked against the format's limits.
+block by block, with every count checked against the format's limits; bits
+and canonical Huffman codes are read with ``lz``'s shared building blocks.
 Output stops at the caller's budget.
 """
 
 from __future__ import annotations
 
 from clamkit.containers.base import ContainerError
-from clamkit.containers.bitreader import BitReader
+from clamkit.containers.lz import BitReader, HuffmanCode
 
 __all__ = ["decompress"]
 
@@ -25,40 +26,6 @@ _MIN_GROUPS = 2
 _GROUP_SIZE = 50
 _MAX_CODE_LENGTH = 20
 _RUN_A, _RUN_B = 0, 1
-
-
-class _Huffman:
-    """bzip2's canonical code: shorter codes first, symbols in order within a length."""
-
-    __slots__ = ("bases", "limits", "minimum", "symbols")
-
-    def __init__(self, lengths: list[int]) -> None:
-        self.minimum = min(lengths)
-        maximum = max(lengths)
-        self.symbols = [s for length in range(self.minimum, maximum + 1)
-                        for s, sl in enumerate(lengths) if sl == length]  # fmt: skip
-        # For each length: the largest code of that length, and the index in
-        # ``symbols`` minus the first code of that length.
-        self.limits: list[int] = [-1] * (maximum + 1)
-        self.bases: list[int] = [0] * (maximum + 1)
-        code = index = 0
-        for length in range(self.minimum, maximum + 1):
-            count = lengths.count(length)
-            self.bases[length] = index - code
-            code += count
-            index += count
-            self.limits[length] = code - 1
-            code <<= 1
-
-    def decode(self, bits: BitReader) -> int:
-        length = self.minimum
-        code = bits.read(length)
-        while length < len(self.limits) and code > self.limits[length]:
-            code = (code << 1) | bits.read(1)
-            length += 1
-        if length >= len(self.limits):
-            raise ContainerError("NSIS bzip2: bad Huffman code")
-        return self.symbols[code + self.bases[length]]
 
 
 def _symbol_map(bits: BitReader) -> list[int]:
@@ -73,7 +40,7 @@ def _symbol_map(bits: BitReader) -> list[int]:
     return in_use
 
 
-def _tables(bits: BitReader, alphabet: int) -> tuple[list[int], list[_Huffman]]:
+def _tables(bits: BitReader, alphabet: int) -> tuple[list[int], list[HuffmanCode]]:
     groups = bits.read(3)
     selectors_count = bits.read(15)
     if not _MIN_GROUPS <= groups <= _MAX_GROUPS or selectors_count == 0:
@@ -101,7 +68,7 @@ def _tables(bits: BitReader, alphabet: int) -> tuple[list[int], list[_Huffman]]:
             if not 1 <= length <= _MAX_CODE_LENGTH:
                 raise ContainerError("NSIS bzip2: bad code length")
             lengths.append(length)
-        tables.append(_Huffman(lengths))
+        tables.append(HuffmanCode(lengths))
     return selectors, tables
 
 
@@ -120,7 +87,7 @@ def _block(bits: BitReader) -> bytes:
         decoded += 1
         if selector >= len(selectors):
             raise ContainerError("NSIS bzip2: selectors run out")
-        symbol = tables[selectors[selector]].decode(bits)
+        symbol = bits.decode(tables[selectors[selector]])
         if symbol in (_RUN_A, _RUN_B):
             run += run_weight << symbol
             run_weight <<= 1
@@ -182,7 +149,7 @@ def decompress(data: bytes, budget: int) -> tuple[bytes, bool]:
 
     Damage ends the stream: what the blocks before it held is kept.
     """
-    bits = BitReader(data, msb_first=True, name="NSIS bzip2")
+    bits = BitReader(data, overrun=0)
     out = bytearray()
     try:
         while len(out) <= budget:
