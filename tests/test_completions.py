@@ -175,6 +175,11 @@ _BASH_CASES = [
     (["clamd", "--datadir", "="], ["sub"]),
     (["clamd", "-c", ""], ["file1", "sub"]),
     (["clamd", ""], []),
+    (["clamdscan", "--move", ""], ["sub"]),
+    (["clamdscan", "--copy", "=", "s"], ["sub"]),
+    (["clamdscan", "--config-file", "="], ["file1", "sub"]),
+    (["clamdscan", "-p", ""], []),
+    (["clamdscan", "--no-s"], ["--no-summary"]),
 ]
 
 _BASH_DRIVER = """
@@ -230,6 +235,8 @@ done
         ("clamscan --database=", {"file1", "sub"}),
         ("clamd --datadir ", {"sub"}),
         ("clamscan --max-filesize ", set()),
+        ("clamdscan --move ", {"sub"}),
+        ("clamdscan --ping ", set()),
     ],
 )
 def test_zsh_completes_options_and_values(tree, line, offered):
@@ -246,6 +253,9 @@ _FISH_CASES = [
     ("clamd --datadir ", ["sub/"]),
     ("clamd --datadir=", ["--datadir=sub/"]),
     ("clamd ", []),
+    ("clamdscan --copy=", ["--copy=sub/"]),
+    ("clamdscan -f ", ["file1", "sub/"]),
+    ("clamdscan --ping ", []),
 ]
 
 

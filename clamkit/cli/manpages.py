@@ -1,4 +1,4 @@
-"""The manual pages of clamkit's commands: clamd(8), clamscan(1).
+"""The manual pages of clamkit's commands: clamd(8), clamdscan(1), clamscan(1).
 
 Strategy: each command declares its options once, to typer; this module
 reads them back (``clamkit.cli.getopt.option_specs``) and renders the SYNOPSIS and OPTIONS
@@ -23,7 +23,7 @@ import typer
 import typer.main
 
 from clamkit import __version__
-from clamkit.cli import clamd, clamscan
+from clamkit.cli import clamd, clamdscan, clamscan
 from clamkit.cli.getopt import OptionSpec, option_specs
 from clamkit.config.manpage import _escape
 
@@ -126,6 +126,109 @@ when it starts.
             (1, "It could not start: a usage error, a bad configuration or database."),
         ),
         app=clamd.app,
+    ),
+    Command(
+        name="clamdscan",
+        section=1,
+        summary="have a running clamd scan files, a drop\\-in for ClamAV's clamdscan",
+        description=rf"""
+.B clamdscan
+asks a running clamd, clamkit's or ClamAV's, to scan the files and
+directories named on its command line (standard input for
+.BR \- ),
+and prints the answers as ClamAV 1.4's clamdscan does: the same lines
+.RI ( path ": OK,"
+.IR path ": " name " FOUND,"
+.IR path ": " message " ERROR),"
+the same summary, the same exit status, so scripts, cron jobs and mail
+filters that run it and read its output keep working.
+.PP
+The daemon's address comes from
+.BR clamd.conf (5):
+the file given with
+.BR \-c ,
+or else
+.IR /etc/clamav/clamd.conf ;
+.B LocalSocket
+when it is set, else
+.B TCPSocket
+on
+.BR TCPAddr .
+Without
+.B \-c
+and with no such file, clamdscan uses the socket that
+.BR clamd (8)
+listens on when it runs on its built\-in defaults, so the two work
+together without any configuration.
+.PP
+By default the daemon is sent each path, made absolute, and reads the
+files itself
+.RB ( CONTSCAN ,
+or
+.B MULTISCAN
+with
+.BR \-m ,
+.B ALLMATCHSCAN
+with
+.BR \-z ),
+so it must be allowed to read them.
+With
+.B \-\-stream
+clamdscan reads the files and sends their contents
+.RB ( INSTREAM ),
+and with
+.B \-\-fdpass
+it sends open file descriptors over the Unix socket
+.RB ( FILDES );
+the files then only need to be readable by the user running clamdscan,
+and all of them go through one session.
+Contents are always streamed to a daemon on another machine (a TCP
+address this machine does not have), which cannot see its files.
+.PP
+With no path, ClamAV's clamdscan scans the current directory.
+clamkit's does so only when standard input is a terminal or a character
+device such as
+.I /dev/null
+(as under cron); when standard input is a regular file or a pipe, it
+scans standard input as for
+.BR \- ,
+so that
+.B clamdscan \-\-stream < file
+scans that file.
+This is the one intended difference from ClamAV's clamdscan.
+.PP
+.B \-\-move
+and
+.B \-\-copy
+never overwrite a file in the target directory (a file of the same name
+gets a numbered suffix) and never follow a link out of it; a file that
+cannot be moved is reported as an error and left where it was.
+.PP
+On a terminal, FOUND and ERROR lines are coloured and a long scan shows a
+progress line (files done, throughput, infected so far); output to a file
+or a pipe never contains escape codes.
+{_OPTION_SYNTAX}
+""".strip(),
+        files=(
+            ("/etc/clamav/clamd.conf", "Where the daemon is found when no -c is given."),
+            (
+                "$XDG_RUNTIME_DIR/clamkit/clamd.sock",
+                "The built-in defaults' socket, used when there is no configuration file; "
+                "/tmp/clamkit-UID/clamd.sock when the session has no runtime directory.",
+            ),
+        ),
+        exit_status=(
+            (0, "No virus found (or --ping, --reload, --version succeeded)."),
+            (1, "A virus was found."),
+            (
+                2,
+                "An error occurred: no daemon to connect to, a file it could not scan, "
+                "a usage error.",
+            ),
+            (21, "--ping or --wait: the daemon did not answer in time."),
+            (34, "--ping: its argument is not A or A:I with whole numbers."),
+        ),
+        app=clamdscan.app,
     ),
     Command(
         name="clamscan",
