@@ -657,6 +657,8 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "claims-more.cab": cab_file([("clam.exe", exe)], 1, mszip_blocks(exe)).replace(
             struct.pack("<I", len(exe)), struct.pack("<I", len(exe) + 1000), 1
         ),
+        # ... but from a stored folder it is lost.
+        "stored-claims-more.cab": patched(stored_cab, 44, struct.pack("<I", len(exe) + 1)),
         "name-outside.sis": sis_package([(b"clam.exe", [exe], True)], 0).replace(
             struct.pack("<I", 8), struct.pack("<I", 1 << 20), 1
         ),

@@ -168,9 +168,15 @@ class CabFormat:
             if folder in _CONTINUED_FOLDERS or folder >= len(folders):
                 continue
             name = raw_name.decode("utf-8" if attributes & _NAME_IS_UTF8 else "latin-1", "replace")
-            # The reference takes what the folder holds of a file that claims more.
             available = max(0, folders[folder].size(data) - folder_offset)
-            ranges[folder].append((name, folder_offset, min(size, available)))
+            if size > available:
+                # A file claiming more than its folder holds: the reference takes
+                # what there is from MSZIP and LZX folders, and loses the file in
+                # stored and Quantum ones.
+                if folders[folder].method & 0x0F in (_STORED, _QUANTUM):
+                    continue
+                size = available
+            ranges[folder].append((name, folder_offset, size))
         for folder_entry, folder_ranges in zip(folders, ranges, strict=True):
             if folder_ranges:
                 yield from range_members(folder_entry.stream(data), folder_ranges, extraction)
