@@ -123,7 +123,12 @@ when it starts.
         ),
         exit_status=(
             (0, "The daemon stopped normally, or -h or -V was given."),
-            (1, "It could not start: a usage error, a bad configuration or database."),
+            (
+                1,
+                "It could not start: a usage error, a bad configuration or database, "
+                "a socket it could not listen on.",
+            ),
+            (2, "The pid file could not be written."),
         ),
         app=clamd.app,
     ),
