@@ -198,7 +198,7 @@ device such as
 scans standard input as for
 .BR \- ,
 so that
-.B clamdscan \-\-stream < file
+.B \%clamdscan \-\-stream < file
 scans that file.
 This is the one intended difference from ClamAV's clamdscan.
 .PP
