@@ -432,6 +432,17 @@ def test_cab_folders_with_reserved_areas_and_a_next_cabinet() -> None:
     assert member_data(items) == [TEXT, exe]
 
 
+def test_cab_damaged_mszip_block_is_repaired_with_zeros() -> None:
+    exe = corpus_file("clam.exe")
+    text = bytes(range(256)) * 160  # 40 KB: the first block is all text
+    blocks = mszip_blocks(text + exe)
+    # After "CK": a final block of the reserved type 3, an error at once.
+    damaged = b"CK\x07" + blocks[0][0][3:]
+    cabinet = cab_file([("t", text), ("clam.exe", exe)], 1, [(damaged, 32768), blocks[1]])
+    first, _exe = member_data(members_of(cab.FORMAT, cabinet))
+    assert first[:32768] == bytes(32768) and len(first) == len(text)
+
+
 def test_cab_files_of_other_cabinets_are_skipped() -> None:
     exe = corpus_file("clam.exe")
     continued = bytearray(cab_file([("x", exe)], 0, stored_blocks(exe)))
@@ -596,6 +607,15 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
     zeros = bytes(40000)
     lzx_items: list[int | tuple[int, int]] = [*exe[:2], *exe]
     frames_text = (bytes(range(256)) * 4)[:1000] * 73  # 73,000 bytes: three frames
+    mszip = mszip_blocks(zeros + exe)
+    folders_cab = cab_folders(
+        [
+            ([("a.txt", TEXT)], 0, stored_blocks(TEXT)),
+            ([("z", zeros), ("clam.exe", exe)], 1, mszip_blocks(zeros + exe)),
+        ],
+        reserve=(4, 2, 3),
+        next_cabinet=b"next.cab",
+    )
     stored_cab = cab_file([("clam.exe", exe)], 0, stored_blocks(exe))
     stored_arj = arj_archive((b"clam.exe", 0, exe, len(exe), 0))
     level0 = lha_member(b"clam.exe", b"-lh5-", lzh_literals(exe, 4), len(exe), 0)
@@ -618,13 +638,14 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
             3 | 16 << 8,
             lzx_verbatim_frames([*frames_text[:1000], *[(1000, 8)] * 9000, *exe]),
         ),
-        "folders.cab": cab_folders(
-            [
-                ([("a.txt", TEXT)], 0, stored_blocks(TEXT)),
-                ([("z", zeros), ("clam.exe", exe)], 1, mszip_blocks(zeros + exe)),
-            ],
-            reserve=(4, 2, 3),
-            next_cabinet=b"next.cab",
+        "folders.cab": folders_cab,
+        # A damaged MSZIP block is repaired with zeros (here: the block of zeros).
+        "repaired.cab": patched(folders_cab, 0x165, b"\xab"),
+        "no-ck.cab": cab_file(
+            [("z", zeros), ("clam.exe", exe)], 1, [(b"XX" + mszip[0][0][2:], mszip[0][1]), mszip[1]]
+        ),
+        "short-block.cab": cab_file(
+            [("z", zeros), ("clam.exe", exe)], 1, [(mszip[0][0][:20], mszip[0][1]), mszip[1]]
         ),
         "quantum.cab": cab_file(
             [("x", frames_text[:3000]), ("clam.exe", exe)],

@@ -9,7 +9,8 @@ entries (size, offset in the folder's uncompressed stream, folder index,
 date, time, attributes with 0x80 meaning a UTF-8 name, the name).  Each
 data block has a checksum, its stored and uncompressed sizes and its data.
 An MSZIP block is ``CK`` plus a raw deflate stream of at most 32 KB of
-output that may refer to the previous block's output; an LZX or Quantum
+output that may refer to the previous block's output (a damaged one is
+repaired with zeros, as the reference does); an LZX or Quantum
 folder is one stream split into 32 KB frames, one per block.
 
 Strategy: each folder becomes a lazy stream of uncompressed blocks, and its
@@ -45,6 +46,7 @@ _NAME_IS_UTF8 = 0x80
 _CONTINUED_FOLDERS = frozenset({0xFFFD, 0xFFFE, 0xFFFF})
 _STORED, _MSZIP, _QUANTUM, _LZX = 0, 1, 2, 3
 _MSZIP_FRAME = 32768
+_REPAIR_PIECE = 64
 
 
 def _unpack(layout: struct.Struct, data: Buffer, offset: int) -> tuple[int, ...]:
@@ -115,18 +117,44 @@ class _Folder:
 
     def _mszip(self, data: Buffer) -> Iterator[bytes]:
         history = b""
-        for block, _size in self.block_data(data):
+        for block, size in self.block_data(data):
             if bytes(block[:2]) != b"CK":
                 raise ContainerError("CAB: MSZIP block without its CK signature")
-            inflater = (
-                zlib.decompressobj(-15, zdict=history) if history else zlib.decompressobj(-15)
-            )
-            try:
-                output = inflater.decompress(block[2:], _MSZIP_FRAME)
-            except zlib.error as error:
-                raise ContainerError(f"CAB: MSZIP block: {error}") from None
+            output = _inflate_block(bytes(block[2:]), history, size)
             history = (history + output)[-_MSZIP_FRAME:]
             yield output
+
+
+def _inflate_block(block: bytes, history: bytes, size: int) -> bytes:
+    """One MSZIP block's output.
+
+    Damaged deflate data is repaired as the reference repairs it: what
+    inflated before the damage, then zeros to the full 32 KB frame.  A block
+    whose deflate stream just stops short is not repaired: the reference reads
+    on into the next block there and loses its footing.
+    """
+    inflater = zlib.decompressobj(-15, zdict=history)
+    try:
+        output = inflater.decompress(block, _MSZIP_FRAME)
+    except zlib.error:
+        return _repaired_block(block, history)
+    if not inflater.eof and len(output) < size:
+        raise ContainerError("CAB: MSZIP block ends inside its deflate stream")
+    return output
+
+
+def _repaired_block(block: bytes, history: bytes) -> bytes:
+    inflater = zlib.decompressobj(-15, zdict=history)
+    output = bytearray()
+    with contextlib.suppress(zlib.error):
+        # Small pieces, so what came out before the damage is kept.
+        for start in range(0, len(block), _REPAIR_PIECE):
+            output += inflater.decompress(
+                block[start : start + _REPAIR_PIECE], _MSZIP_FRAME - len(output)
+            )
+            if len(output) >= _MSZIP_FRAME:
+                break
+    return bytes(output[:_MSZIP_FRAME]).ljust(_MSZIP_FRAME, b"\0")
 
 
 class CabFormat:
