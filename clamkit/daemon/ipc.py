@@ -158,9 +158,12 @@ def _ancillary(fds: tuple[int, ...]) -> list[tuple[int, int, bytes]]:
 def send(sock: socket.socket, message: object, fds: tuple[int, ...] = ()) -> None:
     """Blocking send (scanner side)."""
     data = _frame(message)
-    sent = sock.sendmsg([data], _ancillary(fds))
-    if sent < len(data):
-        sock.sendall(data[sent:])
+    try:
+        sent = sock.sendmsg([data], _ancillary(fds))
+        if sent < len(data):
+            sock.sendall(data[sent:])
+    except (BrokenPipeError, ConnectionResetError) as error:
+        raise ChannelClosed from error
 
 
 class BlockingReceiver:

@@ -53,9 +53,9 @@ class ReadyNotice:
     def ready(self) -> None:
         self._send(_READY)
 
-    def failed(self, message: str) -> None:
-        """Start-up failed: the parent prints ``ERROR: message`` and exits 1."""
-        self._send(_FAILED + message.encode("utf-8", "surrogateescape"))
+    def failed(self, message: str, status: int = 1) -> None:
+        """Start-up failed: the parent prints ``ERROR: message`` and exits ``status``."""
+        self._send(_FAILED + bytes([status]) + message.encode("utf-8", "surrogateescape"))
 
     def _send(self, data: bytes) -> None:
         if self._fd is None:
@@ -101,10 +101,15 @@ def _wait_for_daemon(read_end: int) -> int:
     report = b"".join(chunks)
     if report.startswith(_READY):
         return 0
-    message = report[1:].decode("utf-8", "surrogateescape") or DIED_DURING_STARTUP
+    # A failure report is _FAILED, the exit status byte, the message.
+    failed = report.startswith(_FAILED) and len(report) >= 2
+    status = report[1] if failed and report[1] else 1
+    message = (report[2:].decode("utf-8", "surrogateescape") if failed else "") or (
+        DIED_DURING_STARTUP
+    )
     sys.stderr.write(f"ERROR: {message.rstrip()}\n")
     sys.stderr.flush()
-    return 1
+    return status
 
 
 def write_pid_file(path: str | Path) -> None:
