@@ -608,7 +608,7 @@ async def _accept(daemon: Daemon, listener: Listener) -> None:
 async def _serve(config: Config, log: DaemonLog, notice: lifecycle.ReadyNotice) -> int:
     def fail(message: str, status: int = 1) -> int:
         log.error(message)
-        notice.failed(message)
+        notice.failed(message, status)
         return status
 
     try:
