@@ -688,6 +688,9 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "no-reset-table.chm": corpus_file("clam.chm").replace(b"ResetTable", b"XesetTable"),
         "no-control.chm": corpus_file("clam.chm").replace(b"ControlData", b"XontrolData"),
         "guid.chm": patched(corpus_file("clam.chm"), 0x1C, b"\x2a"),
+        # The file size in header section 0 (at 0x60) must reach the content (0x10cc).
+        "size-short.chm": patched(corpus_file("clam.chm"), 0x68, struct.pack("<Q", 0x10CB)),
+        "size-enough.chm": patched(corpus_file("clam.chm"), 0x68, struct.pack("<Q", 0x10CC)),
         # ControlData (at 0x10cc + 106): version 2 sizes are in 32 KB units, multiplied
         # in signed 32 bits on the reference: a wrap to 64 KB works, a negative fails.
         "window-wraps.chm": patched(corpus_file("clam.chm"), 0x10CC + 106 + 16, b"\x02\x00\x10"),

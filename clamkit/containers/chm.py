@@ -169,12 +169,16 @@ class ChmFormat:
         version = _u32(data, 4)
         if bytes(data[0x18:0x38]) != _ITSF_GUIDS:
             raise ContainerError("CHM: unknown ITSF header GUIDs")  # checked by the reference
-        if _u64(data, 0x38) + _HEADER_SECTION_SIZE > len(data):
+        header_section = _u64(data, 0x38)
+        if header_section + _HEADER_SECTION_SIZE > len(data):
             # The reference reads the file-size section the header points at
-            # (though it does not need it) and gives up when it is not there.
+            # and gives up when it is not there...
             raise ContainerError("CHM: header section 0 lies outside the file")
         entries = _directory(data)
         content_at = _u64(data, 0x58) if version >= 3 else _u64(data, 0x48) + _u64(data, 0x50)
+        if _u64(data, header_section + 8) < content_at:
+            # ... or when the file size recorded there ends before the content.
+            raise ContainerError("CHM: recorded file size ends before the content")
         stored = {
             name.lower(): (offset, size) for name, section, offset, size in entries if not section
         }
