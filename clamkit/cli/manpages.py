@@ -25,7 +25,7 @@ import typer.main
 from clamkit import __version__
 from clamkit.cli import clamd, clamdscan, clamscan
 from clamkit.cli.getopt import OptionSpec, option_specs
-from clamkit.config.manpage import _escape
+from clamkit.roff import escape
 
 # Where ``python -m`` writes by default: the checkout's man/ directory.
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -289,9 +289,9 @@ def _sentence(text: str) -> str:
 
 def _forms(spec: OptionSpec) -> list[tuple[str, str]]:
     """Each spelling of ``spec`` as (roff name, roff value): ``-d FILE``, ``--database=FILE``."""
-    value = rf"\fI{_escape(spec.metavar)}\fR" if spec.takes_value else ""
-    forms = [(rf"\fB{_escape(spec.short)}\fR", f" {value}" if value else "")] if spec.short else []
-    forms.append((rf"\fB{_escape(spec.long)}\fR", f"={value}" if value else ""))
+    value = rf"\fI{escape(spec.metavar)}\fR" if spec.takes_value else ""
+    forms = [(rf"\fB{escape(spec.short)}\fR", f" {value}" if value else "")] if spec.short else []
+    forms.append((rf"\fB{escape(spec.long)}\fR", f"={value}" if value else ""))
     return forms
 
 
@@ -305,7 +305,7 @@ def _synopsis(command: Command) -> list[str]:
 
 def _option_entry(spec: OptionSpec) -> list[str]:
     tag = ", ".join(name + value for name, value in _forms(spec))
-    return [".TP", tag, _escape(_sentence(spec.help))]
+    return [".TP", tag, escape(_sentence(spec.help))]
 
 
 def render_page(command: Command) -> str:
@@ -324,10 +324,10 @@ def render_page(command: Command) -> str:
         lines.extend(_option_entry(spec))
     lines.append(".SH FILES")
     for path, meaning in command.files:
-        lines.extend([".TP", f".I {_escape(path)}", _escape(meaning)])
+        lines.extend([".TP", f".I {escape(path)}", escape(meaning)])
     lines.append(".SH EXIT STATUS")
     for code, meaning in command.exit_status:
-        lines.extend([".TP", f".B {code}", _escape(meaning)])
+        lines.extend([".TP", f".B {code}", escape(meaning)])
     others = sorted({(c.name, c.section) for c in COMMANDS} | {("clamd.conf", 5)})
     see_also = [f".BR {name} ({section})" for name, section in others if name != command.name]
     lines.append(".SH SEE ALSO")

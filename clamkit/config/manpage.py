@@ -14,6 +14,7 @@ import sys
 
 from clamkit import __version__
 from clamkit.config.options import GROUPS, OPTIONS, Option, OptionKind
+from clamkit.roff import escape
 
 _SUFFIXES = ((1024**3, "G"), (1024**2, "M"), (1024, "K"))
 
@@ -89,11 +90,6 @@ _EPILOGUE = r"""
 """.strip()
 
 
-def _escape(text: str) -> str:
-    escaped = text.replace("\\", "\\e").replace("-", "\\-")
-    return "\\&" + escaped if escaped.startswith((".", "'")) else escaped
-
-
 def _size(value: int) -> str:
     for factor, suffix in _SUFFIXES:
         if value % factor == 0:
@@ -135,9 +131,9 @@ def _entry(option: Option) -> list[str]:
         notes.append("Accepted, but clamkit does not act on it.")
     return [
         ".TP",
-        f'.BR {option.name} " " {_escape(kind)}',
-        _escape(option.help),
-        *(line for note in notes for line in (".br", _escape(note))),
+        f'.BR {option.name} " " {escape(kind)}',
+        escape(option.help),
+        *(line for note in notes for line in (".br", escape(note))),
     ]
 
 
