@@ -30,8 +30,8 @@ from clamkit.signatures.model import (
 )
 
 # Every n-th plain PE signature (those needing the executable are all taken).
-PLAIN_STRIDE = 250
-MAX_EXECUTABLE_AWARE = 200
+PLAIN_STRIDE = 400
+MAX_EXECUTABLE_AWARE = 120
 
 
 def _needs_executable(signature: LogicalSignature) -> bool:
