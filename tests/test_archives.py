@@ -7,6 +7,7 @@ import hashlib
 import lzma
 import random
 import struct
+import threading
 import time
 import zipfile
 import zlib
@@ -258,6 +259,19 @@ def test_7z_member_stops_at_its_budget() -> None:
     (member,) = members_of(sevenzip.FORMAT, data, TestExtraction(budget=MiB))
     assert isinstance(member, Member)
     assert len(member.data) == MiB and member.truncated and member.declared_size == 8 * MiB
+
+
+def test_7z_solid_block_is_decoded_once_and_the_thread_ends() -> None:
+    many = [(f"f{i}", b"x%d" % i * 50) for i in range(400)]
+    data = sevenzip_bytes([*many, ("payload", PAYLOAD)])
+    threads = threading.active_count()
+    started = time.monotonic()
+    assert scan_names(data) == (PAYLOAD_NAME,)
+    # Once per file from the block's start would take tens of seconds here.
+    assert time.monotonic() - started < 10
+    # A walk that stops early (MaxFiles) cancels the extraction thread.
+    assert scan_names(data, max_files=10) == ()
+    assert threading.active_count() == threads
 
 
 def test_7z_corrupt() -> None:

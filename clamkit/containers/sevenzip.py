@@ -1,12 +1,14 @@
 """7-Zip archives, read with ``py7zr``.
 
 Strategy: hand py7zr a copy of the archive (it reads through a file
-object; the archive is itself within MaxFileSize), list it, then extract
-one file at a time into a memory writer that refuses to grow past the
-member budget (raising stops ``py7zr`` mid-stream, so a bomb costs its
-budget, not its size).  Files in
-a solid block cost a decompression from the block's start each; that is
-the price of holding one member at a time, and MaxFiles bounds it.
+object; the archive is itself within MaxFileSize) and let it extract every
+readable file in one pass, in a thread, into memory writers that keep at
+most the member budget of each file.  The thread waits before each file
+until the walk asks for the next member, so one member is held at a time
+and a solid block is decoded once.  A file far over its budget is decoded
+to its end and the excess dropped (stopping py7zr would lose the files
+after it); the scan time limit and ``should_stop`` end that wait, and a
+walk that stops early cancels the thread at its next write.
 
 Only the coders the reference reads are used: copy, LZMA, LZMA2 and the
 branch converters (BCJ x86, PPC, IA64, ARM, ARM Thumb, SPARC); files behind
@@ -18,6 +20,9 @@ the reference skips them.  An encrypted block, or encrypted headers, give
 from __future__ import annotations
 
 import io
+import queue
+import threading
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -51,6 +56,9 @@ _READ_CODERS = frozenset(
 )
 
 
+# How often a wait for py7zr checks whether the caller wants to stop.
+_POLL_SECONDS = 0.05
+
 # What py7zr raises on damaged input: its own errors, and whatever its
 # header parser trips over (it reads fields it has not validated).
 _LIBRARY_FAILURES = (
@@ -66,24 +74,28 @@ _LIBRARY_FAILURES = (
 )
 
 
-class _BudgetExceeded(Exception):
-    """Raised inside py7zr's extraction to stop it at the member budget."""
+class _Cancelled(Exception):
+    """Raised inside py7zr's extraction when the walk no longer wants members."""
 
 
 class _Collector(py7zr.io.Py7zIO):
-    """Collects one member's bytes, at most ``budget`` of them."""
+    """Collects one member's bytes, at most ``budget`` of them; the rest is
+    decoded and dropped (stopping py7zr would lose the files after it)."""
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, pipe: _Pipe, name: str, budget: int) -> None:
+        self.pipe = pipe
+        self.name = name
         self.budget = budget
         self.data = bytearray()
         self.truncated = False
 
     def write(self, s: bytes | bytearray) -> int:
+        if self.pipe.cancelled.is_set():
+            raise _Cancelled
         room = self.budget - len(self.data)
-        self.data += s[:room]
         if len(s) > room:
             self.truncated = True
-            raise _BudgetExceeded
+        self.data += s[: max(room, 0)]
         return len(s)
 
     def read(self, size: int | None = None) -> bytes:
@@ -92,19 +104,72 @@ class _Collector(py7zr.io.Py7zIO):
     def seek(self, offset: int, whence: int = 0) -> int:
         return len(self.data)
 
+    def seekable(self) -> bool:
+        return False
+
     def flush(self) -> None:
         return None
 
     def size(self) -> int:
         return len(self.data)
 
+    def close(self) -> None:
+        """py7zr is done with this file: hand it to the walk."""
+        self.pipe.results.put(self)
 
-class _Factory(py7zr.io.WriterFactory):
-    def __init__(self, budget: int) -> None:
-        self.collector = _Collector(budget)
+
+class _Pipe(py7zr.io.WriterFactory):
+    """Turns py7zr's push (one writer per file) into the walk's pull.
+
+    py7zr runs in a thread; before each file it waits until the walk asks
+    for the next member, so one member at a time is held, and a solid block
+    is decoded once rather than once per file.
+    """
+
+    def __init__(self, extraction: Extraction) -> None:
+        self.extraction = extraction
+        # A member far over its budget is still decoded (and dropped); the
+        # scan time limit bounds how long that may take.
+        limit = extraction.options.max_scantime_ms
+        self.deadline = time.monotonic() + limit / 1000 if limit else None
+        self.results: queue.Queue[_Collector | BaseException | None] = queue.Queue()
+        self.wanted = threading.Semaphore(0)
+        self.cancelled = threading.Event()
 
     def create(self, filename: str) -> py7zr.io.Py7zIO:
-        return self.collector
+        self.wanted.acquire()
+        if self.cancelled.is_set():
+            raise _Cancelled
+        return _Collector(self, filename, self.extraction.member_budget())
+
+    def run(self, archive: py7zr.SevenZipFile, targets: list[str]) -> None:
+        """The thread: extract ``targets``, then say it is done (None) or why not."""
+        try:
+            archive.extract(targets=targets, factory=self)
+        except _Cancelled:
+            pass
+        except BaseException as error:
+            # Whatever it is, the walk's thread decides what it means.
+            self.results.put(error)
+            return
+        self.results.put(None)
+
+    def next(self) -> _Collector | BaseException | None:
+        """Ask for the next file and wait for it, giving up if the caller wants to stop."""
+        self.wanted.release()
+        should_stop = self.extraction.options.should_stop
+        while True:
+            try:
+                return self.results.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                if should_stop is not None and should_stop():
+                    return None
+                if self.deadline is not None and time.monotonic() > self.deadline:
+                    return None
+
+    def stop(self) -> None:
+        self.cancelled.set()
+        self.wanted.release()
 
 
 class SevenZipFormat:
@@ -122,31 +187,43 @@ class SevenZipFormat:
         except _LIBRARY_FAILURES as error:
             raise ContainerError(f"7z: {error}") from error
         with archive:
-            for entry in list(archive.files):
+            targets: dict[str, int] = {}
+            for entry in archive.files:
                 if entry.is_directory or entry.emptystream or entry.folder is None:
                     continue
                 methods = {coder["method"] for coder in entry.folder.coders}
                 if _AES in methods:
                     yield Alert(ENCRYPTED_7ZIP, "alert_encrypted_archive")
-                    continue
-                if not methods <= _READ_CODERS:
-                    continue
-                budget = extraction.member_budget()
-                if budget <= 0:
+                elif methods <= _READ_CODERS:
+                    targets[entry.filename] = entry.uncompressed
+            if targets:
+                yield from self._extracted(archive, targets, extraction)
+
+    @staticmethod
+    def _extracted(
+        archive: py7zr.SevenZipFile, sizes: dict[str, int], extraction: Extraction
+    ) -> Iterator[Member]:
+        pipe = _Pipe(extraction)
+        worker = threading.Thread(target=pipe.run, args=(archive, list(sizes)), daemon=True)
+        worker.start()
+        try:
+            while True:
+                if extraction.member_budget() <= 0:
                     return
-                factory = _Factory(budget)
-                archive.reset()
-                try:
-                    archive.extract(targets=[entry.filename], factory=factory)
-                except _BudgetExceeded:
-                    pass
-                except _LIBRARY_FAILURES:
-                    # A damaged block: what came out before the damage is scanned.
-                    pass
-                collector = factory.collector
-                if collector.data:
-                    size = entry.uncompressed
-                    yield Member(entry.filename, bytes(collector.data), size, collector.truncated)
+                result = pipe.next()
+                if result is None:
+                    return
+                if isinstance(result, _LIBRARY_FAILURES):
+                    # A damaged block: what came out before the damage stands.
+                    return
+                if isinstance(result, BaseException):
+                    raise result
+                if result.data:
+                    declared = sizes.get(result.name)
+                    yield Member(result.name, bytes(result.data), declared, result.truncated)
+        finally:
+            pipe.stop()
+            worker.join()
 
 
 FORMAT = SevenZipFormat()
