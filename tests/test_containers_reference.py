@@ -224,6 +224,7 @@ OPTION_SETS: dict[str, tuple[list[str], dict[str, object]]] = {
     ),
     "encrypted": (["--alert-encrypted-archive=yes"], {"alert_encrypted_archive": True}),
     "no-archives": (["--scan-archive=no"], {"scan_archive": False}),
+    "no-pe": (["--scan-pe=no"], {"scan_pe": False}),
 }
 
 # The corpus is compared under these option sets (the others are about limits).
