@@ -607,8 +607,9 @@ def _choose_mode(
 ) -> Mode:
     if stream or (address is not None and not address.is_local()):
         return Mode.STREAM
-    if fdpass:
-        return Mode.FILDES if address is None or address.passes_descriptors else Mode.STREAM
+    # Descriptors cannot cross TCP: the reference then sends paths.
+    if fdpass and (address is None or address.passes_descriptors):
+        return Mode.FILDES
     if multi:
         return Mode.MULTISCAN
     return Mode.ALLMATCHSCAN if all_ else Mode.CONTSCAN
