@@ -77,7 +77,7 @@ def test_real_pe_signatures_in_a_real_pe(
     reference_clamscan: str, shared_sigs: Path, tmp_path_factory, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     programs = build_programs(programs_directory(tmp_path_factory))
-    base_path = next(path for path in programs if path.name == "hello-pe32-stripped.exe")
+    base_path = next(path for path in programs if path.name == "files-pe32-stripped.exe")
     base = base_path.read_bytes()
     layout = parse_pe(base)
     assert isinstance(layout, ExecutableLayout)
