@@ -139,3 +139,13 @@ def test_broken_executable_alert_yields_to_signatures(tmp_path: Path) -> None:
     unrelated = _engine(tmp_path, "u.ndb", "Other:0:*:00112233445566778899\n")
     assert unrelated.scan_bytes(image, alert).names == (BROKEN_EXECUTABLE,)
     assert unrelated.scan_bytes(image).names == ()
+
+
+def test_overlay_starts_after_the_last_section() -> None:
+    image = build_pe()
+    layout = parse_pe(image + b"appended data")
+    assert isinstance(layout, ExecutableLayout)
+    assert layout.overlay == len(image)
+    plain = parse_pe(image)
+    assert isinstance(plain, ExecutableLayout)
+    assert plain.overlay is None
