@@ -153,11 +153,13 @@ def test_arj_corpus_method_1_and_stored_and_method_4() -> None:
     assert member_data(items) == [exe, text, exe]
 
 
-def test_arj_skips_garbled_directories_and_comments() -> None:
+def test_arj_skips_garbled_entries_and_extracts_every_type() -> None:
     exe = corpus_file("clam.exe")
     archive = arj_archive((b"secret.exe", 0, exe, len(exe), 1))
-    archive = archive[:-4] + arj_header(b"dir", file_type=3) + b"\x60\xea\0\0"
-    assert members_of(arj.FORMAT, archive) == []
+    # A "directory" entry with data is extracted all the same, as on the reference.
+    directory = arj_header(b"dir", file_type=3, compressed=len(exe), original=len(exe)) + exe
+    archive = archive[:-4] + directory + b"\x60\xea\0\0"
+    assert member_data(members_of(arj.FORMAT, archive)) == [exe]
 
 
 def test_arj_unknown_method_is_an_error() -> None:
@@ -674,6 +676,10 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         + corpus_file("clam.chm")[0x3C:],
         # The basic header size is only checked against 2600: name and comment delimit it.
         "header-size.arj": stored_arj[:0x34] + struct.pack("<H", 552) + stored_arj[0x36:],
+        # ... but it must hold the name (30-byte fixed part, "clam.exe", NUL).
+        "header-size-short.arj": stored_arj[:0x34] + struct.pack("<H", 38) + stored_arj[0x36:],
+        "header-size-name.arj": stored_arj[:0x34] + struct.pack("<H", 39) + stored_arj[0x36:],
+        "directory-type.arj": patched(stored_arj, 0x36 + 6, b"\x03"),
         # A file that claims more than its folder holds is what the folder holds.
         "claims-more.cab": cab_file([("clam.exe", exe)], 1, mszip_blocks(exe)).replace(
             struct.pack("<I", len(exe)), struct.pack("<I", len(exe) + 1000), 1

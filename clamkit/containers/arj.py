@@ -10,11 +10,12 @@ sizes, CRC of the file, ...) followed by the NUL-terminated name and
 comment.  The first header describes the archive; each later one a file
 whose compressed data follows its extended headers.
 
-Strategy: walk the headers in order (like the reference, without checking
-their CRCs: a renamed member is still found); yield binary and text files
-(types 0 and 1; directories, labels and chapters hold no data), decoded
-to their declared size when it is within the member budget.  Garbled files
-are skipped, like the reference, which reads no ARJ password.
+Strategy: walk the headers in order as the reference does (measured on
+altered archives): no CRC is checked (a renamed member is still found),
+every entry whatever its file type is extracted, the basic header size
+only has to hold the name, and the comment is read on past it.  Members
+are decoded to their declared size when it is within the member budget.
+Garbled files are skipped, like the reference, which reads no ARJ password.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ _ID = b"\x60\xea"
 _MAX_HEADER = 2600
 _FIXED = struct.Struct("<BBBBBBBBIIII")
 _FLAG_GARBLED = 0x01
-_DATA_TYPES = (0, 1)  # binary, text
 _ARJ_DISTANCE_SYMBOLS, _ARJ_DISTANCE_BITS = 17, 5
 _LOOKAHEAD_BITS = 16
 
@@ -57,11 +57,11 @@ _METHODS: dict[int, Callable[..., bytes]] = {
 class _Header:
     __slots__ = ("compressed", "end", "flags", "method", "name", "original", "type")
 
-    def __init__(self, data: bytes, start: int) -> None:
+    def __init__(self, data: bytes, start: int, size: int) -> None:
         """The header whose fixed part starts at ``start``; ``end`` is just after its comment.
 
-        Like the reference, the fixed part, name and comment are read in turn,
-        whatever the basic header size says (it is only checked against 2600).
+        Like the reference, the fixed part, name and comment are read in turn;
+        the basic header size (at most 2600) only has to hold the name.
         """
         fixed = data[start : start + _FIXED.size]
         if len(fixed) < _FIXED.size:
@@ -71,7 +71,8 @@ class _Header:
         )
         self.compressed, self.original, _crc = sizes
         name_at = start + first_size
-        name_end = data.find(b"\0", name_at, name_at + _MAX_HEADER)
+        # The name must end inside the basic header; the comment may run past it.
+        name_end = data.find(b"\0", name_at, start + size)
         comment_end = data.find(b"\0", name_end + 1, name_end + 1 + _MAX_HEADER)
         if first_size < _FIXED.size or name_end < 0 or comment_end < 0:
             raise ContainerError("ARJ: header name or comment not terminated")
@@ -91,7 +92,7 @@ def _headers(data: bytes) -> Iterator[tuple[_Header, int]]:
             return
         if size > _MAX_HEADER:
             raise ContainerError(f"ARJ: header size {size} is over {_MAX_HEADER}")
-        header = _Header(data, offset + 4)
+        header = _Header(data, offset + 4, size)
         offset = header.end + 4  # the reference does not check the header CRC: neither do we
         while True:  # extended headers
             if offset + 2 > len(data):
@@ -117,7 +118,7 @@ class ArjFormat:
     def members(self, data: Buffer, extraction: Extraction) -> Iterator[Member | Alert]:
         content = bytes(data)
         for header, start in _headers(content):
-            if header.type not in _DATA_TYPES or header.flags & _FLAG_GARBLED:
+            if header.flags & _FLAG_GARBLED:
                 continue
             end = start + header.compressed
             lookahead = 0
