@@ -78,7 +78,7 @@ CANT_OPEN = "Can't open file or directory"
 SKIP_PUA = "PUA"
 SKIP_PCRE = "unsupported feature: PCRE construct"
 SKIP_ICON_GROUP = "unsupported feature: IconGroup"
-SKIP_YARA_SHORT = "YARA string too short"
+SKIP_YARA_REFUSED = "YARA rule the reference refuses"
 YARA_WARNING = "YARA rule skipped"
 # What the reference says when a plain .cbc file is found (clamkit runs no bytecode).
 _UNSIGNED_BYTECODE_WARNINGS = (
@@ -553,7 +553,7 @@ class _Loader:
         for rule in rules:
             if isinstance(rule, yara.YaraDropped):
                 self.warnings.extend(rule.warnings)
-                self.skipped[SKIP_YARA_SHORT] += 1
+                self.skipped[SKIP_YARA_REFUSED] += 1
             elif isinstance(rule, SkippedSignature):
                 self.warnings.append(f"{YARA_WARNING}: {rule}")
                 self.skipped[_unsupported(rule.reason)] += 1
