@@ -197,9 +197,11 @@ def test_szdd_references_into_the_initial_ring_and_back() -> None:
     assert member_data(members_of(szdd.FORMAT, content)) == [b"abcd\0\0\0abcdabcda"]
 
 
-def test_szdd_output_stops_at_the_declared_size() -> None:
+def test_szdd_output_runs_to_the_end_of_the_data_whatever_the_size_says() -> None:
     content = szdd_file([*b"abcdefgh"], 5)
-    assert member_data(members_of(szdd.FORMAT, content)) == [b"abcde"]
+    assert member_data(members_of(szdd.FORMAT, content)) == [b"abcdefgh"]
+    cut = members_of(szdd.FORMAT, content, TestExtraction(budget=6))
+    assert member_data(cut) == [b"abcdef"] and isinstance(cut[0], Member) and cut[0].truncated
 
 
 # --- CAB ----------------------------------------------------------------------------
@@ -662,6 +664,7 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "option.sis": sis_package([struct.pack("<II", 2, 1) + bytes(8), (b"x", [exe], True)], 0),
         "named.szdd": szdd_file(list(exe), len(exe), last_char=b"e"),
         # A run of 18 zeros read from never-written ring positions.
+        "small-size.szdd": szdd_file(list(exe), 1),
         "ring.szdd": szdd_file([*exe[:170], (2000, 18), *exe[188:]], len(exe)),
         # A compressed size far past the end of the file: decoded as far as the data goes.
         "long-size.arj": arj_header(b"test.arj", file_type=2)

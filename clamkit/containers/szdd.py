@@ -10,8 +10,9 @@ ring start filled with spaces; the reference fills it with zeros (measured:
 references to never-written positions read 0 there), and so do we.
 Writing starts 16 bytes before the end of the ring.
 
-Strategy: decode into a bytearray until the declared size (when the member
-budget allows it at all) or the end of the input, through a real
+Strategy: like the reference, decode to the end of the input whatever the
+header's size says (that size only decides, against the member budget,
+whether to decode at all), stopping at the budget, through a real
 4 KB ring (references are absolute ring positions, so they may read the
 initial zeros).  The reference reports no member name (``n/a``).
 """
@@ -20,10 +21,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from functools import partial
 
 from clamkit.containers.base import Alert, ContainerError, Extraction, Member
-from clamkit.containers.spans import decoded_member
 from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
 
@@ -37,7 +36,7 @@ _START = _RING - 16
 
 
 def expand(data: Buffer, limit: int) -> bytes:
-    """The first ``limit`` bytes (at most) of the SZDD stream after the header."""
+    """The SZDD stream after the header, expanded up to ``limit`` bytes."""
     ring = bytearray(_RING)
     out = bytearray()
     position = _START
@@ -83,7 +82,13 @@ class SzddFormat:
         _magic, method, size = _HEADER.unpack_from(data)
         if method != _METHOD_A:
             raise ContainerError("SZDD: Not supported file format")
-        yield decoded_member("", size, extraction, partial(expand, data))
+        budget = extraction.member_budget()
+        if size > budget:  # the scanner skips it on its declared size, as the reference does
+            yield Member("", b"", size, truncated=True)
+            return
+        # The reference expands to the end of the data, whatever size the header gives.
+        content = expand(data, budget + 1)
+        yield Member("", content[:budget], size, truncated=len(content) > budget)
 
 
 FORMAT = SzddFormat()
