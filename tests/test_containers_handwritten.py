@@ -706,6 +706,11 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "reset-negative.chm": patched(corpus_file("clam.chm"), 0x10CC + 106 + 12, b"\x02\x00\x01"),
         "control-version.chm": patched(corpus_file("clam.chm"), 0x10CC + 106 + 8, b"\x03"),
         "reset-table-outside.chm": corpus_file("clam.chm")[:-1],
+        # Decoding starts at the reset table's first entry (at 0x2a96 + 0x28), if it lists any.
+        "reset-point.chm": patched(corpus_file("clam.chm"), 0x2A96 + 0x28, b"\x10"),
+        "reset-point-unlisted.chm": patched(
+            patched(corpus_file("clam.chm"), 0x2A96 + 0x28, b"\x10"), 0x2A96 + 4, b"\0"
+        ),
         # File entries are read after the folders, whatever the header points at.
         "files-pointer.cab": patched(stored_cab, 16, b"\0\3"),
         "bad-folder-entry.cab": cab_folders(

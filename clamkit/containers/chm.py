@@ -12,8 +12,8 @@ stream kept in the section-0 file ``::DataSpace/Storage/MSCompressed/Content``;
 its ``ControlData`` (``LZXC``, version, reset interval and window size, in
 32 KB units from version 2) says how to decode it (a ``ResetTable`` gives
 the uncompressed length and where each reset point starts, for readers
-that seek; the reference does without it, but fails when it lies outside
-the file).
+that seek; the reference does without it, but when it is there, it must
+lie inside the file, and decoding starts at its first reset point).
 
 Strategy: take the entries whose names start with ``/`` and are not
 directories (the reference scans the same set: ``/#SYSTEM``, the pages,
@@ -45,6 +45,7 @@ _CONTROL = _STORAGE + "controldata"
 _RESET_TABLE = _STORAGE + "transform/{7fc28940-9d31-11d0-9b27-00a0c91e9c7c}/instancedata/resettable"
 _LISTING_HEADER = 0x14
 _HEADER_SECTION_SIZE = 0x18
+_RESET_TABLE_HEADER = 0x28
 # {7C01FD10-7BAA-11D0-9E0C-00A0C922E6EC} and {7C01FD11-...}, as stored.
 _ITSF_GUIDS = bytes.fromhex("10fd017caa7bd0119e0c00a0c922e6ec11fd017caa7bd0119e0c00a0c922e6ec")
 _MAX_ENCINT_BYTES = 9  # 63 bits: more is no real offset
@@ -107,6 +108,17 @@ def _directory(data: Buffer) -> list[tuple[str, int, int, int]]:
     return entries
 
 
+def _first_reset_point(table: Buffer) -> int:
+    """Where the reference starts decoding in the compressed data: the reset
+    table's first entry, when the table lists one it can read (0 otherwise)."""
+    if len(table) < _RESET_TABLE_HEADER:
+        return 0
+    entries, table_at = _u32(table, 4), _u32(table, 0x0C)
+    if not entries or table_at + 8 > len(table):
+        return 0
+    return _u64(table, table_at)
+
+
 def _decode_section(
     section0: Callable[[str], Buffer],
     length: int,
@@ -116,7 +128,7 @@ def _decode_section(
 ) -> int:
     """Decode section 1 (``length`` bytes, rounded up to whole frames) and write its
     first ``wanted`` bytes (at most) to ``spool``; how many it wrote."""
-    section0(_RESET_TABLE)  # not needed, but the reference fails when it lies outside the file
+    start = _first_reset_point(section0(_RESET_TABLE))
     missing = [name for name in (_CONTENT, _CONTROL) if not section0(name)]
     if missing:
         raise ContainerError(f"CHM: compressed section without {missing[0]}")
@@ -147,7 +159,9 @@ def _decode_section(
     if 0 < max_scansize < length:
         length = wanted
     length = -(-length // lzx.FRAME) * lzx.FRAME
-    content = bytes(section0(_CONTENT))
+    content = bytes(section0(_CONTENT))[start:]
+    if start and not content:
+        raise ContainerError("CHM: first reset point lies past the compressed data")
     written = 0
     for frame in lzx.decompress(content, window_bits, length, reset_interval // lzx.FRAME):
         spool.write(frame[: max(0, wanted - written)])
