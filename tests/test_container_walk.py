@@ -115,7 +115,7 @@ def test_container_chain_reaches_every_layer(monkeypatch: pytest.MonkeyPatch) ->
     ("limit", "expected"),
     [
         (12, (EXCEEDED_MAX_FILES,)),
-        # The reference alerts when a container's members bring the count to the limit.
+        # ZIP's first pass counts the archive too: at the limit it alerts, yet reads on.
         (13, (PAYLOAD_NAME, EXCEEDED_MAX_FILES)),
         (14, (PAYLOAD_NAME,)),
     ],
@@ -126,6 +126,15 @@ def test_max_files(limit: int, expected: tuple[str, ...]) -> None:
     assert names == expected
     quiet = scan_names(data, max_files=limit, allmatch=True)
     assert quiet == tuple(n for n in expected if n != EXCEEDED_MAX_FILES)
+
+
+@pytest.mark.parametrize(("limit", "found"), [(4, False), (5, True)])
+def test_max_files_counts_the_top_level_object_and_no_tiny_members(limit: int, found: bool) -> None:
+    junk = [(f"f{i}", b"junk%d" % i * 20) for i in range(3)]
+    tiny = [(f"t{i}", b"tiny%d" % i) for i in range(8)]  # 5 bytes: not counted
+    data = tar_bytes([*junk, *tiny, ("payload", PAYLOAD)])
+    names = scan_names(data, max_files=limit, alert_exceeds_max=True, allmatch=True)
+    assert names == ((PAYLOAD_NAME,) if found else (EXCEEDED_MAX_FILES,))
 
 
 # -- sizes ---------------------------------------------------------------------------

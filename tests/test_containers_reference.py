@@ -104,6 +104,11 @@ def _overlapping_zip(exe: bytes) -> bytes:
     return zip_with_central(data, [junk, outer, bytes(pointing)])
 
 
+def _junk(count: int) -> list[tuple[str, bytes]]:
+    """Members that count toward MaxFiles (more than 5 bytes)."""
+    return [(f"junk{i}", b"junk%d" % i * 20) for i in range(count)]
+
+
 def _gz(data: bytes) -> bytes:
     return zlib.compress(data, wbits=31)
 
@@ -145,6 +150,16 @@ GENERATED: dict[str, Callable[[bytes], bytes]] = {
     "thirteen.zip": lambda exe: zip_bytes(
         [*((f"f{i}", b"junk%d" % i) for i in range(12)), ("clam.exe", exe)]
     ),
+    "thirteen.tar": lambda exe: tar_bytes(
+        [*((f"f{i}", b"junk%d" % i) for i in range(12)), ("clam.exe", exe)]
+    ),
+    "thirteen.7z": lambda exe: sevenzip_bytes(
+        [*((f"f{i}", b"junk%d" % i) for i in range(12)), ("clam.exe", exe)]
+    ),
+    "three-junk.tar": lambda exe: tar_bytes([*_junk(3), ("clam.exe", exe)]),
+    "four-junk.tar": lambda exe: tar_bytes([*_junk(4), ("clam.exe", exe)]),
+    "three-junk.7z": lambda exe: sevenzip_bytes([*_junk(3), ("clam.exe", exe)]),
+    "four-junk.7z": lambda exe: sevenzip_bytes([*_junk(4), ("clam.exe", exe)]),
     "big-deflated.zip": lambda exe: zip_bytes([("big", _BIG), ("clam.exe", exe)]),
     "big-stored.zip": lambda exe: zip_bytes([("big", _BIG), ("clam.exe", exe)], 0),
     "big-first.tar": lambda exe: tar_bytes([("big", _BIG), ("clam.exe", exe)]),

@@ -208,10 +208,15 @@ class ZipFormat:
             return
         count, _size, position = end
         entries = list(_entries(data, count, position))
-        refusal = _refusal(entries, extraction.options.max_files)
+        max_files = extraction.options.max_files
+        refusal = _refusal(entries, max_files)
         if refusal is not None:
             yield refusal
             return
+        if max_files and len(entries) >= max_files:
+            # The first pass counts the archive itself too: at the limit it
+            # alerts, though every entry is still read.
+            yield Alert(EXCEEDED_MAX_FILES, "alert_exceeds_max")
         for entry in entries:
             if entry.name.endswith("/") and entry.usize == 0:
                 continue

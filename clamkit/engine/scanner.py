@@ -15,9 +15,9 @@ Limits, as the reference applies them (observed on ClamAV 1.4):
   siblings still are.  A member is one level below its container, except
   where the format says otherwise (an optional ``levels`` attribute: the
   reference counts an embedded PE image two levels down).
-- MaxFiles: members count, the top-level object does not; the member after
-  the limit ends the scan, and so does a container whose members bring the
-  count up to the limit (``...MaxFiles`` in both cases).
+- MaxFiles: the top-level object counts, and so does every member of more
+  than 5 bytes; a member met when the count has reached the limit ends the
+  scan (``...MaxFiles``).  ZIP adds its own first-pass check (see ``zip``).
 - MaxFileSize: a top-level object or a member whose declared size is over
   it is skipped (``...MaxFileSize``); a member cut at it by its decompressor
   is scanned as far as it was extracted, with the same alert.
@@ -85,6 +85,10 @@ __all__ = [
     "scan_fileobj",
 ]
 
+# Members this small do not count toward MaxFiles (the reference does not
+# scan objects of 5 bytes or fewer, nor count them).
+TINY_MEMBER = 5
+
 # How many leading bytes file type detection looks at.
 TYPE_DETECTION_BYTES = 4096
 
@@ -121,7 +125,9 @@ class _Walk:
         self.options = options
         self.names: list[str] = []
         self.heuristics: list[str] = []
-        self.files = 0
+        # Toward MaxFiles: the top-level object, then every member bigger
+        # than TINY_MEMBER bytes, as the reference counts them.
+        self.files = 1
         # Toward MaxScanSize: the top-level object and every member, as the
         # reference counts them.
         self.counted = size
@@ -212,7 +218,6 @@ class _Walk:
     def walk_members(
         self, items: Iterator[Member | Alert], inner: tuple[FileType, ...], depth: int
     ) -> None:
-        options = self.options
         try:
             for item in items:
                 self.check_time()
@@ -232,8 +237,6 @@ class _Walk:
             close = getattr(items, "close", None)
             if close is not None:
                 close()
-        if options.max_files and self.files >= options.max_files:
-            self.exceeded(EXCEEDED_MAX_FILES, stop=True)
 
     def member(self, member: Member, inner: tuple[FileType, ...], depth: int) -> None:
         options = self.options
@@ -249,7 +252,8 @@ class _Walk:
         if declared is not None and declared > self._scan_size_left():
             self.exceeded(EXCEEDED_MAX_SCAN_SIZE, stop=True)
         cut_by_scan_size = member.truncated and len(member.data) >= self._scan_size_left()
-        self.files += 1
+        if len(member.data) > TINY_MEMBER:
+            self.files += 1
         self.counted += len(member.data)
         if member.truncated and not cut_by_scan_size:
             self.exceeded(EXCEEDED_MAX_FILE_SIZE, stop=False)
