@@ -44,6 +44,18 @@ from tests.daemons import EICAR, EICAR_NAME, PROJECT_ROOT
 OURS = [sys.executable, "-m", "clamkit.cli.clamdscan"]
 
 
+def receive(server: socket.socket) -> tuple[bytes, list[int]]:
+    """One read as clamd makes it: at most its command buffer, so a descriptor
+    always comes with the last byte of the read."""
+    data, ancillary, _, _ = server.recvmsg(COMMAND_BUFFER, socket.CMSG_SPACE(16))
+    fds = [
+        fd
+        for _level, _kind, payload in ancillary
+        for fd in array.array("i", payload[: len(payload) - len(payload) % 4])
+    ]
+    return data, fds
+
+
 class FakeClamd:
     """A clamd good enough for a client: PING, VERSION, RELOAD, path scans,
     INSTREAM and FILDES, inside IDSESSION or not."""
@@ -97,12 +109,7 @@ class FakeClamd:
         streams: dict[int, bytearray] = {}
         with client:
             while True:
-                data, ancillary, _, _ = client.recvmsg(COMMAND_BUFFER, socket.CMSG_SPACE(16))
-                fds = [
-                    fd
-                    for _level, _kind, payload in ancillary
-                    for fd in array.array("i", payload[: len(payload) - len(payload) % 4])
-                ]
+                data, fds = receive(client)
                 connection.receive_data(data, fds)
                 while (event := connection.next_event()) is not NEED_DATA:
                     if event is CLOSED or isinstance(event, SessionEnded):

@@ -9,7 +9,6 @@ in-order hand-out of out-of-order replies is exercised.
 
 from __future__ import annotations
 
-import array
 import io
 import os
 import socket
@@ -51,7 +50,7 @@ from clamkit.protocol import (
     StreamEnd,
     reply,
 )
-from clamkit.protocol.framing import COMMAND_BUFFER
+from tests.test_clamdscan_cli import receive
 
 
 def test_requests_are_z_prefixed_and_nul_terminated() -> None:
@@ -132,16 +131,7 @@ def _serve(server: socket.socket, log: list[object]) -> None:
     sizes: dict[int, int] = {}
     with server:
         while True:
-            # Reads no longer than clamd's command buffer, as the reference reads:
-            # a descriptor then always comes with the last byte of a read.
-            data, ancillary, _flags, _address = server.recvmsg(
-                COMMAND_BUFFER, socket.CMSG_SPACE(16)
-            )
-            fds = [
-                fd
-                for _level, _kind, payload in ancillary
-                for fd in array.array("i", payload[: len(payload) - len(payload) % 4])
-            ]
+            data, fds = receive(server)
             connection.receive_data(data, fds)
             while (event := connection.next_event()) is not NEED_DATA:
                 if event is CLOSED or isinstance(event, SessionEnded):
