@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from clamkit.containers import arj, cab, chm, lha, lzh, lzx, quantum, sis, szdd
 from clamkit.containers.base import ContainerError, ContainerFormat, Member
+from clamkit.containers.lz import HuffmanCode
 from tests.containers_support import (
     SHARED_TESTSIG,
     TESTSIG_NAME,
@@ -417,6 +418,15 @@ def test_lzx_verbatim_literals_matches_and_repeated_offsets() -> None:
     assert b"".join(frames) == expected
 
 
+def test_huffman_direct_bits_leniency() -> None:
+    # Lengths 1, 2, 2 fill the code space; the extra 3-bit code over-subscribes it.
+    with pytest.raises(ContainerError, match="over-subscribed"):
+        HuffmanCode([1, 2, 2, 3])
+    assert HuffmanCode([1, 2, 2, 3], direct_bits=2).max_length == 2
+    with pytest.raises(ContainerError, match="over-subscribed"):
+        HuffmanCode([1, 2, 2, 3], direct_bits=3)
+
+
 def test_lzx_rejects_offsets_before_the_start_and_bad_windows() -> None:
     with pytest.raises(ContainerError, match="before the start"):
         list(lzx.decompress(lzx_verbatim([*b"ab", (40, 3)]), 16, 5))
@@ -706,6 +716,8 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "reset-negative.chm": patched(corpus_file("clam.chm"), 0x10CC + 106 + 12, b"\x02\x00\x01"),
         "control-version.chm": patched(corpus_file("clam.chm"), 0x10CC + 106 + 8, b"\x03"),
         "reset-table-outside.chm": corpus_file("clam.chm")[:-1],
+        # A pretree whose 6-bit-or-shorter codes are complete, plus one 8-bit code too many.
+        "pretree-lenient.chm": patched(corpus_file("clam.chm"), 0x2293, b"\xa1"),
         # Decoding starts at the reset table's first entry (at 0x2a96 + 0x28), if it lists any.
         "reset-point.chm": patched(corpus_file("clam.chm"), 0x2A96 + 0x28, b"\x10"),
         "reset-point-unlisted.chm": patched(

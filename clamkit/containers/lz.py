@@ -109,19 +109,31 @@ class HuffmanCode:
     Codes must be complete (every bit pattern starts a code) or empty (all
     lengths 0: every read fails); a code of one symbol and length 0 (LZH's
     way of saying "always this symbol") reads no bits.
+
+    ``direct_bits`` copies a leniency of the reference's LZX tables, which
+    look codes up directly up to that many bits: once the codes that short
+    fill the whole code space, longer ones are ignored (never decodable),
+    however many there are.
     """
 
     __slots__ = ("max_length", "table")
 
-    def __init__(self, lengths: list[int] | bytes | bytearray) -> None:
-        max_length = max(lengths, default=0)
+    def __init__(
+        self, lengths: list[int] | bytes | bytearray, direct_bits: int | None = None
+    ) -> None:
+        codes = sorted((n, s) for s, n in enumerate(lengths) if n)
+        if direct_bits is not None:
+            short = [(n, s) for n, s in codes if n <= direct_bits]
+            if sum(1 << (direct_bits - n) for n, _s in short) == 1 << direct_bits:
+                codes = short
+        max_length = codes[-1][0] if codes else 0
         if max_length > 24:
             raise ContainerError("Huffman code length out of range")
         self.max_length = max_length
         table = [-1] * (1 << max_length)
         code = 0
         previous = 0
-        for length, symbol in sorted((n, s) for s, n in enumerate(lengths) if n):
+        for length, symbol in codes:
             code <<= length - previous
             previous = length
             span = 1 << (max_length - length)

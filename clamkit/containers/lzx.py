@@ -48,6 +48,8 @@ _LENGTH_SYMBOLS = 249
 _PRIMARY_LENGTHS = 7
 _MIN_MATCH = 2
 _E8_FRAMES = 32768  # translation stops after the first 1 GB, as encoders do
+# Direct lookup widths of the reference's tables (see HuffmanCode's direct_bits).
+_PRETREE_BITS, _MAIN_BITS, _LENGTH_BITS, _ALIGNED_BITS = 6, 12, 12, 7
 
 
 class _Decoder:
@@ -101,15 +103,15 @@ class _Decoder:
         self.block_type = bits.read(3)
         self.block_length = self.block_remaining = bits.read(16) << 8 | bits.read(8)
         if self.block_type == _ALIGNED:
-            self.aligned = HuffmanCode([bits.read(3) for _ in range(8)])
+            self.aligned = HuffmanCode([bits.read(3) for _ in range(8)], _ALIGNED_BITS)
         if self.block_type in (_VERBATIM, _ALIGNED):
             self._read_lengths(self.main_lengths, 0, 256)
             self._read_lengths(self.main_lengths, 256, len(self.main_lengths))
-            self.main = HuffmanCode(self.main_lengths)
+            self.main = HuffmanCode(self.main_lengths, _MAIN_BITS)
             if self.main_lengths[0xE8]:
                 self.intel_started = True
             self._read_lengths(self.length_lengths, 0, _LENGTH_SYMBOLS)
-            self.lengths = HuffmanCode(self.length_lengths)
+            self.lengths = HuffmanCode(self.length_lengths, _LENGTH_BITS)
         elif self.block_type == _UNCOMPRESSED:
             self.intel_started = True
             consumed = bits.bits_consumed
@@ -123,7 +125,7 @@ class _Decoder:
 
     def _read_lengths(self, lengths: bytearray, first: int, last: int) -> None:
         bits = self.bits
-        pretree = HuffmanCode([bits.read(4) for _ in range(20)])
+        pretree = HuffmanCode([bits.read(4) for _ in range(20)], _PRETREE_BITS)
         index = first
         while index < last:
             symbol = bits.decode(pretree)
