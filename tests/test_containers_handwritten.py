@@ -693,6 +693,8 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "header-size-short.arj": stored_arj[:0x34] + struct.pack("<H", 38) + stored_arj[0x36:],
         "header-size-name.arj": stored_arj[:0x34] + struct.pack("<H", 39) + stored_arj[0x36:],
         "directory-type.arj": patched(stored_arj, 0x36 + 6, b"\x03"),
+        # A compressed size over MaxFileSize skips the member, whatever the original size.
+        "huge-compressed.arj": patched(stored_arj, 0x36 + 12, struct.pack("<I", 1 << 28)),
         # A file that claims more than its folder holds is what the folder holds.
         "claims-more.cab": cab_file([("clam.exe", exe)], 1, mszip_blocks(exe)).replace(
             struct.pack("<I", len(exe)), struct.pack("<I", len(exe) + 1000), 1

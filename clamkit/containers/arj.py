@@ -129,6 +129,10 @@ class ArjFormat:
             if header.method not in _METHODS:
                 raise ContainerError(f"ARJ: {header.name}: unknown method {header.method}")
             decode = partial(_METHODS[header.method], content, start, end, lookahead=lookahead)
+            if header.compressed > extraction.member_budget():
+                # The reference weighs the compressed size against the limits too.
+                yield Member(header.name, b"", header.compressed, truncated=True)
+                continue
             yield decoded_member(header.name, header.original, extraction, decode)
 
 
