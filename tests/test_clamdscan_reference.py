@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +106,9 @@ CASES = [
     Case("remove", ("--remove", "act/q/b.com"), fresh_quarantine=True),
     Case("move-no-directory", ("--move=act/nowhere", "tree/eicar.com")),
     Case("log", ("-l", "scan.log", "tree/eicar.com")),
+    Case("log-unopenable", ("-l", "no/such/dir/scan.log", "tree/clean.txt")),
+    Case("quiet-ping", ("--quiet", "-p", "1")),
+    Case("copy-to-a-file", ("--copy=tree/clean.txt", "tree/eicar.com")),
     Case("unknown-option", ("--frobnicate",)),
     Case("missing-argument", ("-p",)),
     Case("empty-argument", ("--ping=",)),
@@ -195,7 +199,8 @@ def _mask(text: str, unordered: bool) -> str:
 def _run(command: list[str], case: Case, root: Path, config: Path) -> Outcome:
     if case.fresh_quarantine:
         _fresh_quarantine(root)
-    (root / "scan.log").unlink(missing_ok=True)
+    if "-l" in case.args:
+        (root / "scan.log").unlink(missing_ok=True)
     has_config = "-c" in case.args
     argv = [*command, *([] if has_config else ["-c", str(config)]), *case.args]
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
@@ -211,7 +216,7 @@ def _run(command: list[str], case: Case, root: Path, config: Path) -> Outcome:
             )
     log = root / "scan.log"
     stdout = result.stdout.decode(errors="replace")
-    if log.exists():
+    if "-l" in case.args and log.exists():
         stdout += "\n[log]\n" + log.read_text(errors="replace")
     if case.fresh_quarantine:
         stdout += "\n[quarantine]\n" + "\n".join(
@@ -239,8 +244,13 @@ def _config(root: Path, daemon: RunningDaemon | None, kind: str) -> Path:
 
 def _compare(case: Case, root: Path, daemon: RunningDaemon | None) -> None:
     config = _config(root, daemon, case.config)
-    theirs = _run([str(REFERENCE_CLAMDSCAN)], case, root, config)
-    ours = _run(OURS, case, root, config)
+    clients = ([str(REFERENCE_CLAMDSCAN)], OURS)
+    if case.fresh_quarantine or "-l" in case.args:
+        # Both change files: one after the other, each on a fresh state.
+        theirs, ours = (_run(client, case, root, config) for client in clients)
+    else:
+        with ThreadPoolExecutor(len(clients)) as pool:
+            theirs, ours = pool.map(lambda client: _run(client, case, root, config), clients)
     assert ours == theirs
 
 

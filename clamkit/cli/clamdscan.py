@@ -215,8 +215,8 @@ def clamdscan(
         return _reload(address, printer)
     try:
         action = _Action.create(remove, move, copy, printer)
-    except _SetupError as error:
-        printer.info(str(error))
+    except _SetupError as problem:
+        (printer.error if problem.error else printer.info)(str(problem))
         return TROUBLE
     mode = _choose_mode(address, stream=stream, fdpass=fdpass, multi=multiscan, all_=allmatch)
     started, clock = time.time(), time.perf_counter()
@@ -323,18 +323,18 @@ def _wait_for_daemon(
         attempt += 1
         if _ping_once(address, printer):
             if not wait:
-                printer.info(PONG)
+                printer.note(PONG)
             return CLEAN
         if attempt >= attempts:
             break
         if not wait:
             unit = "second" if interval == 1 else "seconds"
-            printer.info(f"Could not connect, will PING again in {interval} {unit}")
+            printer.note(f"Could not connect, will PING again in {interval} {unit}")
         time.sleep(interval)
     if wait:
-        printer.info("Wait timeout exceeded; Could not connect to clamd")
+        printer.note("Wait timeout exceeded; Could not connect to clamd")
     else:
-        printer.info("PING timeout exceeded; No response from clamd")
+        printer.note("PING timeout exceeded; No response from clamd")
     return NOT_RESPONDING
 
 
@@ -379,7 +379,8 @@ class _Printer:
         try:
             self._log = open(path, "a", errors="surrogateescape")  # noqa: SIM115 - kept to exit
         except OSError as error:
-            self.error(f"Can't open log file {path}: {error.strerror}")
+            self.info(f"ERROR: Failed to open log file {path}: {error.strerror}")
+            self.error("Problem with internal logger.")
             return False
         self.info(LOG_SEPARATOR)
         return True
@@ -411,8 +412,8 @@ class _Printer:
         if not self._quiet:
             self._emit(f"{name}: {verdict}", error=False, kind="error")
 
-    def done(self, line: str) -> None:
-        """What an action did (Removed., moved to, copied to)."""
+    def note(self, line: str) -> None:
+        """What an action did (Removed., moved to, copied to), what --ping found."""
         if not self._quiet:
             self._emit(line, error=False, kind="info")
 
@@ -464,7 +465,12 @@ def _summary(infected: int, errors: int, started: float, clock: float) -> list[s
 
 
 class _SetupError(Exception):
-    """The quarantine directory is unusable; ``str()`` is the reference's line."""
+    """The quarantine directory is unusable; ``str()`` is the reference's line,
+    an ``ERROR:`` message if ``error``, else a plain line on stdout."""
+
+    def __init__(self, message: str, *, error: bool = False) -> None:
+        super().__init__(message)
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -488,9 +494,12 @@ class _Action:
             return cls(printer, remove=True) if remove else None
         try:
             real = os.path.realpath(target, strict=True)
-            fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY)
         except (OSError, ValueError):
             raise _SetupError(f"action_setup: Failed to get realpath of {target}") from None
+        try:
+            fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            raise _SetupError(f"'{real}' doesn't exist or is not a directory", error=True) from None
         return cls(printer, directory=real, directory_fd=fd, keep_original=move is None)
 
     def apply(self, path: str) -> bool:
@@ -501,7 +510,7 @@ class _Action:
             except OSError:
                 self.printer.error(f"Can't remove file '{path}'")
                 return False
-            self.printer.done(f"{path}: Removed.")
+            self.printer.note(f"{path}: Removed.")
             return True
         verb = "copy" if self.keep_original else "move"
         try:
@@ -517,7 +526,7 @@ class _Action:
                 self.printer.error(f"Can't unlink '{path}' after copy: {error.strerror}")
                 return False
         done = "copied" if self.keep_original else "moved"
-        self.printer.done(f"{path}: {done} to '{destination}'")
+        self.printer.note(f"{path}: {done} to '{destination}'")
         return True
 
     def _place(self, path: str) -> str:
