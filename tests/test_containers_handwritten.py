@@ -709,6 +709,9 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "no-reset-table.chm": corpus_file("clam.chm").replace(b"ResetTable", b"XesetTable"),
         "no-control.chm": corpus_file("clam.chm").replace(b"ControlData", b"XontrolData"),
         "guid.chm": patched(corpus_file("clam.chm"), 0x1C, b"\x2a"),
+        # Listing chunks (ITSP at 0x78): first <= last <= number of chunks.
+        "last-listing.chm": patched(corpus_file("clam.chm"), 0x9C, b"\x01"),
+        "last-listing-past.chm": patched(corpus_file("clam.chm"), 0x9C, b"\x02"),
         # The file size in header section 0 (at 0x60) must reach the content (0x10cc).
         "size-short.chm": patched(corpus_file("clam.chm"), 0x68, struct.pack("<Q", 0x10CB)),
         "size-enough.chm": patched(corpus_file("clam.chm"), 0x68, struct.pack("<Q", 0x10CC)),
@@ -727,6 +730,9 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         ),
         # File entries are read after the folders, whatever the header points at.
         "files-pointer.cab": patched(stored_cab, 16, b"\0\3"),
+        # More file entries than there are: read from the data as far as the file goes.
+        "entries-in-data.cab": patched(stored_cab, 0x1C, b"\5"),
+        "entries-past-end.cab": patched(stored_cab, 0x1C, b"\x32"),
         "bad-folder-entry.cab": cab_folders(
             [([("a", TEXT), ("clam.exe", exe)], 0, stored_blocks(TEXT + exe))]
         ).replace(struct.pack("<IIH", len(TEXT), 0, 0), struct.pack("<IIH", len(TEXT), 0, 9), 1),

@@ -186,13 +186,10 @@ class CabFormat:
         ranges: list[list[tuple[str, int, int]]] = [[] for _ in folders]
         # The reference reads the file entries right after the folders (it does
         # not follow the header's pointer to them), skips entries of folders
-        # that do not exist, and keeps what it read before a cut-off entry.
+        # that do not exist, and gives up on the cabinet if an entry is cut off.
         for _ in range(file_count):
-            try:
-                size, folder_offset, folder, _date, _time, attributes = _unpack(_FILE, data, offset)
-                raw_name, offset = _string(data, offset + _FILE.size)
-            except ContainerError:
-                break
+            size, folder_offset, folder, _date, _time, attributes = _unpack(_FILE, data, offset)
+            raw_name, offset = _string(data, offset + _FILE.size)
             if folder in _CONTINUED_FOLDERS or folder >= len(folders):
                 continue
             name = raw_name.decode("utf-8" if attributes & _NAME_IS_UTF8 else "latin-1", "replace")
