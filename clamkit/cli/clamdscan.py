@@ -118,7 +118,9 @@ def clamdscan(
     verbose: Annotated[
         bool,
         typer.Option(
-            "--verbose", "-v", help="Be verbose (the reference prints nothing more; neither do we)"
+            "--verbose",
+            "-v",
+            help="Be verbose (accepted as ClamAV 1.4's clamdscan accepts it: it adds no output)",
         ),
     ] = False,
     quiet: Annotated[
