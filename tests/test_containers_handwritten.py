@@ -701,12 +701,20 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         ),
         # ... but from a stored folder it is lost.
         "stored-claims-more.cab": patched(stored_cab, 44, struct.pack("<I", len(exe) + 1)),
+        # Not the final deflate block: the stream does not end within the original size.
+        "unfinished.sis": sis_package([(b"clam.exe", [exe], True)], 0).replace(
+            zlib.compress(exe)[:3],
+            zlib.compress(exe)[:2] + bytes([zlib.compress(exe)[2] & 0xFE]),
+            1,
+        ),
         "name-outside.sis": sis_package([(b"clam.exe", [exe], True)], 0).replace(
             struct.pack("<I", 8), struct.pack("<I", 1 << 20), 1
         ),
         # Names of the storage files are matched regardless of case; the reset table is not read.
         "case.chm": corpus_file("clam.chm").replace(b"ControlData", b"CONTROLDATA"),
         "no-reset-table.chm": corpus_file("clam.chm").replace(b"ResetTable", b"XesetTable"),
+        # The compressed stream is cut to the file: its length (at 0x25a) may overstate it.
+        "content-long.chm": patched(corpus_file("clam.chm"), 0x25A, b"\x95"),
         "no-control.chm": corpus_file("clam.chm").replace(b"ControlData", b"XontrolData"),
         "guid.chm": patched(corpus_file("clam.chm"), 0x1C, b"\x2a"),
         # Listing chunks (ITSP at 0x78): first <= last <= number of chunks.

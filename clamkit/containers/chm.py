@@ -206,7 +206,9 @@ class ChmFormat:
                 return b""
             offset, length = stored[name.lower()]
             start = content_at + offset
-            if start + length > len(data):
+            # The compressed stream is taken as far as the file goes; any other
+            # file running past the end is an error, as on the reference.
+            if start + length > len(data) and name.lower() != _CONTENT:
                 raise ContainerError(f"CHM: {name} runs past the end of the file")
             return data[start : start + length]
 

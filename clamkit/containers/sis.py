@@ -136,10 +136,16 @@ def _inflate(name: str, stored: Buffer, size: int) -> bytes:
     """At most ``size`` bytes of the zlib stream ``stored`` (the reference's buffer size)."""
     if size == 0:  # zlib reads a limit of 0 as no limit at all
         return b""
+    inflater = zlib.decompressobj()
     try:
-        return zlib.decompressobj().decompress(stored, size)
+        content = inflater.decompress(stored, size)
     except zlib.error as error:
         raise ContainerError(f"SIS: {name}: {error}") from None
+    if not inflater.eof:
+        # The reference inflates in one call into a buffer of the original size:
+        # a stream that does not end within it fails there.
+        raise ContainerError(f"SIS: {name}: compressed data does not end within its size")
+    return content
 
 
 FORMAT = SisFormat()
