@@ -56,7 +56,8 @@ _MASKS = (
 class Case:
     name: str
     args: tuple[str, ...]
-    stdin: str = "null"  # "null", "file" (EICAR as a regular file), "pipe" (EICAR piped)
+    # "null", "file" (EICAR as a regular file), "pipe" (EICAR piped), "closed"
+    stdin: str = "null"
     config: str = "unix"  # "unix", "tcp", "dead" (no daemon listening)
     fresh_quarantine: bool = False
     unordered: bool = False  # the daemon reports in the order its threads finish
@@ -93,6 +94,7 @@ CASES = [
     Case("stdin-pipe", ("--no-summary", "-"), stdin="pipe"),
     Case("stdin-stream", ("--stream", "-"), stdin="file"),
     Case("stdin-tcp", ("-",), stdin="file", config="tcp"),
+    Case("stdin-closed", ("-",), stdin="closed"),
     Case("stdin-not-alone", ("tree/eicar.com", "-"), stdin="file"),
     Case("no-arguments-dev-null", ("--no-summary",)),
     Case("ping", ("--ping", "1")),
@@ -203,6 +205,8 @@ def _run(command: list[str], case: Case, root: Path, config: Path) -> Outcome:
         (root / "scan.log").unlink(missing_ok=True)
     has_config = "-c" in case.args
     argv = [*command, *([] if has_config else ["-c", str(config)]), *case.args]
+    if case.stdin == "closed":
+        argv = ["sh", "-c", 'exec "$@" <&-', "sh", *argv]
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     if case.stdin == "pipe":
         result = subprocess.run(

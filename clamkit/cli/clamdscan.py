@@ -387,16 +387,20 @@ class _Printer:
         self.info(LOG_SEPARATOR)
         return True
 
-    def _emit(self, line: str, *, error: bool, kind: str) -> None:
+    def _emit(self, line: str, *, error: bool, kind: str, end: str = "\n") -> None:
         if self._terminal is not None:
-            self._terminal.line(line, error=error, kind=kind)
+            self._terminal.line(line, error=error, kind=kind, end=end)
         else:
             stream = sys.stderr if error else sys.stdout
-            stream.write(line + "\n")
+            stream.write(line + end)
             stream.flush()
         if self._log is not None:
-            self._log.write(line + "\n")
+            self._log.write(line + end)
             self._log.flush()
+
+    def unterminated(self, text: str) -> None:
+        """A message the reference ends without a newline (the next line completes it)."""
+        self._emit(text, error=False, kind="error", end="")
 
     def info(self, line: str) -> None:
         self._emit(line, error=False, kind="info")
@@ -779,6 +783,15 @@ class _Scan:
 
     def _scan_stdin(self) -> None:
         try:
+            info = os.fstat(0)
+        except OSError as error:
+            # The reference's words, newline and all, on stdout.
+            self.printer.unterminated(
+                f'client.c: fstat failed for file name "-", with {error.strerror}\n.'
+            )
+            self.counts.trouble = True
+            return
+        try:
             client = connect(self.address)
         except ConnectError as error:
             self.printer.connect_error(error)
@@ -789,7 +802,7 @@ class _Scan:
             self.mode is not Mode.STREAM
             and self.address is not None
             and self.address.passes_descriptors
-            and stat.S_ISREG(os.fstat(0).st_mode)
+            and stat.S_ISREG(info.st_mode)
         ):
             stdin = descriptor_upload(os.dup(0))
         else:

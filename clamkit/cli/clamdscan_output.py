@@ -35,12 +35,12 @@ class Terminal:
         self._err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
         self._live: Live | None = None
 
-    def line(self, text: str, *, error: bool, kind: str) -> None:
+    def line(self, text: str, *, error: bool, kind: str, end: str = "\n") -> None:
         # While the progress line is shown, messages for a terminal go above it
         # (through the same console); redirected ones still go to their file.
         shared = self._live is not None and self._err.is_terminal
         console = self._err if error and not shared else self._out
-        console.print(Text(text, style=_STYLES[kind]))
+        console.print(Text(text, style=_STYLES[kind]), end=end)
 
     def start_progress(self, snapshot: Snapshot) -> None:
         self._live = Live(
