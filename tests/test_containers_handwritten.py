@@ -630,6 +630,7 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         reserve=(4, 2, 3),
         next_cabinet=b"next.cab",
     )
+    packed = zlib.compress(exe)
     stored_cab = cab_file([("clam.exe", exe)], 0, stored_blocks(exe))
     stored_arj = arj_archive((b"clam.exe", 0, exe, len(exe), 0))
     level0 = lha_member(b"clam.exe", b"-lh5-", lzh_literals(exe, 4), len(exe), 0)
@@ -703,9 +704,7 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "stored-claims-more.cab": patched(stored_cab, 44, struct.pack("<I", len(exe) + 1)),
         # Not the final deflate block: the stream does not end within the original size.
         "unfinished.sis": sis_package([(b"clam.exe", [exe], True)], 0).replace(
-            zlib.compress(exe)[:3],
-            zlib.compress(exe)[:2] + bytes([zlib.compress(exe)[2] & 0xFE]),
-            1,
+            packed[:3], packed[:2] + bytes([packed[2] & 0xFE]), 1
         ),
         "name-outside.sis": sis_package([(b"clam.exe", [exe], True)], 0).replace(
             struct.pack("<I", 8), struct.pack("<I", 1 << 20), 1
