@@ -18,10 +18,14 @@ lie inside the file, and decoding starts at its first reset point).
 Strategy: take the entries whose names start with ``/`` and are not
 directories (the reference scans the same set: ``/#SYSTEM``, the pages,
 any embedded file) in directory order.  Like the reference, section 1 is
-decoded whole (as far as the last file the budget admits) into a spool
+decoded whole (in whole frames, as far as its files reach) into a spool
 file in the scan's scratch directory before any of its files is served:
 damage anywhere in the LZX stream loses all of them, while the stored
-files are still scanned.
+files are still scanned.  The reference's other habits, measured on
+altered files, are kept too: it checks the ITSF GUIDs, the file size in
+header section 0 and the listing chunk numbers, finds the storage files
+by name regardless of case, and computes ControlData sizes in signed
+32-bit arithmetic.
 """
 
 from __future__ import annotations

@@ -16,10 +16,14 @@ a zlib stream.
 Strategy: walk the records from the file-record pointer as ClamAV 1.4
 does (checked by feeding it generated packages): it reads one length and
 pointer per *language* in every file record, reads no selected-options
-mask after the option names, and stops at the first multi-language record
-(type 1).  Each language version of each real file is yielded (type 4,
-"null file", has no data), named by its source name.  zlib stops at the declared size, so a small
-stream that claims gigabytes never grows past it.
+mask after the option names, stops at the first multi-language record
+(type 1), takes any UID2 but 0x1000006D as R6, wants the language table
+inside the package, and inflates each file in one call into a buffer of
+its original size (a stream that does not end there fails).  Each
+language version of each real file is yielded (type 4, "null file", has
+no data), named by its source name (empty when that lies outside the
+package).  zlib stops at the declared size, so a small stream that claims
+gigabytes never grows past it.
 """
 
 from __future__ import annotations
