@@ -29,6 +29,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
@@ -672,7 +673,7 @@ class _Scan:
     mode: Mode
     action: _Action | None
     counts: _Counts = field(default_factory=_Counts)
-    _found: set[str] = field(default_factory=set)
+    _last_found: _Target | None = None
     # Arguments something was reported about (no OK for them at the end).
     _spoken: set[str] = field(default_factory=set)
 
@@ -708,9 +709,11 @@ class _Scan:
         if verdict != "OK":
             self._spoken.add(target.argument)
         if verdict.endswith(FOUND_SUFFIX):
-            if shown not in self._found:
-                self._found.add(shown)
+            # One file found is one count, whatever number of signatures an
+            # --allmatch reply lists for it; a file named twice counts twice.
+            if target.path is None or target is not self._last_found:
                 self.counts.infected += 1
+            self._last_found = target
             self.printer.found(shown, verdict)
             # In path mode the daemon names the file; stdin has no file.
             path = target.path or (name if self.mode.daemon_walks else None)
@@ -816,7 +819,13 @@ class _Scan:
         return self.config.number("StreamMaxLength")
 
     def _scan_session(self, arguments: list[str]) -> None:
-        """INSTREAM or FILDES of every file found, in one pipelined IDSESSION."""
+        """INSTREAM or FILDES of every file found, in one pipelined IDSESSION.
+
+        A daemon that hangs up mid-session (after refusing an upload over its
+        StreamMaxLength, say) gets a new session for the rest: the requests
+        it left unanswered are sent again, except the first when nothing it
+        said explains the hang-up (that one is reported as unanswered).
+        """
         try:
             client = connect(self.address)
         except ConnectError as error:
@@ -825,11 +834,25 @@ class _Scan:
                     self.printer.connect_error(error)
                     self.counts.errors += 1
             return
-        uploads = ((target, self._upload(target)) for target in self._targets(arguments))
-        outcome = pipeline(client, uploads, self.on_reply)
-        for target in outcome.unanswered:
-            self.printer.failed(str(target.path), "no reply from clamd")
-            self.counts.errors += 1
+        rest = ((target, self._upload(target)) for target in self._targets(arguments))
+        again: list[_Target] = []
+        while True:
+            errors = self.counts.errors
+            uploads = chain(((target, self._upload(target)) for target in again), rest)
+            outcome = pipeline(client, uploads, self.on_reply)
+            again = outcome.unanswered
+            if again and self.counts.errors == errors:
+                self.printer.failed(str(again[0].path), "no reply from clamd")
+                self.counts.errors += 1
+                again = again[1:]
+            if outcome.complete and not again:
+                return
+            try:
+                client = connect(self.address)
+            except ConnectError as error:
+                self.printer.connect_error(error)
+                self.counts.errors += 1
+                return
 
     def _upload(self, target: _Target) -> Iterator[Segment] | None:
         """The request for ``target``; None for a closing marker and for a file

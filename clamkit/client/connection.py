@@ -169,9 +169,12 @@ def descriptor_upload(fd: int) -> Iterator[Segment]:
 
 @dataclass(slots=True)
 class SessionOutcome(Generic[Tag]):
-    """What ``pipeline`` could not get answered: the tags, and why."""
+    """How a session ended: the tags never answered, whether every upload was
+    taken (False: the daemon hung up first, the rest are still to send), and
+    what went wrong, if anything."""
 
     unanswered: list[Tag]
+    complete: bool
     problem: str | None = None
 
 
@@ -327,4 +330,4 @@ def pipeline(
                 ordered.release()
         if current is not None:
             current.close()
-    return SessionOutcome(ordered.unanswered(), problem)
+    return SessionOutcome(ordered.unanswered(), ended, problem)
