@@ -60,9 +60,10 @@ class FakeClamd:
     """A clamd good enough for a client: PING, VERSION, RELOAD, path scans,
     INSTREAM and FILDES, inside IDSESSION or not."""
 
-    def __init__(self, path: Path, delay: float = 0.0) -> None:
+    def __init__(self, path: Path, delay: float = 0.0, stream_max_length: int = 0) -> None:
         self.path = path
         self.delay = delay
+        self.stream_max_length = stream_max_length
         self.commands: list[str] = []
         self.connections = 0
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -105,7 +106,7 @@ class FakeClamd:
         return self._verdict(path, Path(path).read_bytes() if Path(path).is_file() else b"")
 
     def _serve(self, client: socket.socket) -> None:
-        connection = ServerConnection(unix_socket=True, stream_max_length=0)
+        connection = ServerConnection(unix_socket=True, stream_max_length=self.stream_max_length)
         streams: dict[int, bytearray] = {}
         with client:
             while True:
@@ -316,3 +317,24 @@ def test_many_files_go_through_one_session(tmp_path: Path, conf: Path, fake: Fak
     assert result.stdout.decode() == f"{tree}/f07: {EICAR_NAME} FOUND\n"  # type: ignore[attr-defined]
     assert fake.commands == ["FILDES"] * 40
     assert fake.connections == 1
+
+
+def test_a_daemon_hanging_up_mid_session_gets_a_new_one_for_the_rest(tmp_path: Path) -> None:
+    """Over its StreamMaxLength the daemon answers with an error and hangs up;
+    the files after that one are still scanned."""
+    daemon = FakeClamd(tmp_path / "limited.sock", stream_max_length=1000)
+    config = tmp_path / "limited.conf"
+    config.write_text(f"LocalSocket {daemon.path}\n")
+    (tmp_path / "big").write_bytes(b"x" * 5000)
+    (tmp_path / "eicar.com").write_bytes(EICAR)
+    try:
+        result = _ours("-c", str(config), "--stream", "big", "eicar.com", cwd=tmp_path)
+    finally:
+        daemon.close()
+    lines = result.stdout.decode().splitlines()  # type: ignore[attr-defined]
+    assert lines[:2] == [
+        f"{tmp_path}/big: INSTREAM size limit exceeded. ERROR",
+        f"{tmp_path}/eicar.com: {EICAR_NAME} FOUND",
+    ]
+    assert "Infected files: 1" in lines and "Total errors: 1" in lines
+    assert result.returncode == 1  # type: ignore[attr-defined]

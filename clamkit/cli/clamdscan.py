@@ -844,6 +844,7 @@ class _Scan:
             if again and self.counts.errors == errors:
                 self.printer.failed(str(again[0].path), "no reply from clamd")
                 self.counts.errors += 1
+                self._spoken.add(again[0].argument)
                 again = again[1:]
             if outcome.complete and not again:
                 return

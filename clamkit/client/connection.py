@@ -204,13 +204,12 @@ class _InOrder(Generic[Tag]):
             self._on_reply(tag, None if number is None else self._answers.pop(number))
 
     def unanswered(self) -> list[Tag]:
-        """Hand on what can be; return the tags whose request was never answered."""
-        missing = []
-        while self._queue:
-            self.release()
-            if self._queue:
-                missing.append(self._queue.popleft()[1])
-        return missing
+        """Hand on what can be; return the rest in order: the first request
+        never answered and everything after it (to be sent again elsewhere)."""
+        self.release()
+        rest = [tag for _number, tag in self._queue]
+        self._queue.clear()
+        return rest
 
 
 class _Sender:
