@@ -164,7 +164,7 @@ class LayerVerdict:
 class _ViewMatches:
     """Start positions found per matcher in one view, counted up to its limit."""
 
-    __slots__ = ("eof_resolves", "executable", "memo", "searched", "starts")
+    __slots__ = ("eof_resolves", "executable", "memo", "searched", "starts", "windows")
 
     def __init__(self, executable: _Executable | None) -> None:
         # None for a derived view (normalised text), which has no layout.
@@ -176,6 +176,9 @@ class _ViewMatches:
         self.starts: dict[int, dict[int, None]] = {}
         # matchers already searched over the whole view
         self.searched: set[int] = set()
+        # matcher id -> its window in this view: anchors of the same matcher
+        # fire again and again, and executable-relative windows take a lookup
+        self.windows: dict[int, tuple[int, int] | None] = {}
 
     def record(self, matcher_id: int, start: int) -> None:
         self.starts.setdefault(matcher_id, {})[start] = None
@@ -241,7 +244,11 @@ def _verify_at(
     size: int,
     found: _ViewMatches,
 ) -> None:
-    window = found.window(matcher, size)
+    windows = found.windows
+    if matcher_id in windows:
+        window = windows[matcher_id]
+    else:
+        window = windows[matcher_id] = found.window(matcher, size)
     if window is None or not window[0] <= start <= window[1]:
         return
     if matcher.verifier.match(view, start, found.memo):
