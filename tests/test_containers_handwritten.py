@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from clamkit.containers import arj, cab, chm, lha, lzh, lzx, quantum, sis, szdd
 from clamkit.containers.base import ContainerError, ContainerFormat, Member
 from clamkit.containers.lz import HuffmanCode
+from clamkit.engine import ScanOptions
 from tests.containers_support import (
     SHARED_TESTSIG,
     TESTSIG_NAME,
@@ -952,3 +953,11 @@ def test_lzh_empty_literal_code_is_an_error() -> None:
     data = bits_to_bytes(block)
     with pytest.raises(ContainerError, match="invalid Huffman code"):
         lzh.decode_huffman(data, 0, len(data), 10, 17, 5)
+
+
+def test_chm_section_is_decoded_no_further_than_max_scansize() -> None:
+    extraction = TestExtraction(options=ScanOptions(max_scansize=1000))
+    items = members_of(chm.FORMAT, corpus_file("clam.chm"), extraction)
+    served = {item.name for item in items if isinstance(item, Member) and item.data}
+    # /clam.exe.txt lies at 651-1195 of section 1: past 1000, so not decoded.
+    assert "/#SYSTEM" in served and "/clam.exe.txt" not in served

@@ -163,9 +163,10 @@ def _decode_section(
     # (not as far as the reset table says), so the padding an encoder leaves
     # after the last byte is decoded and checked too; we do the same, unless
     # that is more than a scan may be: then only as far as the files the
-    # budget admits.
+    # budget admits, and never past MaxScanSize (an LZX stream can expand
+    # some 2000 times, and offsets are the file's to choose).
     if 0 < max_scansize < length:
-        length = wanted
+        wanted = length = min(wanted, max_scansize)
     length = -(-length // lzx.FRAME) * lzx.FRAME
     content = bytes(section0(_CONTENT))[start:]
     if start and not content:
