@@ -961,3 +961,12 @@ def test_chm_section_is_decoded_no_further_than_max_scansize() -> None:
     served = {item.name for item in items if isinstance(item, Member) and item.data}
     # /clam.exe.txt lies at 651-1195 of section 1: past 1000, so not decoded.
     assert "/#SYSTEM" in served and "/clam.exe.txt" not in served
+
+
+def test_cab_folder_is_decoded_no_further_than_max_scansize() -> None:
+    exe = corpus_file("clam.exe")
+    cabinet = cab_file([("a", TEXT), ("b.exe", exe)], 0, stored_blocks(TEXT + exe))
+    extraction = TestExtraction(options=ScanOptions(max_scansize=len(TEXT) + 100))
+    first, second = members_of(cab.FORMAT, cabinet, extraction)
+    assert isinstance(first, Member) and first.data == TEXT
+    assert isinstance(second, Member) and second.truncated and not second.data

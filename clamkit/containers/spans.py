@@ -8,8 +8,9 @@ would only burn time; it is yielded empty and marked truncated.  Anything
 else is decoded to its declared size, never further.  A stream is pulled
 chunk by chunk from a lazy decoder, only as far as the next member needs,
 and everything before that member's start is dropped, so memory is one
-member plus one chunk; ranges are served in offset order, and a skipped
-range is decoded through (not kept) on the way to the next one.
+member plus one chunk; ranges are served in offset order, a skipped range
+is decoded through (not kept) on the way to the next one, and nothing
+past MaxScanSize is decoded.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ def range_members(
     """One Member per ``(name, offset, length)`` range of the stream ``chunks`` yields."""
     window = bytearray()
     base = 0  # stream offset of window[0]
+    reach = extraction.options.max_scansize
     for name, offset, length in sorted(ranges, key=lambda entry: entry[1]):
+        if 0 < reach < offset + length:
+            # Not decoded so far: what lies before it would have filled the
+            # scan first (and a hand-written decoder would take minutes).
+            yield Member(name, b"", length, truncated=True)
+            return
         if length > extraction.member_budget():
             yield Member(name, b"", length, truncated=True)
             continue
