@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +23,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.daemons import EICAR, RunningDaemon, start_clamkit_clamd
+import pytest
+
+from tests.daemons import (
+    EICAR,
+    REFERENCE_CLAMD,
+    RunningDaemon,
+    _start,
+    start_clamkit_clamd,
+)
 
 INFECTED = EICAR + b"\n" + b"A" * 4000
 CLEAN = bytes(range(256)) * 16
@@ -154,6 +164,41 @@ def clamkit_daemon(
     tmp_path: Path, extra_config: str = "", database: Path | None = None
 ) -> Iterator[RunningDaemon]:
     daemon = start_clamkit_clamd(tmp_path, extra_config, database)
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+# Root without these capabilities is held to file permissions like any user.
+_WITHOUT_FILE_PERMISSIONS = [
+    "setpriv",
+    "--inh-caps=-dac_override,-dac_read_search",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--",
+]
+
+
+@contextmanager
+def start_without_file_permissions(
+    tmp_path: Path, extra_config: str = "", database: Path | None = None, *, reference: bool = False
+) -> Iterator[RunningDaemon]:
+    """A daemon (clamkit's, or the reference's) that file modes apply to, even run as root.
+
+    The daemon cannot simply run as another user here: the interpreter may
+    live where only root can reach it.
+    """
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is needed to drop root's file capabilities")
+    if reference and not REFERENCE_CLAMD.exists():
+        pytest.skip(f"reference clamd not installed at {REFERENCE_CLAMD}")
+    command = (
+        [str(REFERENCE_CLAMD)]
+        if reference
+        else [sys.executable, "-m", "clamkit.cli.clamd", "--foreground"]
+    )
+    prefix = _WITHOUT_FILE_PERMISSIONS if os.geteuid() == 0 else []
+    daemon = _start([*prefix, *command], tmp_path, extra_config, database)
     try:
         yield daemon
     finally:

@@ -42,6 +42,10 @@ class PoolStartError(Exception):
     """The pool could not load its database; the message says why."""
 
 
+class PoolRetired(Exception):
+    """The pool was retired while a scan waited for a worker: scan on the current pool."""
+
+
 @dataclass(slots=True, eq=False)
 class _Worker:
     pid: int
@@ -60,9 +64,10 @@ class ScanPool:
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._workers: set[_Worker] = set()
         self._busy = 0
-        self._retired = False
+        self._retired = asyncio.Event()
         self._drained = asyncio.Event()
         self._job_ids = itertools.count(1)
+        self._reclaiming: set[asyncio.Future[None]] = set()
         self._watcher = asyncio.create_task(self._watch_control())
 
     @classmethod
@@ -138,7 +143,7 @@ class ScanPool:
                 worker = _Worker(message.pid, Channel(socket.socket(fileno=fds[0])))
                 for extra in fds[1:]:
                     socket.close(extra)
-                if self._retired:
+                if self._retired.is_set():
                     worker.channel.close()
                     continue
                 self._workers.add(worker)
@@ -162,7 +167,7 @@ class ScanPool:
         job = ScanJob(next(self._job_ids), path, allmatch)
         descriptors = (fd,) if fd is not None else ()
         while True:
-            worker = await self._idle.get()
+            worker = await self._next_idle()
             try:
                 await worker.channel.send(job, descriptors)
                 break
@@ -175,22 +180,82 @@ class ScanPool:
         except ChannelClosed:
             self._discard(worker)
             return JobResult(job.job_id, error=WORKER_LOST)
+        except asyncio.CancelledError:
+            # The caller gave up (its connection was dropped, or shutdown's
+            # grace ran out) but the worker still holds the job: without
+            # taking it back the pool would shrink for good and retire()
+            # would wait for it forever.
+            self._reclaim(worker, job.job_id)
+            raise
         finally:
             self._busy -= 1
-        if self._retired:
+        self._release(worker)
+        return result
+
+    async def _next_idle(self) -> _Worker:
+        """An idle worker, or PoolRetired once this pool is retired.
+
+        A scan that chose this pool just before a reload would otherwise wait
+        for an idle worker that never comes: retired workers are not put back.
+        """
+        getting = asyncio.ensure_future(self._idle.get())
+        retiring = asyncio.ensure_future(self._retired.wait())
+        try:
+            await asyncio.wait({getting, retiring}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            if getting.done():
+                self._release(getting.result())
+            getting.cancel()
+            raise
+        finally:
+            retiring.cancel()
+        if not getting.done():
+            getting.cancel()
+            raise PoolRetired
+        worker = getting.result()
+        if self._retired.is_set():
+            self._discard(worker)
+            raise PoolRetired
+        return worker
+
+    def _release(self, worker: _Worker) -> None:
+        if self._retired.is_set():
             self._discard(worker)
         else:
             self._idle.put_nowait(worker)
-        return result
+
+    def _reclaim(self, worker: _Worker, job_id: int) -> None:
+        """Cancel the worker's job and put it back once it has answered."""
+
+        async def reclaim() -> None:
+            try:
+                await worker.channel.send(CancelJob(job_id))
+                await self._result(worker, job_id, None)
+            except ChannelClosed:
+                self._discard(worker)
+                return
+            self._release(worker)
+
+        task = asyncio.ensure_future(reclaim())
+        self._reclaiming.add(task)
+        task.add_done_callback(self._reclaiming.discard)
 
     async def _result(self, worker: _Worker, job_id: int, gone: asyncio.Event | None) -> JobResult:
         receiving = asyncio.ensure_future(worker.channel.receive())
         if gone is not None:
             leaving = asyncio.ensure_future(gone.wait())
-            done, _ = await asyncio.wait({receiving, leaving}, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, _ = await asyncio.wait(
+                    {receiving, leaving}, return_when=asyncio.FIRST_COMPLETED
+                )
+            except asyncio.CancelledError:
+                # Channel.receive keeps what it has read: a later receive resumes it.
+                receiving.cancel()
+                raise
+            finally:
+                leaving.cancel()
             if receiving not in done:
                 await worker.channel.send(CancelJob(job_id))
-            leaving.cancel()
         message, fds = await receiving
         for fd in fds:
             socket.close(fd)
@@ -206,13 +271,16 @@ class ScanPool:
 
     async def retire(self) -> None:
         """Let running jobs finish, then stop every process of this pool."""
-        self._retired = True
+        self._retired.set()
         while not self._idle.empty():
             self._discard(self._idle.get_nowait())
         if self._workers:
             await self._drained.wait()
-        self._control.close()
+        # The watcher waits on the control socket: it must be gone before the
+        # socket closes, or its registration outlives the descriptor and
+        # silences whatever socket reuses the number next.
         self._watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._watcher
+        self._control.close()
         await self._process.wait()

@@ -38,7 +38,7 @@ from clamkit.daemon import lifecycle
 from clamkit.daemon.ipc import JobResult, PoolSettings
 from clamkit.daemon.listeners import Listener, ListenerError, close_listeners, open_listeners
 from clamkit.daemon.log import DaemonLog
-from clamkit.daemon.pool import PoolStartError, ScanPool
+from clamkit.daemon.pool import PoolRetired, PoolStartError, ScanPool
 from clamkit.daemon.virusevent import run_virus_event
 from clamkit.daemon.walk import (
     ACCESS_DENIED,
@@ -128,6 +128,7 @@ class Daemon:
         self.scanning_allowed = asyncio.Event()
         self.scanning_allowed.set()
         self._reload: asyncio.Task[None] | None = None
+        self._reload_again = False
         self._database_state = _database_state(Path(str(config.text("DatabaseDirectory"))))
 
     # -- scanning ---------------------------------------------------------
@@ -144,8 +145,10 @@ class Daemon:
         """One object through the pool, listed in STATS while it waits and runs."""
         with self.job(command, path or ""):
             async with self.queue_slots:
-                await self.scanning_allowed.wait()
-                return await self.pool.scan(path=path, fd=fd, allmatch=allmatch, gone=gone)
+                while True:
+                    await self.scanning_allowed.wait()
+                    with contextlib.suppress(PoolRetired):
+                        return await self.pool.scan(path=path, fd=fd, allmatch=allmatch, gone=gone)
 
     @contextlib.contextmanager
     def job(self, command: str, detail: str = "") -> Iterator[None]:
@@ -172,33 +175,40 @@ class Daemon:
     # -- reload -----------------------------------------------------------
 
     def request_reload(self) -> None:
+        """Reload now, or once the reload under way is over.
+
+        A request during a reload is not merged into it: the files may have
+        changed after that reload read them.
+        """
         if self._reload is None or self._reload.done():
             self._reload = asyncio.create_task(self._reload_database())
+        else:
+            self._reload_again = True
 
     async def _reload_database(self) -> None:
         self.log.info("Reading databases from " + str(self.config.text("DatabaseDirectory")))
-        concurrent = self.config.flag("ConcurrentDatabaseReload")
-        old = self.pool
-        if not concurrent:
-            # Hold new scans and let the old engine go first: one engine in memory.
+        # ConcurrentDatabaseReload no: scans wait while the new engine loads.
+        # Either way the old engine stays until the new one is ready, so a
+        # failed load keeps it serving, as the reference does.
+        if not self.config.flag("ConcurrentDatabaseReload"):
             self.scanning_allowed.clear()
-            await old.retire()
         try:
             new = await ScanPool.start(pool_settings(self.config))
         except PoolStartError as error:
             self.log.error(f"reload db failed: {error}")
-            if not concurrent:
-                # The old engine is gone; serve again with a fresh copy of it.
-                self.log.error("Keeping the database that was loaded before")
-            if concurrent:
-                return
-            new = await ScanPool.start(pool_settings(self.config))
-        self.pool = new
-        self._database_state = _database_state(Path(str(self.config.text("DatabaseDirectory"))))
-        self.scanning_allowed.set()
-        self.log.info(f"Database correctly reloaded ({new.ready.signature_count} signatures)")
-        if concurrent:
+            self.log.warning("Database reload failed, keeping the previous instance")
+            new = None
+        finally:
+            self.scanning_allowed.set()
+        if new is not None:
+            old, self.pool = self.pool, new
+            directory = Path(str(self.config.text("DatabaseDirectory")))
+            self._database_state = _database_state(directory)
+            self.log.info(f"Database correctly reloaded ({new.ready.signature_count} signatures)")
             await old.retire()
+        if self._reload_again:
+            self._reload_again = False
+            self._reload = asyncio.create_task(self._reload_database())
 
     async def self_check(self) -> None:
         """SelfCheck: reload when the database directory changed."""
