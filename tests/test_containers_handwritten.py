@@ -657,6 +657,8 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "folders.cab": folders_cab,
         # A damaged MSZIP block is repaired with zeros (here: the block of zeros).
         "repaired.cab": patched(folders_cab, 0x165, b"\xab"),
+        # An MSZIP block's uncompressed size (at 0x18f) understated: the stream decides.
+        "understated.cab": patched(folders_cab, 0x190, b"\x0e"),
         "no-ck.cab": cab_file(
             [("z", zeros), ("clam.exe", exe)], 1, [(b"XX" + mszip[0][0][2:], mszip[0][1]), mszip[1]]
         ),

@@ -74,12 +74,14 @@ class _Folder:
         self.total: int | None = None
 
     def size(self, data: Buffer) -> int:
-        """The folder's uncompressed size: the sum its (whole) data blocks declare."""
+        """How much a stored or Quantum folder holds: its (whole) blocks' stored
+        bytes, or the uncompressed sizes they declare."""
         if self.total is None:
             self.total = 0
+            stored = self.method & 0x0F == _STORED
             with contextlib.suppress(ContainerError):
-                for _block, size in self.block_data(data):
-                    self.total += size
+                for block, size in self.block_data(data):
+                    self.total += len(block) if stored else size
         return self.total
 
     def block_data(self, data: Buffer) -> Iterator[tuple[Buffer, int]]:
@@ -193,14 +195,12 @@ class CabFormat:
             if folder in _CONTINUED_FOLDERS or folder >= len(folders):
                 continue
             name = raw_name.decode("utf-8" if attributes & _NAME_IS_UTF8 else "latin-1", "replace")
-            available = max(0, folders[folder].size(data) - folder_offset)
-            if size > available:
-                # A file claiming more than its folder holds: the reference takes
-                # what there is from MSZIP and LZX folders, and loses the file in
-                # stored and Quantum ones.
-                if folders[folder].method & 0x0F in (_STORED, _QUANTUM):
-                    continue
-                size = available
+            # A file claiming more than its folder holds: the reference takes what
+            # the stream gives from MSZIP and LZX folders (range_members cuts it
+            # there), and loses the file in stored and Quantum ones.
+            kind = folders[folder].method & 0x0F
+            if kind in (_STORED, _QUANTUM) and folder_offset + size > folders[folder].size(data):
+                continue
             ranges[folder].append((name, folder_offset, size))
         for folder_entry, folder_ranges in zip(folders, ranges, strict=True):
             if folder_ranges:

@@ -9,15 +9,16 @@ else is decoded to its declared size, never further.  A stream is pulled
 chunk by chunk from a lazy decoder, only as far as the next member needs,
 and everything before that member's start is dropped, so memory is one
 member plus one chunk; ranges are served in offset order, a skipped range
-is decoded through (not kept) on the way to the next one, and nothing
-past MaxScanSize is decoded.
+is decoded through (not kept) on the way to the next one, a range the
+stream ends inside is what the stream holds of it, and nothing past
+MaxScanSize is decoded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from clamkit.containers.base import ContainerError, Extraction, Member
+from clamkit.containers.base import Extraction, Member
 
 
 def range_members(
@@ -48,7 +49,7 @@ def range_members(
         while base + len(window) < offset + length:
             chunk = next(chunks, None)
             if chunk is None:
-                raise ContainerError(f"{name}: member runs past the end of the compressed data")
+                break  # the stream ends first: the member is what there is of it
             if base + len(window) < offset:
                 # Whole chunks before the member are never kept.
                 skip = min(offset - base - len(window), len(chunk))
@@ -57,7 +58,8 @@ def range_members(
             else:
                 window += chunk
         start = offset - base
-        yield Member(name, bytes(window[start : start + length]), length)
+        content = bytes(window[start : start + length])
+        yield Member(name, content, len(content))
 
 
 def decoded_member(
