@@ -659,6 +659,12 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "repaired.cab": patched(folders_cab, 0x165, b"\xab"),
         # An MSZIP block's uncompressed size (at 0x18f) understated: the stream decides.
         "understated.cab": patched(folders_cab, 0x190, b"\x0e"),
+        # The last block of a folder without the final-block bit (in its first byte).
+        "not-final.cab": cab_file(
+            [("z", zeros), ("clam.exe", exe)],
+            1,
+            [mszip[0], (b"CK" + bytes([mszip[1][0][2] & 0xFE]) + mszip[1][0][3:], mszip[1][1])],
+        ),
         "no-ck.cab": cab_file(
             [("z", zeros), ("clam.exe", exe)], 1, [(b"XX" + mszip[0][0][2:], mszip[0][1]), mszip[1]]
         ),

@@ -119,28 +119,28 @@ class _Folder:
 
     def _mszip(self, data: Buffer) -> Iterator[bytes]:
         history = b""
-        for block, size in self.block_data(data):
+        for block, _size in self.block_data(data):
             if bytes(block[:2]) != b"CK":
                 raise ContainerError("CAB: MSZIP block without its CK signature")
-            output = _inflate_block(bytes(block[2:]), history, size)
+            output = _inflate_block(bytes(block[2:]), history)
             history = (history + output)[-_MSZIP_FRAME:]
             yield output
 
 
-def _inflate_block(block: bytes, history: bytes, size: int) -> bytes:
+def _inflate_block(block: bytes, history: bytes) -> bytes:
     """One MSZIP block's output.
 
     Damaged deflate data is repaired as the reference repairs it: what
     inflated before the damage, then zeros to the full 32 KB frame.  A block
-    whose deflate stream just stops short is not repaired: the reference reads
-    on into the next block there and loses its footing.
+    whose deflate stream does not reach its final block is not repaired: the
+    reference reads on into the next block there and loses its footing.
     """
     inflater = zlib.decompressobj(-15, zdict=history)
     try:
         output = inflater.decompress(block, _MSZIP_FRAME)
     except zlib.error:
         return _repaired_block(block, history)
-    if not inflater.eof and len(output) < size:
+    if not inflater.eof:
         raise ContainerError("CAB: MSZIP block ends inside its deflate stream")
     return output
 
