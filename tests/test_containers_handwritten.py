@@ -723,6 +723,8 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "no-reset-table.chm": corpus_file("clam.chm").replace(b"ResetTable", b"XesetTable"),
         # The compressed stream is cut to the file: its length (at 0x25a) may overstate it.
         "content-long.chm": patched(corpus_file("clam.chm"), 0x25A, b"\x95"),
+        # /clam.exe.txt said to be in section 5 (its section number at 0x211).
+        "section-5.chm": patched(corpus_file("clam.chm"), 0x211, b"\x05"),
         "no-control.chm": corpus_file("clam.chm").replace(b"ControlData", b"XontrolData"),
         "guid.chm": patched(corpus_file("clam.chm"), 0x1C, b"\x2a"),
         # Listing chunks (ITSP at 0x78): first <= last <= number of chunks.

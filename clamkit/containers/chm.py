@@ -217,11 +217,16 @@ class ChmFormat:
                 raise ContainerError(f"CHM: {name} runs past the end of the file")
             return data[start : start + length]
 
-        files = [entry for entry in entries if entry[0].startswith("/") and entry[0][-1] != "/"]
+        # Files of sections other than 0 and 1 are not extracted by the reference.
+        files = [
+            (name, section, offset, length)
+            for name, section, offset, length in entries
+            if name.startswith("/") and name[-1] != "/" and section in (0, 1)
+        ]
         budget = extraction.member_budget()
         # Section 1 is decoded as far as the last of its files that the budget admits.
         wanted = max((o + n for _, section, o, n in files if section and n <= budget), default=0)
-        section_end = max((o + n for _, section, o, n in entries if section), default=0)
+        section_end = max((o + n for _, section, o, n in entries if section == 1), default=0)
         decoded = -1  # bytes of section 1 in the spool; -1: not decoded yet
         with contextlib.ExitStack() as cleanup:
             for name, section, offset, length in files:
