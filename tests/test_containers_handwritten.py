@@ -701,6 +701,11 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "header-size.arj": stored_arj[:0x34] + struct.pack("<H", 552) + stored_arj[0x36:],
         # ... but it must hold the name (30-byte fixed part, "clam.exe", NUL).
         "header-size-short.arj": stored_arj[:0x34] + struct.pack("<H", 38) + stored_arj[0x36:],
+        "header-size-past-end.arj": patched(
+            arj_archive((b"clam.exe", 1, lzh_literals(exe, 5), len(exe), 0)),
+            0x34,
+            struct.pack("<H", 2000),
+        ),
         "header-size-name.arj": stored_arj[:0x34] + struct.pack("<H", 39) + stored_arj[0x36:],
         "directory-type.arj": patched(stored_arj, 0x36 + 6, b"\x03"),
         # A compressed size over MaxFileSize skips the member, whatever the original size.
@@ -711,6 +716,11 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         ),
         # ... but from a stored folder it is lost.
         "stored-claims-more.cab": patched(stored_cab, 44, struct.pack("<I", len(exe) + 1)),
+        "stored-claims-more-first.cab": patched(
+            cab_file([("a", TEXT), ("clam.exe", exe)], 0, stored_blocks(TEXT + exe)),
+            44,
+            struct.pack("<I", 1 << 20),
+        ),
         # Not the final deflate block: the stream does not end within the original size.
         "unfinished.sis": sis_package([(b"clam.exe", [exe], True)], 0).replace(
             packed[:3], packed[:2] + bytes([packed[2] & 0xFE]), 1

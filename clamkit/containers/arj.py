@@ -92,6 +92,8 @@ def _headers(data: bytes) -> Iterator[tuple[_Header, int]]:
             return
         if size > _MAX_HEADER:
             raise ContainerError(f"ARJ: header size {size} is over {_MAX_HEADER}")
+        if offset + 4 + size > len(data):
+            raise ContainerError(f"ARJ: header size {size} exceeds the length of the file")
         header = _Header(data, offset + 4, size)
         offset = header.end + 4  # the reference does not check the header CRC: neither do we
         while True:  # extended headers

@@ -186,6 +186,7 @@ class CabFormat:
             folders.append(_Folder(first_block, blocks, method, data_reserve))
             offset += _FOLDER.size + folder_reserve
         ranges: list[list[tuple[str, int, int]]] = [[] for _ in folders]
+        broken: set[int] = set()
         # The reference reads the file entries right after the folders (it does
         # not follow the header's pointer to them), skips entries of folders
         # that do not exist, and gives up on the cabinet if an entry is cut off.
@@ -197,11 +198,13 @@ class CabFormat:
             name = raw_name.decode("utf-8" if attributes & _NAME_IS_UTF8 else "latin-1", "replace")
             # A file claiming more than its folder holds: the reference takes what
             # the stream gives from MSZIP and LZX folders (range_members cuts it
-            # there), and loses the file in stored and Quantum ones.
+            # there), and in stored and Quantum ones loses it and every later
+            # file of the folder.
             kind = folders[folder].method & 0x0F
             if kind in (_STORED, _QUANTUM) and folder_offset + size > folders[folder].size(data):
-                continue
-            ranges[folder].append((name, folder_offset, size))
+                broken.add(folder)
+            if folder not in broken:
+                ranges[folder].append((name, folder_offset, size))
         for folder_entry, folder_ranges in zip(folders, ranges, strict=True):
             if folder_ranges:
                 yield from range_members(folder_entry.stream(data), folder_ranges, extraction)
