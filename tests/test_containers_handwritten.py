@@ -659,6 +659,8 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         "repaired.cab": patched(folders_cab, 0x165, b"\xab"),
         # An MSZIP block's uncompressed size (at 0x18f) understated: the stream decides.
         "understated.cab": patched(folders_cab, 0x190, b"\x0e"),
+        # A block declaring no uncompressed data (at 0x154) ends the folder.
+        "zero-block.cab": patched(folders_cab, 0x154, b"\0\0"),
         # The last block of a folder without the final-block bit (in its first byte).
         "not-final.cab": cab_file(
             [("z", zeros), ("clam.exe", exe)],

@@ -85,10 +85,14 @@ class _Folder:
         return self.total
 
     def block_data(self, data: Buffer) -> Iterator[tuple[Buffer, int]]:
-        """Each data block's stored bytes and its uncompressed size."""
+        """Each data block's stored bytes and its uncompressed size, up to a block
+        declaring no uncompressed data (one continued in the next cabinet of a set:
+        the reference's folder ends there)."""
         offset = self.first_block
         for _ in range(self.blocks):
             _checksum, stored, uncompressed = _unpack(_DATA, data, offset)
+            if not uncompressed:
+                return
             offset += _DATA.size + self.data_reserve
             if offset + stored > len(data):
                 raise ContainerError("CAB: data block runs past the end of the cabinet")
