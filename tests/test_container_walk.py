@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import zlib
 from collections.abc import Iterator
@@ -31,7 +32,8 @@ from clamkit.containers.base import (
     Extraction,
     Member,
 )
-from clamkit.engine import ScanOptions, matching, scanner
+from clamkit.database.loader import load_database
+from clamkit.engine import ScanOptions, compile_engine, matching, scanner
 from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
 
@@ -303,3 +305,17 @@ def test_budget_seen_by_formats(register: object) -> None:
     scan_names(top, max_filesize=1000, max_scansize=500 + len(top))
     # MaxScanSize counts the top-level object, then each member.
     assert budgets == [500, 200]
+
+
+def test_objects_of_five_bytes_or_fewer_are_not_scanned(tmp_path: Path) -> None:
+    hashes = "".join(
+        f"{hashlib.sha256(data).hexdigest()}:{len(data)}:Tiny.{len(data)}\n"
+        for data in (b"hello", b"hello!")
+    )
+    (tmp_path / "tiny.hdb").write_text(hashes)
+    engine = compile_engine(load_database([tmp_path / "tiny.hdb"]))
+    options = ScanOptions(allmatch=True)
+    assert engine.scan_bytes(b"hello", options).names == ()
+    assert engine.scan_bytes(b"hello!", options).names == ("Tiny.6.UNOFFICIAL",)
+    archive = zip_bytes([("five", b"hello"), ("six", b"hello!")])
+    assert engine.scan_bytes(archive, options).names == ("Tiny.6.UNOFFICIAL",)

@@ -85,9 +85,9 @@ __all__ = [
     "scan_fileobj",
 ]
 
-# Members this small do not count toward MaxFiles (the reference does not
-# scan objects of 5 bytes or fewer, nor count them).
-TINY_MEMBER = 5
+# Objects this small, top-level or members, are neither scanned nor counted
+# toward MaxFiles, as on the reference.
+TINY_OBJECT = 5
 
 # How many leading bytes file type detection looks at.
 TYPE_DETECTION_BYTES = 4096
@@ -126,7 +126,7 @@ class _Walk:
         self.names: list[str] = []
         self.heuristics: list[str] = []
         # Toward MaxFiles: the top-level object, then every member bigger
-        # than TINY_MEMBER bytes, as the reference counts them.
+        # than TINY_OBJECT bytes, as the reference counts them.
         self.files = 1
         # Toward MaxScanSize: the top-level object and every member, as the
         # reference counts them.
@@ -197,6 +197,8 @@ class _Walk:
 
     def scan(self, data: Buffer, containers: tuple[FileType, ...], depth: int) -> None:
         """Match ``data`` as one layer, then walk whatever containers it is."""
+        if len(data) <= TINY_OBJECT:
+            return  # the reference neither scans nor counts such scraps
         file_type = detect_file_type(bytes(data[:TYPE_DETECTION_BYTES]), len(data))
         verdict = scan_layer(self.engine, Layer(data, file_type, containers), self.options)
         self.bytes_scanned += verdict.bytes_scanned
@@ -252,7 +254,7 @@ class _Walk:
         if declared is not None and declared > self._scan_size_left():
             self.exceeded(EXCEEDED_MAX_SCAN_SIZE, stop=True)
         cut_by_scan_size = member.truncated and len(member.data) >= self._scan_size_left()
-        if len(member.data) > TINY_MEMBER:
+        if len(member.data) > TINY_OBJECT:
             self.files += 1
         self.counted += len(member.data)
         if member.truncated and not cut_by_scan_size:
