@@ -19,9 +19,13 @@ go to zlib with the previous 32 KB as preset dictionary, each capped at the
 32 KB a block may hold; LZX and Quantum folders are one stream each,
 cut into 32 KB frames (Quantum with a 0xFF trailer after each block, on
 which it realigns).  Files that continue from or into another cabinet of
-a set are skipped: their data is not all here.  The header's pointer to
-the file entries is not followed: like the reference, they are read right
-after the folder entries.
+a set are skipped: their data is not all here.  The reference's other
+habits, measured on altered cabinets, are kept: file entries are read
+right after the folder entries (the header's pointer to them is not
+followed), a block declaring no uncompressed data ends its folder, a file
+is what its folder's stream holds of it (in stored and Quantum folders, a
+file claiming more is lost with the files after it), and MaxFileSize is
+weighed against what is extracted, not against what an entry claims.
 """
 
 from __future__ import annotations
