@@ -639,6 +639,7 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
     mszip_cab = cab_file([("clam.exe", exe)], 1, mszip_blocks(exe))
     stored_cab = cab_file([("clam.exe", exe)], 0, stored_blocks(exe))
     stored_arj = arj_archive((b"clam.exe", 0, exe, len(exe), 0))
+    lh5_level2 = lha_member(b"clam.exe", b"-lh5-", lzh_literals(exe, 4), len(exe), 2) + b"\0"
     level0 = lha_member(b"clam.exe", b"-lh5-", lzh_literals(exe, 4), len(exe), 0)
     return {
         "stored.arj": arj_archive((b"clam.exe", 0, exe, len(exe), 0)),
@@ -791,6 +792,8 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
             + b"\0"
             for level in (0, 1, 2)
         },
+        # A compressed size past the end of the file (level 2, at 7): decoded as far as it goes.
+        "long-size.lzh": patched(lh5_level2, 8, b"\x12"),
         "badsum.lzh": level0[:1] + bytes([level0[1] ^ 0xFF]) + level0[2:] + b"\0",
     }
 

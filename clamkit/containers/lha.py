@@ -93,7 +93,7 @@ def _entries(data: bytes) -> Iterator[tuple[str, bytes, int, int, int]]:
             name = b""
         else:
             raise ContainerError(f"LHA: header level {level} is not supported")
-        if compressed < 0 or start + compressed > len(data):
+        if compressed < 0 or start > len(data):
             raise ContainerError("LHA: member data cut off")
         yield _name(extended, name), method, start, compressed, original
         offset = start + compressed
@@ -117,7 +117,9 @@ class LhaFormat:
             else:
                 method_name = method.decode("latin-1")
                 raise ContainerError(f"LHA: {name}: method {method_name} is not supported")
-            decode = partial(decoder, content, start, start + compressed)
+            # Data said to run past the end of the file is read as far as it goes,
+            # as the reference does.
+            decode = partial(decoder, content, start, min(start + compressed, len(content)))
             yield decoded_member(name, original, extraction, decode)
 
 
