@@ -1,0 +1,89 @@
+"""The fuzz targets in CI: seeds and past crashes always, atheris for a few seconds when installed.
+
+Crashes found and not yet fixed by the owning module's engineer live in
+``crashes/KIND-NAME/`` and are strict xfails here: once fixed the test
+flips to XPASS (a failure), and the file moves to ``regressions/``, which
+are seeds every run replays.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fuzz import targets
+
+HERE = Path(__file__).resolve().parent
+CRASHES = HERE / "crashes"
+# Seconds per atheris run in CI; `-max_total_time=N` by hand for longer runs.
+CI_SECONDS = 5
+# Reported to the lead with the files in crashes/ as reproducers: the case,
+# the owner's module and the exception that escapes it.
+OPEN_CRASHES = {
+    "container-mail": ("clamkit/containers/transfer.py", "binascii.Error"),
+    "container-7z": ("clamkit/containers/sevenzip.py", "_lzma.LZMAError"),
+    "signature-yar": ("clamkit/signatures/yara.py", "UnicodeDecodeError"),
+}
+
+CASES = [("protocol", "")]
+CASES += [("container", name) for name in targets.container_names()]
+CASES += [("signature", name) for name in targets.signature_names()]
+
+
+@pytest.mark.parametrize(("kind", "name"), CASES, ids=[f"{k}-{n}".strip("-") for k, n in CASES])
+def test_seeds_and_regressions_run_cleanly(kind: str, name: str) -> None:
+    run = targets.target(kind, name)
+    count = 0
+    for seed in targets.seeds(kind, name):
+        run(seed)
+        run(seed[: len(seed) // 2])
+        count += 1
+    assert kind == "container" or count > 0
+
+
+def _crash_cases() -> list:
+    cases = []
+    for directory in sorted(CRASHES.iterdir()) if CRASHES.is_dir() else []:
+        for path in sorted(directory.iterdir()):
+            owner, error = OPEN_CRASHES.get(directory.name, ("unassigned", "?"))
+            reason = f"open crash: {error} escapes {owner}"
+            mark = pytest.mark.xfail(strict=True, reason=reason)
+            cases.append(pytest.param(directory.name, path, marks=mark, id=path.name))
+    return cases
+
+
+@pytest.mark.parametrize(("case", "path"), _crash_cases())
+def test_open_crash_is_fixed(case: str, path: Path) -> None:
+    kind, _, name = case.partition("-")
+    targets.target(kind, name)(path.read_bytes())
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("atheris") is None,
+    reason="atheris not installed (pip install atheris): coverage-guided fuzzing skipped",
+)
+@pytest.mark.parametrize("kind", ["protocol", "container", "signature"])
+def test_atheris_finds_nothing_new(kind: str, tmp_path: Path) -> None:
+    command = [sys.executable, str(HERE / f"fuzz_{kind}.py")]
+    if kind != "protocol":
+        command.append("all")
+    command += [f"-max_total_time={CI_SECONDS}", f"-artifact_prefix={tmp_path}/", "-timeout=20"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=CI_SECONDS + 120)
+    if result.returncode != 0 and _is_open_crash(result.stdout + result.stderr):
+        pytest.xfail("atheris met a crash already reported (see OPEN_CRASHES)")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Done" in result.stderr
+
+
+def _is_open_crash(output: str) -> bool:
+    """Whether the traceback libFuzzer printed ends in one of the reported crashes."""
+    traceback = output[output.rfind("Traceback (most recent call last)") :]
+    frames = [line for line in traceback.splitlines() if 'File "' in line and "clamkit/" in line]
+    return any(
+        frames and owner in frames[-1] and error.rpartition(".")[2] in traceback
+        for owner, error in OPEN_CRASHES.values()
+    )
