@@ -89,10 +89,12 @@ def _directory(data: Buffer) -> list[tuple[str, int, int, int]]:
     chunk_count = _u32(data, directory_at + 0x2C)
     if chunk_size <= _LISTING_HEADER:
         raise ContainerError(f"CHM: directory chunk size {chunk_size} is too small")
-    first_listing, last_listing = struct.unpack_from("<ii", data, directory_at + 0x20)
+    index_root, first_listing, last_listing = struct.unpack_from("<iii", data, directory_at + 0x1C)
+    # The reference gives up on chunk numbers out of order or range.
     if not 0 <= first_listing <= last_listing <= chunk_count:
-        # The reference gives up on listing-chunk numbers out of order or range.
         raise ContainerError("CHM: first and last listing chunks out of range")
+    if not -1 <= index_root < chunk_count:
+        raise ContainerError("CHM: index root chunk out of range")
     entries = []
     first_chunk = directory_at + header_length
     for number in range(chunk_count):
