@@ -27,6 +27,8 @@ OPEN_CRASHES = {
     "container-mail": ("clamkit/containers/transfer.py", "binascii.Error"),
     "container-7z": ("clamkit/containers/sevenzip.py", "_lzma.LZMAError"),
     "signature-yar": ("clamkit/signatures/yara.py", "UnicodeDecodeError"),
+    # The loader decodes with surrogateescape: a non-UTF-8 byte in an .ldb line.
+    "signature-ldb": ("clamkit/signatures/logical.py", "UnicodeEncodeError"),
 }
 
 CASES = [("protocol", "")]
