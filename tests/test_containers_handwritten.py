@@ -750,6 +750,7 @@ def generated_files(exe: bytes) -> dict[str, bytes]:
         # Listing chunks (ITSP at 0x78): first <= last <= number of chunks.
         "last-listing.chm": patched(corpus_file("clam.chm"), 0x9C, b"\x01"),
         "last-listing-past.chm": patched(corpus_file("clam.chm"), 0x9C, b"\x02"),
+        "directory-header-length.chm": patched(corpus_file("clam.chm"), 0x80, b"\0\x20"),
         "index-root.chm": patched(corpus_file("clam.chm"), 0x94, struct.pack("<i", -2)),
         # The file size in header section 0 (at 0x60) must reach the content (0x10cc).
         "size-short.chm": patched(corpus_file("clam.chm"), 0x68, struct.pack("<Q", 0x10CB)),

@@ -48,6 +48,7 @@ _CONTENT = _STORAGE + "content"
 _CONTROL = _STORAGE + "controldata"
 _RESET_TABLE = _STORAGE + "transform/{7fc28940-9d31-11d0-9b27-00a0c91e9c7c}/instancedata/resettable"
 _LISTING_HEADER = 0x14
+_DIRECTORY_HEADER = 0x54
 _HEADER_SECTION_SIZE = 0x18
 _RESET_TABLE_HEADER = 0x28
 # {7C01FD10-7BAA-11D0-9E0C-00A0C922E6EC} and {7C01FD11-...}, as stored.
@@ -84,7 +85,6 @@ def _directory(data: Buffer) -> list[tuple[str, int, int, int]]:
     directory_at = _u64(data, 0x48)
     if bytes(data[directory_at : directory_at + 4]) != b"ITSP":
         raise ContainerError("CHM: directory header not found")
-    header_length = _u32(data, directory_at + 8)
     chunk_size = _u32(data, directory_at + 0x10)
     chunk_count = _u32(data, directory_at + 0x2C)
     if chunk_size <= _LISTING_HEADER:
@@ -96,7 +96,9 @@ def _directory(data: Buffer) -> list[tuple[str, int, int, int]]:
     if not -1 <= index_root < chunk_count:
         raise ContainerError("CHM: index root chunk out of range")
     entries = []
-    first_chunk = directory_at + header_length
+    # The chunks follow the 0x54-byte directory header; like the reference, we
+    # do not take the header's own length field for it.
+    first_chunk = directory_at + _DIRECTORY_HEADER
     for number in range(chunk_count):
         start = first_chunk + number * chunk_size
         if start + chunk_size > len(data):
