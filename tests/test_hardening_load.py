@@ -8,6 +8,7 @@ Timeouts and the listen backlog are compared with the reference's.
 
 from __future__ import annotations
 
+import resource
 import shutil
 import statistics
 import subprocess
@@ -212,3 +213,18 @@ def test_max_connection_queue_length_is_the_listen_backlog(tmp_path: Path) -> No
         assert ask(daemon.unix_path, b"zPING\0") == b"PONG\0"
     # State, Recv-Q, Send-Q: for a listening socket Send-Q is the backlog.
     assert listing[2] == "7"
+
+
+def test_daemon_lifts_its_descriptor_soft_limit(tmp_path: Path) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard <= 1024:
+        pytest.skip(f"hard descriptor limit {hard}: nothing to lift a soft limit to")
+    # The daemon inherits a soft limit of 1024 from this process.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    try:
+        with clamkit_daemon(tmp_path) as daemon:
+            limits = Path(f"/proc/{daemon.pid}/limits").read_text()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    line = next(line for line in limits.splitlines() if line.startswith("Max open files"))
+    assert line.split()[3:5] == [str(hard), str(hard)]
