@@ -75,7 +75,8 @@ def _fuzz(kind: str, seconds: int) -> dict:
     """One atheris harness over all its formats; executions and what it stopped on."""
     command = [sys.executable, str(FUZZ / f"fuzz_{kind}.py")]
     if kind != "protocol":
-        command.append("all")
+        # Past the crashes already reported, so the run looks for new ones.
+        command += ["all", "--past-open-crashes"]
     artifacts = Path(tempfile.mkdtemp(prefix="clamkit-fuzz-"))
     command += [f"-max_total_time={seconds}", f"-artifact_prefix={artifacts}/"]
     result = subprocess.run(command, capture_output=True, text=True, errors="replace")
@@ -99,6 +100,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30, help="length of the load phases")
     parser.add_argument("--fuzz-seconds", type=int, default=120, help="per atheris harness")
     parser.add_argument("--stream-size", type=int, default=16 << 20, help="StreamMaxLength")
+    parser.add_argument("--only", default="", help="run the scenarios whose name has this")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     size = args.stream_size
@@ -128,8 +130,10 @@ def main() -> None:
         (f"fuzz {kind}", lambda kind=kind: _fuzz(kind, args.fuzz_seconds))
         for kind in ("protocol", "container", "signature")
     ]
-    figures = {}
+    figures = json.loads(args.output.read_text()) if args.only and args.output.exists() else {}
     for name, run in plan:
+        if args.only not in name:
+            continue
         started = time.monotonic()
         figures[name] = run()
         figures[name]["wall_seconds"] = round(time.monotonic() - started, 1)
