@@ -29,12 +29,15 @@ STREAM_MAX = 4096
 # Crashes reported to the lead and not fixed yet (reproducers in crashes/):
 # case -> (the module or package the exception escapes from, the exception's type).
 OPEN_CRASHES = {
-    "container-mail": ("clamkit/containers/transfer.py", "binascii.Error"),
-    "container-7z": ("clamkit/containers/sevenzip.py", "_lzma.LZMAError"),
-    "signature-yar": ("clamkit/signatures/yara.py", "UnicodeDecodeError"),
+    "container-mail": (("clamkit/containers/transfer.py", "binascii.Error"),),
+    "container-7z": (("clamkit/containers/sevenzip.py", "_lzma.LZMAError"),),
+    "signature-yar": (
+        ("clamkit/signatures/yara.py", "UnicodeDecodeError"),
+        ("clamkit/signatures/yara.py", "clamkit.signatures.yara._Unsupported"),
+    ),
     # The loader decodes with surrogateescape: a non-UTF-8 byte in an .ldb line
     # fails where a parser encodes the text (logical.py, pcre.py, ...).
-    "signature-ldb": ("clamkit/signatures/", "UnicodeEncodeError"),
+    "signature-ldb": (("clamkit/signatures/", "UnicodeEncodeError"),),
 }
 # The harnesses' own option (not libFuzzer's): go on past the open crashes,
 # so that a long run looks for new ones.
@@ -51,7 +54,9 @@ def is_open_crash(error: BaseException) -> bool:
     ours = [name for name in frames if "clamkit/" in name]
     kind = f"{type(error).__module__}.{type(error).__qualname__}".removeprefix("builtins.")
     return bool(ours) and any(
-        owner in ours[-1] and kind == error_type for owner, error_type in OPEN_CRASHES.values()
+        owner in ours[-1] and kind == error_type
+        for crashes in OPEN_CRASHES.values()
+        for owner, error_type in crashes
     )
 
 

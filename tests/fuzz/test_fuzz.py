@@ -42,8 +42,8 @@ def _crash_cases() -> list:
     cases = []
     for directory in sorted(CRASHES.iterdir()) if CRASHES.is_dir() else []:
         for path in sorted(directory.iterdir()):
-            owner, error = targets.OPEN_CRASHES.get(directory.name, ("unassigned", "?"))
-            reason = f"open crash: {error} escapes {owner}"
+            crashes = targets.OPEN_CRASHES.get(directory.name, (("unassigned", "?"),))
+            reason = "open crash: " + "; ".join(f"{e} escapes {o}" for o, e in crashes)
             mark = pytest.mark.xfail(strict=True, reason=reason)
             cases.append(pytest.param(directory.name, path, marks=mark, id=path.name))
     return cases
