@@ -163,7 +163,7 @@ def test_quick_start_has_exactly_two_one_line_commands() -> None:
     assert len(commands) == 2
     assert all("\n" not in command for command in commands)
     assert all(command.startswith("{ python3 -m venv .venv ||") for command in commands)
-    assert "clamscan" in commands[0] and "pytest" in commands[1]
+    assert "clamd --foreground" in commands[0] and "pytest" in commands[1]
 
 
 def test_ci_runs_the_readme_test_command() -> None:
