@@ -20,6 +20,7 @@ the reference skips them.  An encrypted block, or encrypted headers, give
 from __future__ import annotations
 
 import io
+import lzma
 import queue
 import threading
 import time
@@ -63,6 +64,7 @@ _POLL_SECONDS = 0.05
 # header parser trips over (it reads fields it has not validated).
 _LIBRARY_FAILURES = (
     py7zr.exceptions.ArchiveError,
+    lzma.LZMAError,
     ValueError,
     EOFError,
     LookupError,

@@ -71,7 +71,11 @@ def decode_uuencoded_lines(lines: list[bytes]) -> bytes:
             break
         needed = (count + 2) // 3 * 4
         body = line[1 : 1 + needed].translate(_UU_FOLD).ljust(needed, b" ")
-        out += binascii.a2b_uu(bytes([32 + count]) + body)
+        try:
+            out += binascii.a2b_uu(bytes([32 + count]) + body)
+        except binascii.Error:
+            # A line that is not uuencoding after all ends the data.
+            break
     return bytes(out)
 
 

@@ -29,8 +29,6 @@ STREAM_MAX = 4096
 # Crashes reported to the lead and not fixed yet (reproducers in crashes/):
 # case -> (the module or package the exception escapes from, the exception's type).
 OPEN_CRASHES = {
-    "container-mail": (("clamkit/containers/transfer.py", "binascii.Error"),),
-    "container-7z": (("clamkit/containers/sevenzip.py", "_lzma.LZMAError"),),
     "signature-yar": (
         ("clamkit/signatures/yara.py", "UnicodeDecodeError"),
         ("clamkit/signatures/yara.py", "clamkit.signatures.yara._Unsupported"),
