@@ -133,11 +133,12 @@ def translate_pcre(source: str, flags: str = "") -> tuple[bytes | None, int]:
 
 def _to_bytes(source: str) -> bytes:
     # ClamAV compiles the raw bytes of the database line; a line read as
-    # latin-1 maps back exactly, anything wider was UTF-8 on disk.
+    # latin-1 maps back exactly, anything wider was UTF-8 on disk, and bytes
+    # that were not UTF-8 arrive as surrogate escapes.
     try:
         return source.encode("latin-1")
     except UnicodeEncodeError:
-        return source.encode("utf-8")
+        return source.encode("utf-8", "surrogateescape")
 
 
 _SPACE = frozenset(b" \t\n\v\f\r")

@@ -33,9 +33,6 @@ OPEN_CRASHES = {
         ("clamkit/signatures/yara.py", "UnicodeDecodeError"),
         ("clamkit/signatures/yara.py", "clamkit.signatures.yara._Unsupported"),
     ),
-    # The loader decodes with surrogateescape: a non-UTF-8 byte in an .ldb line
-    # fails where a parser encodes the text (logical.py, pcre.py, ...).
-    "signature-ldb": (("clamkit/signatures/", "UnicodeEncodeError"),),
 }
 # The harnesses' own option (not libFuzzer's): go on past the open crashes,
 # so that a long run looks for new ones.
