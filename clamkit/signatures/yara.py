@@ -185,7 +185,7 @@ def parse_yara_rules(
             raise SignatureError(f"YARA syntax error: expected 'rule', got {token.text!r}")
         name = reader.peek().text.decode(errors="replace") if reader.peek() else ""
         try:
-            rule = _rule(reader, name_suffix)
+            rule = _rule_checked(reader, name_suffix)
         except SignatureError as exc:
             # The reference drops a rule it cannot parse and loads the others,
             # but none of the later ones ever matches.
@@ -199,6 +199,21 @@ def parse_yara_rules(
             rule = SkippedSignature(f"YARA rule {name}: {why}", f"YARA {why}")
         results.append(rule)
     return results
+
+
+def _rule_checked(
+    reader: _Reader, suffix: str
+) -> LogicalSignature | SkippedSignature | YaraDropped:
+    """``_rule``, with text that is not UTF-8 a syntax error and features beyond the
+    subset met outside the rule's own check (in a hex string) a skipped rule."""
+    name = reader.peek().text.decode(errors="replace") if reader.peek() else ""
+    try:
+        return _rule(reader, suffix)
+    except UnicodeDecodeError as exc:
+        raise SignatureError(f"YARA syntax error: text that is not UTF-8 ({exc.reason})") from exc
+    except _Unsupported as exc:
+        _skip_to_next_rule(reader)
+        return SkippedSignature(f"YARA rule {name}: {exc}", f"YARA {exc}")
 
 
 def _skip_to_next_rule(reader: _Reader) -> None:

@@ -28,12 +28,7 @@ MEMBER_BUDGET = 1 << 20
 STREAM_MAX = 4096
 # Crashes reported to the lead and not fixed yet (reproducers in crashes/):
 # case -> (the module or package the exception escapes from, the exception's type).
-OPEN_CRASHES = {
-    "signature-yar": (
-        ("clamkit/signatures/yara.py", "UnicodeDecodeError"),
-        ("clamkit/signatures/yara.py", "clamkit.signatures.yara._Unsupported"),
-    ),
-}
+OPEN_CRASHES: dict[str, tuple[tuple[str, str], ...]] = {}
 # The harnesses' own option (not libFuzzer's): go on past the open crashes,
 # so that a long run looks for new ones.
 PAST_OPEN_CRASHES = "--past-open-crashes"
