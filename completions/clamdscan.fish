@@ -3,7 +3,7 @@
 
 complete -c clamdscan -s h -l help -d 'Show this help'
 complete -c clamdscan -s V -l version -d 'Print the daemon\'s version (this client\'s if none answers)'
-complete -c clamdscan -s v -l verbose -d 'Be verbose (the reference prints nothing more; neither do we)'
+complete -c clamdscan -s v -l verbose -d 'Be verbose (accepted as ClamAV 1.4\'s clamdscan accepts it: it adds no output)'
 complete -c clamdscan -l quiet -d 'Be quiet, only output error messages'
 complete -c clamdscan -l stdout -d 'Write error and warning messages to stdout'
 complete -c clamdscan -s l -l log -r -F -d 'Append the scan report to FILE'
