@@ -13,6 +13,7 @@ reference in one call.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import struct
 import subprocess
@@ -25,26 +26,32 @@ from test_executables import elf64
 from clamkit.database.loader import load_database
 from clamkit.engine import ScanOptions, compile_engine
 
-# Found on the reference while probing: headers beyond pebuild's table.
-EXTRA_PE_HEADERS = {
-    "virtual address not aligned": build_pe(
-        sections=((0x1010, 0x1000, 0x200, 0x200),), entry=0x1010
-    ),
-    "raw offset plus size overflows": build_pe(
-        sections=((0x1000, 0x1000, 0x200, 0x200), (0x2000, 0x1000, 0xF0000000, 0x20000000))
-    ),
-    "second section's raw data past the end": build_pe(
-        sections=((0x1000, 0x1000, 0x200, 0x200), (0x2000, 0x1000, 0x3000, 0x200))
-    ),
-    "gap between sections": build_pe(
-        sections=((0x1000, 0x1000, 0x200, 0x200), (0x90909000, 0x1000, 0x400, 0x200))
-    ),
-    "virtual size 0x7fffd000": build_pe(sections=((0x1000, 0x7FFFD000, 0x200, 0x200),)),
-    "virtual size 0x80000000": build_pe(sections=((0x1000, 0x80000000, 0x200, 0x200),)),
-    "second virtual size 0x90000000": build_pe(
-        sections=((0x1000, 0x1000, 0x200, 0x200), (0x2000, 0x90000000, 0x400, 0x200))
-    ),
-}
+
+@functools.cache
+def extra_pe_headers() -> dict[str, bytes]:
+    """Headers beyond pebuild's table, found on the reference while probing.
+
+    Built on first use: some images are gigabytes long, which collection must not pay.
+    """
+    return {
+        "virtual address not aligned": build_pe(
+            sections=((0x1010, 0x1000, 0x200, 0x200),), entry=0x1010
+        ),
+        "raw offset plus size overflows": build_pe(
+            sections=((0x1000, 0x1000, 0x200, 0x200), (0x2000, 0x1000, 0xF0000000, 0x20000000))
+        ),
+        "second section's raw data past the end": build_pe(
+            sections=((0x1000, 0x1000, 0x200, 0x200), (0x2000, 0x1000, 0x3000, 0x200))
+        ),
+        "gap between sections": build_pe(
+            sections=((0x1000, 0x1000, 0x200, 0x200), (0x90909000, 0x1000, 0x400, 0x200))
+        ),
+        "virtual size 0x7fffd000": build_pe(sections=((0x1000, 0x7FFFD000, 0x200, 0x200),)),
+        "virtual size 0x80000000": build_pe(sections=((0x1000, 0x80000000, 0x200, 0x200),)),
+        "second virtual size 0x90000000": build_pe(
+            sections=((0x1000, 0x1000, 0x200, 0x200), (0x2000, 0x90000000, 0x400, 0x200))
+        ),
+    }
 
 
 def _scan_both(
@@ -72,7 +79,7 @@ def _scan_both(
 
 def _pe_headers(directory: Path) -> dict[str, bytes]:
     directory.mkdir()
-    images = {name: image for name, image, _ in PE_HEADERS} | EXTRA_PE_HEADERS
+    images = {name: image for name, image, _ in PE_HEADERS} | extra_pe_headers()
     files = {}
     for number, image in enumerate(images.values()):
         files[f"pe{number:02d}.exe"] = image
