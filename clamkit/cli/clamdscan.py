@@ -8,10 +8,11 @@ exists) and driven through ``clamkit.client``: in path mode every argument is
 one CONTSCAN/MULTISCAN/ALLMATCHSCAN of its absolute path; in stream and
 descriptor mode the files are walked here and all go through one pipelined
 IDSESSION.  Every reply passes through ``_Scan.on_reply``, which counts,
-prints and applies --remove/--move/--copy.  ``_Printer`` alone decides where a
-line goes (stdout, stderr, the log, nowhere) as the reference does; on a
-terminal it hands lines to ``clamkit.cli.clamdscan_output`` (rich colours, a
-live progress line), imported only then so ``--ping`` starts fast.
+prints and applies --remove/--move/--copy (``clamkit.cli.quarantine``).
+``_Printer`` alone decides where a line goes (stdout, stderr, the log,
+nowhere) as the reference does; on a terminal it hands lines to
+``clamkit.cli.clamdscan_output`` (rich colours, a live progress line),
+imported only then so ``--ping`` starts fast.
 
 One intended difference from the reference: with no path and standard
 input a pipe or a regular file, standard input is scanned as for ``-``.
@@ -37,6 +38,8 @@ import typer
 from clamkit import __version__
 from clamkit.cli.getopt import option_specs, run_command
 from clamkit.cli.output import SUMMARY_TITLE, Timing, timing_lines
+from clamkit.cli.quarantine import Action as _Action
+from clamkit.cli.quarantine import SetupError as _SetupError
 from clamkit.client.connection import (
     Address,
     ConnectError,
@@ -72,8 +75,6 @@ _ULONG = 2**64
 STDIN_NOT_ALONE = 'Scanning from standard input requires "-" to be the only file argument'
 # What the reference writes to stdout and the log when a log file is given.
 LOG_SEPARATOR = "-" * 38
-# How many copies of one name --move/--copy try (name, name.001, ...).
-MAX_QUARANTINE_SUFFIX = 999
 
 _BANNER = f"""
                       clamkit: Daemon Client {__version__}
@@ -465,121 +466,6 @@ def _summary(infected: int, errors: int, started: float, clock: float) -> list[s
     if errors:
         lines.append(f"Total errors: {errors}")
     return lines + timing_lines(Timing(started, time.time(), time.perf_counter() - clock))
-
-
-# ---------------------------------------------------------------------------
-# --remove, --move, --copy
-
-
-class _SetupError(Exception):
-    """The quarantine directory is unusable; ``str()`` is the reference's line,
-    an ``ERROR:`` message if ``error``, else a plain line on stdout."""
-
-    def __init__(self, message: str, *, error: bool = False) -> None:
-        super().__init__(message)
-        self.error = error
-
-
-@dataclass(frozen=True)
-class _Action:
-    """What happens to an infected file: nothing, removal, or a move or copy
-    into a directory opened once (by descriptor, so a directory swapped for
-    a link later cannot redirect it) where nothing is ever overwritten."""
-
-    printer: _Printer
-    remove: bool = False
-    directory: str | None = None
-    directory_fd: int | None = None
-    keep_original: bool = False
-
-    @classmethod
-    def create(
-        cls, remove: bool, move: str | None, copy: str | None, printer: _Printer
-    ) -> _Action | None:
-        target = move if move is not None else copy
-        if target is None:
-            return cls(printer, remove=True) if remove else None
-        try:
-            real = os.path.realpath(target, strict=True)
-        except (OSError, ValueError):
-            raise _SetupError(f"action_setup: Failed to get realpath of {target}") from None
-        try:
-            fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
-            raise _SetupError(f"'{real}' doesn't exist or is not a directory", error=True) from None
-        return cls(printer, directory=real, directory_fd=fd, keep_original=move is None)
-
-    def apply(self, path: str) -> bool:
-        """Act on ``path``; False (after an error line) when it could not be done."""
-        if self.directory is None:
-            try:
-                os.unlink(path)
-            except OSError:
-                self.printer.error(f"Can't remove file '{path}'")
-                return False
-            self.printer.note(f"{path}: Removed.")
-            return True
-        verb = "copy" if self.keep_original else "move"
-        try:
-            name = self._place(path)
-        except OSError:
-            self.printer.error(f"Can't {verb} file '{path}'")
-            return False
-        destination = f"{self.directory.rstrip('/')}/{name}"
-        if not self.keep_original:
-            try:
-                os.unlink(path)
-            except OSError as error:
-                self.printer.error(f"Can't unlink '{path}' after copy: {error.strerror}")
-                return False
-        done = "copied" if self.keep_original else "moved"
-        self.printer.note(f"{path}: {done} to '{destination}'")
-        return True
-
-    def _place(self, path: str) -> str:
-        """Put a link or copy of ``path`` under a free name in the directory; return the name."""
-        base = os.path.basename(path)
-        source = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        try:
-            for number in range(MAX_QUARANTINE_SUFFIX + 1):
-                name = f"{base}.{number:03d}" if number else base
-                try:
-                    if self.keep_original or not self._link(path, name):
-                        self._copy(source, name)
-                    return name
-                except FileExistsError:
-                    continue
-            raise FileExistsError(path)
-        finally:
-            os.close(source)
-
-    def _link(self, path: str, name: str) -> bool:
-        """A hard link under ``name`` (a move within one file system); False across them."""
-        try:
-            os.link(path, name, dst_dir_fd=self.directory_fd, follow_symlinks=False)
-        except OSError as error:
-            if isinstance(error, FileExistsError) or error.errno not in _CROSS_DEVICE:
-                raise
-            return False
-        return True
-
-    def _copy(self, source: int, name: str) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-        target = os.open(name, flags, 0o600, dir_fd=self.directory_fd)
-        try:
-            os.lseek(source, 0, os.SEEK_SET)
-            while data := os.read(source, 1 << 16):
-                os.write(target, data)
-        except BaseException:
-            os.unlink(name, dir_fd=self.directory_fd)
-            raise
-        finally:
-            os.close(target)
-
-
-# Errors of link() that mean "copy instead": another file system, or one
-# without hard links.
-_CROSS_DEVICE = frozenset({18, 1})  # EXDEV, EPERM
 
 
 # ---------------------------------------------------------------------------
