@@ -44,6 +44,9 @@ class OptionSpec:
     takes_value: bool
     metavar: str
     help: str
+    # For a switch that is on by default: the typer option that turns it off
+    # (``--no-scan-pe`` for ``--scan-pe``), what ``--scan-pe=no`` becomes.
+    off: str | None = None
 
     @property
     def shown(self) -> str:
@@ -59,8 +62,11 @@ def option_specs(command: object) -> tuple[OptionSpec, ...]:
             continue
         long_name = next(name for name in param.opts if name.startswith("--"))
         short = next((name for name in param.opts if not name.startswith("--")), None)
+        off = param.secondary_opts[0] if param.is_flag and param.secondary_opts else None
         specs.append(
-            OptionSpec(long_name, short, not param.is_flag, param.metavar or "", param.help or "")
+            OptionSpec(
+                long_name, short, not param.is_flag, param.metavar or "", param.help or "", off
+            )
         )
     return tuple(specs)
 
@@ -116,7 +122,8 @@ def canonical_argv(argv: Sequence[str], specs: Sequence[OptionSpec], program: st
     Like GNU getopt, options may follow paths; unique prefixes of long
     options are accepted; short options may be grouped (``-ri``) and take
     their value attached (``-dFILE``) or as the next argument.  A switch
-    given as ``--switch=no`` is left out, which keeps it at its default (off).
+    given as ``--switch=no`` is left out, which keeps it at its default (off),
+    or becomes the switch's ``off`` option when it is on by default.
     """
     by_short = {spec.short: spec for spec in specs if spec.short}
     options: list[str] = []
@@ -140,6 +147,8 @@ def canonical_argv(argv: Sequence[str], specs: Sequence[OptionSpec], program: st
                 options.append(_value_token(spec, value))
             elif not equals or _switch_is_on(spec, value):
                 options.append(spec.long)
+            elif spec.off:
+                options.append(spec.off)
         elif token.startswith("-") and token != "-":
             for position in range(1, len(token)):
                 spec = by_short.get("-" + token[position])
