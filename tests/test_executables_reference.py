@@ -154,6 +154,29 @@ def test_offsets_resolve_where_the_reference_parses_the_header(
     assert ours == reference
 
 
+def test_an_rva_in_two_sections_maps_through_the_later_one(
+    reference_clamscan: str, tmp_path: Path
+) -> None:
+    # The first section's raw size reaches into the second's virtual range,
+    # where the entry point lies: each section holds a marker at its reading.
+    image = bytearray(
+        build_pe(
+            sections=((0x1000, 0x1000, 0x200, 0x1200), (0x2000, 0x1000, 0x1400, 0x200)),
+            entry=0x2010,
+        )
+    )
+    image[0x1210:0x1214] = b"AAAA"
+    image[0x1410:0x1414] = b"BBBB"
+    directory = tmp_path / "overlap"
+    directory.mkdir()
+    (directory / "overlap.exe").write_bytes(image)
+    database = tmp_path / "ep.ndb"
+    database.write_text("First:1:EP+0:41414141\nLast:1:EP+0:42424242\n")
+    reference, ours = _scan_both(reference_clamscan, database, directory)
+    assert reference == {"overlap.exe": {"Last.UNOFFICIAL"}}
+    assert ours == reference
+
+
 def _macho(*, wide: bool, command: str | None, pc: int) -> bytes:
     """A Mach-O executable: one __TEXT segment with one __text section at 0xf00."""
     text_offset, text_size, total = 0xF00, 0x100, 0x1000

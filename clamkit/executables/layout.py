@@ -41,8 +41,11 @@ class ExecutableLayout:
 
     ``overlay`` is where data past the last section's raw data starts (None
     if there is none); ``import_directory`` is the PE import table's (RVA,
-    size), None elsewhere.  ``malformed`` marks headers that the reference
-    uses for offsets but reports as Heuristics.Broken.Executable.
+    size) and ``resource_directory`` the resource table's RVA, None
+    elsewhere; RVAs below ``headers_size`` (a PE's SizeOfHeaders aligned to
+    SectionAlignment) are their own file offsets.  ``malformed`` marks headers
+    that the reference uses for offsets but reports as
+    Heuristics.Broken.Executable.
     """
 
     kind: ExecutableKind
@@ -51,6 +54,8 @@ class ExecutableLayout:
     overlay: int | None = None
     import_directory: tuple[int, int] | None = None
     malformed: bool = False
+    resource_directory: int | None = None
+    headers_size: int = 0
 
 
 class Broken(enum.Enum):

@@ -19,10 +19,10 @@ reference's, found by scanning crafted headers (``tests/pebuild.py``,
   each other in memory without gaps (unless there are more than 96 of
   them), a virtual size must stay below 2 GiB, and raw offset plus raw size
   must not overflow 32 bits;
-- the entry point RVA becomes a file offset through the section whose
-  aligned virtual range holds it within its raw size; below the aligned
-  SizeOfHeaders it is its own offset.  An entry point that maps nowhere in
-  the file is refused.
+- an RVA (the entry point's, the import and resource tables') becomes a
+  file offset through the last section whose aligned virtual range holds it
+  within its raw size; below the aligned SizeOfHeaders it is its own offset.
+  An entry point that maps nowhere in the file is refused.
 
 Refusals are ``NOT_EXECUTABLE`` (no PE header, a header or section table
 cut off by the end of the file, an overflowing raw range: the reference
@@ -42,6 +42,7 @@ too, but no scan matches it), so PE32+ files have no import text here.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
 from clamkit.executables.layout import (
     MALFORMED,
@@ -57,6 +58,7 @@ __all__ = ["import_hash_text", "parse_pe", "rva_to_offset"]
 _SECTION_ENTRY = struct.Struct("<8sIIII16x")  # name, virtual size, address, raw size, raw offset
 _PE32_PLUS = 0x20B
 _IMPORT_DIRECTORY = 1
+_RESOURCE_DIRECTORY = 2
 # More sections than this make the reference report the file as broken
 # (while still placing offsets in it).
 _MAX_SECTIONS = 96
@@ -131,17 +133,18 @@ def parse_pe(data: bytes) -> ExecutableLayout | Broken:
         malformed = malformed or section.virtual_address != virtual
         next_virtual = section.virtual_address + section.virtual_size
         sections.append(section)
-    if entry < _align_up(headers, section_alignment):
-        if entry >= size:
-            return MALFORMED
-        entry_point: int | None = entry
-    else:
-        entry_point = _section_offset(sections, entry)
-        if entry_point is None:
-            return MALFORMED
+    headers_size = _align_up(headers, section_alignment)
+    entry_point = _rva_offset(sections, headers_size, size, entry)
+    if entry_point is None:
+        return MALFORMED
     import_directory = None
     if directories > _IMPORT_DIRECTORY:
         import_directory = struct.unpack_from("<II", data, optional + fixed + 8 * _IMPORT_DIRECTORY)
+    resource_directory = None
+    if directories > _RESOURCE_DIRECTORY:
+        (resource_directory,) = struct.unpack_from(
+            "<I", data, optional + fixed + 8 * _RESOURCE_DIRECTORY
+        )
     ends = [section.raw_offset + section.raw_size for section in sections if section.raw_size]
     overlay = max(ends, default=None)
     return ExecutableLayout(
@@ -151,19 +154,27 @@ def parse_pe(data: bytes) -> ExecutableLayout | Broken:
         overlay if overlay is not None and overlay < size else None,
         import_directory,
         malformed,
+        resource_directory,
+        headers_size,
     )
 
 
-def _section_offset(sections: list[Section], rva: int) -> int | None:
-    for section in sections:
+def _rva_offset(sections: Sequence[Section], headers_size: int, size: int, rva: int) -> int | None:
+    # Below the headers an RVA is its own offset.  Otherwise the last section
+    # whose raw data holds it wins: a raw size larger than the virtual one
+    # may reach into the next section's range, and the reference then picks
+    # the later section.
+    if rva < headers_size:
+        return rva if rva < size else None
+    for section in reversed(sections):
         if section.raw_size and 0 <= rva - section.virtual_address < section.raw_size:
             return rva - section.virtual_address + section.raw_offset
     return None
 
 
-def rva_to_offset(layout: ExecutableLayout, rva: int) -> int | None:
-    """The file offset of ``rva``, or None when no section's raw data holds it."""
-    return _section_offset(list(layout.sections), rva)
+def rva_to_offset(layout: ExecutableLayout, size: int, rva: int) -> int | None:
+    """The file offset of ``rva`` in a file of ``size`` bytes, None if it maps nowhere."""
+    return _rva_offset(layout.sections, layout.headers_size, size, rva)
 
 
 def _c_string(data: bytes, offset: int | None, limit: int = 512) -> bytes | None:
@@ -179,7 +190,7 @@ def import_hash_text(data: bytes, layout: ExecutableLayout) -> bytes | None:
     if layout.import_directory is None or not layout.import_directory[0] or _is_pe32_plus(data):
         return None
     thunk_size, ordinal_flag = 4, 1 << 31
-    descriptor = rva_to_offset(layout, layout.import_directory[0])
+    descriptor = rva_to_offset(layout, len(data), layout.import_directory[0])
     parts: list[bytes] = []
     for _ in range(_MAX_IMPORT_DESCRIPTORS):
         if descriptor is None or descriptor + 20 > len(data):
@@ -187,13 +198,13 @@ def import_hash_text(data: bytes, layout: ExecutableLayout) -> bytes | None:
         lookup, _, _, name_rva, address = struct.unpack_from("<IIIII", data, descriptor)
         if not (lookup or name_rva or address):
             break
-        module = _c_string(data, rva_to_offset(layout, name_rva))
+        module = _c_string(data, rva_to_offset(layout, len(data), name_rva))
         if module is None:
             return None
         module = module.lower()
         if module.endswith(_DROPPED_EXTENSIONS):
             module = module[:-4]
-        thunk = rva_to_offset(layout, lookup or address)
+        thunk = rva_to_offset(layout, len(data), lookup or address)
         for _ in range(_MAX_IMPORTS_PER_MODULE):
             if thunk is None or thunk + thunk_size > len(data):
                 break
@@ -203,7 +214,7 @@ def import_hash_text(data: bytes, layout: ExecutableLayout) -> bytes | None:
             if value & ordinal_flag:
                 function = b"ord%d" % (value & 0xFFFF)
             else:
-                name = _c_string(data, rva_to_offset(layout, (value & 0x7FFFFFFF) + 2))
+                name = _c_string(data, rva_to_offset(layout, len(data), (value & 0x7FFFFFFF) + 2))
                 if name is None:
                     return None
                 function = name.lower()
