@@ -8,6 +8,7 @@ HTML, PDF, OLE2 and TNEF, each under its own switch.
 """
 
 from clamkit.containers import (
+    ar,
     arj,
     binhex,
     bzip2,
@@ -23,7 +24,9 @@ from clamkit.containers import (
     nsis,
     ole2,
     onenote,
+    partitions,
     pdf,
+    rawstreams,
     rtf,
     screnc,
     sevenzip,
@@ -49,10 +52,17 @@ FORMATS: tuple[Registered, ...] = (
     (gzip.FORMAT, "scan_archive"),
     (bzip2.FORMAT, "scan_archive"),
     (xz.FORMAT, "scan_archive"),
+    # Read by clamkit only: the reference has no reader for these three.
+    (rawstreams.ZSTD_FORMAT, "scan_archive"),
+    (rawstreams.LZMA_ALONE_FORMAT, "scan_archive"),
+    (ar.FORMAT, "scan_archive"),
     (tar.FORMAT, "scan_archive"),
     (cpio.FORMAT, "scan_archive"),
     (sevenzip.FORMAT, "scan_archive"),
     (iso9660.FORMAT, "scan_archive"),
+    (partitions.MBR_FORMAT, "scan_archive"),
+    (partitions.GPT_FORMAT, "scan_archive"),
+    (partitions.APM_FORMAT, "scan_archive"),
     (nsis.FORMAT, "scan_archive"),
     (embedded.PE_FORMAT, "scan_pe"),
     (embedded.SFX_FORMAT, "scan_archive"),

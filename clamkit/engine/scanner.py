@@ -14,7 +14,10 @@ Limits, as the reference applies them (observed on ClamAV 1.4):
   ``MaxRecursion`` or deeper is not scanned (``...MaxRecursion``), its
   siblings still are.  A member is one level below its container, except
   where the format says otherwise (an optional ``levels`` attribute: the
-  reference counts an embedded PE image two levels down).
+  reference counts an embedded PE image two levels down).  A format may
+  also impose its members' type (an optional ``member_type``: disk
+  partitions are ``CL_TYPE_PART_ANY``), and such members are matched as raw
+  data, never opened.
 - MaxFiles: the top-level object counts, and so does every member of more
   than 5 bytes; a member met when the count has reached the limit ends the
   scan (``...MaxFiles``).  ZIP adds its own first-pass check (see ``zip``).
@@ -195,17 +198,28 @@ class _Walk:
         if self.deadline is not None and time.monotonic() > self.deadline:
             self.exceeded(EXCEEDED_MAX_SCAN_TIME, stop=True)
 
-    def scan(self, data: Buffer, containers: tuple[FileType, ...], depth: int) -> None:
-        """Match ``data`` as one layer, then walk whatever containers it is."""
+    def scan(
+        self,
+        data: Buffer,
+        containers: tuple[FileType, ...],
+        depth: int,
+        imposed: FileType | None = None,
+    ) -> None:
+        """Match ``data`` as one layer, then walk whatever containers it is.
+
+        An ``imposed`` type (a format's ``member_type``) replaces detection,
+        and such a member is matched as raw data and not opened: the
+        reference scans a disk partition that way.
+        """
         if len(data) <= TINY_OBJECT:
             return  # the reference neither scans nor counts such scraps
-        file_type = detect_file_type(bytes(data[:TYPE_DETECTION_BYTES]), len(data))
+        file_type = imposed or detect_file_type(bytes(data[:TYPE_DETECTION_BYTES]), len(data))
         verdict = scan_layer(self.engine, Layer(data, file_type, containers), self.options)
         self.bytes_scanned += verdict.bytes_scanned
         for name in verdict.names:
             if name not in self.names:
                 self.names.append(name)
-        if self.done:
+        if self.done or imposed is not None:
             return
         inner = (*containers, file_type)
         for container, gate in registry.FORMATS:
@@ -213,12 +227,17 @@ class _Walk:
                 file_type, data
             ):
                 levels = getattr(container, "levels", 1)
-                self.walk_members(container.members(data, self), inner, depth + levels)
+                member_type = getattr(container, "member_type", None)
+                self.walk_members(container.members(data, self), inner, depth + levels, member_type)
                 if self.done:
                     return
 
     def walk_members(
-        self, items: Iterator[Member | Alert], inner: tuple[FileType, ...], depth: int
+        self,
+        items: Iterator[Member | Alert],
+        inner: tuple[FileType, ...],
+        depth: int,
+        member_type: FileType | None,
     ) -> None:
         try:
             for item in items:
@@ -227,7 +246,7 @@ class _Walk:
                     if self.alert_enabled(item.option):
                         self.heuristic(item.name)
                     continue
-                self.member(item, inner, depth)
+                self.member(item, inner, depth, member_type)
                 if self.done:
                     return
         except _CORRUPT_INPUT_ERRORS:
@@ -240,7 +259,13 @@ class _Walk:
             if close is not None:
                 close()
 
-    def member(self, member: Member, inner: tuple[FileType, ...], depth: int) -> None:
+    def member(
+        self,
+        member: Member,
+        inner: tuple[FileType, ...],
+        depth: int,
+        member_type: FileType | None,
+    ) -> None:
         options = self.options
         if options.max_recursion and depth >= options.max_recursion:
             self.exceeded(EXCEEDED_MAX_RECURSION, stop=False)
@@ -259,7 +284,7 @@ class _Walk:
         self.counted += len(member.data)
         if member.truncated and not cut_by_scan_size:
             self.exceeded(EXCEEDED_MAX_FILE_SIZE, stop=False)
-        self.scan(member.data, inner, depth)
+        self.scan(member.data, inner, depth, member_type)
         if cut_by_scan_size:
             self.exceeded(EXCEEDED_MAX_SCAN_SIZE, stop=True)
 
