@@ -168,6 +168,21 @@ OPTION_SETS: dict[str, tuple[tuple[str, ...], dict[str, object]]] = {
         {"alert_partition_intersection": True},
     ),
     "no-archives": (("--scan-archive=no",), {"scan_archive": False}),
+    **{
+        f"max-files-{n}": (
+            (f"--max-files={n}", "--alert-exceeds-max=yes"),
+            {"max_files": n, "alert_exceeds_max": True},
+        )
+        for n in (2, 3, 4)
+    },
+    "max-recursion-1": (
+        ("--max-recursion=1", "--alert-exceeds-max=yes"),
+        {"max_recursion": 1, "alert_exceeds_max": True},
+    ),
+    "max-filesize": (
+        ("--max-filesize=1000", "--alert-exceeds-max=yes"),
+        {"max_filesize": 1000, "alert_exceeds_max": True},
+    ),
 }
 
 

@@ -21,7 +21,8 @@ observed on ClamAV 1.4 with images built by hand:
   image make the whole table invalid (nothing is extracted).  A valid one
   yields its boot sector first, then each partition; extended partitions
   are followed through their chain of extended boot records.  A first entry
-  of type 0xEE (protective) means the image is GPT.
+  of type 0xEE (protective) means the image is GPT; so a GPT image is read
+  twice, once as GPT and once through its MBR.
 - GPT: the primary header and its entry array must pass their CRC-32
   checks; a partition outside the usable LBAs (or ending before it starts)
   is skipped.  The sector size is found by where the header is (512 to
@@ -177,10 +178,11 @@ class _MbrFormat(_TableFormat):
     name = "mbr"
 
     def recognise(self, file_type: FileType, data: Buffer) -> bool:
-        # A GPT image is read by the GPT format; its protective MBR adds nothing.
+        # A GPT image is read by the GPT format and then once more through its
+        # protective MBR, as the reference does (its members count twice
+        # toward MaxFiles).
         return (
-            file_type is not FileType.CL_TYPE_GPT
-            and file_type is not FileType.CL_TYPE_PART_ANY
+            file_type is not FileType.CL_TYPE_PART_ANY
             and len(data) >= SECTOR
             and bytes(data[510:512]) == _MBR_SIGNATURE
         )
