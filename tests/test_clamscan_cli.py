@@ -112,7 +112,7 @@ def found(path: str, name: str = EICAR_NAME) -> str:
 
 
 def test_help_lists_every_option(clamscan: Run) -> None:
-    for flag in ("-h", "--help", "--he"):
+    for flag in ("-h", "--help", "--hel"):
         result = clamscan(flag)
         assert result.code == 0
         assert result.err == ""
@@ -238,7 +238,7 @@ def test_canonical_argv(argv: list[str], tokens: list[str]) -> None:
     [("5068", 5068), ("2k", 2048), ("3M", 3 * 1024**2), ("1G", 1024**3), ("0", sys.maxsize)],
 )
 def test_sizes(value: str, size: int) -> None:
-    assert cli._parse_size("--max-filesize", value) == size
+    assert cli._parse_number("--max-filesize", value, sizes=True) == size
 
 
 @pytest.mark.parametrize("value", ["", "-1", "1T", "M", "1.5M", "١٢"])

@@ -16,14 +16,19 @@ imported only when a scan really starts, so ``-V`` and ``-h`` stay fast.
 
 from __future__ import annotations
 
+import contextlib
+import enum
+import inspect
 import io
 import os
+import re
 import signal
 import stat
 import sys
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, BinaryIO
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, BinaryIO, TextIO
 
 import typer
 
@@ -55,6 +60,8 @@ from clamkit.cli.output import (
     load_report_lines,
     version_line,
 )
+from clamkit.cli.quarantine import Action, Identity, SetupError, identity
+from clamkit.engine.options import DEFAULT_OPTIONS
 
 if TYPE_CHECKING:
     from clamkit.engine import Engine, ScanOptions, ScanResult
@@ -62,10 +69,23 @@ if TYPE_CHECKING:
 # The reference descends at most this many directory levels below a
 # command-line directory (its --max-dir-recursion default).
 MAX_DIR_RECURSION = 15
+# The exit code when --file-list cannot be read (the reference's).
+FILE_LIST_UNREADABLE = 54
+# What the reference writes to the log each time it opens it, between blank lines.
+LOG_SEPARATOR = "-" * 79
+# What "Excluded" notices say (--exclude, --include, their -dir forms, --cross-fs).
+EXCLUDED = "Excluded"
 
-_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+# --follow-*-symlinks levels: links named on the command line are followed
+# from DIRECT on, links met inside directories only at ALWAYS.
+_FOLLOW_NEVER, _FOLLOW_DIRECT, _FOLLOW_ALWAYS = 0, 1, 2
+
+GiB = 1024**3
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": GiB}
 # A size limit of 0 lifts the limit.
 _NO_LIMIT = sys.maxsize
+# Whole-number options are unsigned 32-bit in the reference: larger values wrap.
+_NUMBER_RANGE = 2**32
 
 
 _BANNER = f"""
@@ -83,6 +103,85 @@ app = typer.Typer(
 )
 
 
+# ---------------------------------------------------------------------------
+# The options that set the engine's ScanOptions, one row each: the option,
+# the field, how its value reads (a switch, a size with K/M suffixes, a whole
+# number), and its help.  The switches' defaults are ScanOptions' own.
+
+
+class _Kind(enum.Enum):
+    SWITCH = "switch"
+    SIZE = "size"
+    NUMBER = "number"
+
+
+ENGINE_OPTIONS: tuple[tuple[str, str, _Kind, str], ...] = (
+    ("--scan-mail", "scan_mail", _Kind.SWITCH, "Look into e-mail messages"),
+    ("--heuristic-alerts", "heuristic_alerts", _Kind.SWITCH, "Report heuristic findings"),
+    (
+        "--heuristic-scan-precedence",
+        "heuristic_scan_precedence",
+        _Kind.SWITCH,
+        "End a file's scan at its first heuristic finding",
+    ),
+    ("--scan-pe", "scan_pe", _Kind.SWITCH, "Look for executables embedded in files"),
+    ("--scan-ole2", "scan_ole2", _Kind.SWITCH, "Look into OLE2 documents (Office 97-2003)"),
+    ("--scan-pdf", "scan_pdf", _Kind.SWITCH, "Look into PDF documents"),
+    ("--scan-html", "scan_html", _Kind.SWITCH, "Normalise HTML and look into its scripts"),
+    ("--scan-onenote", "scan_onenote", _Kind.SWITCH, "Look into OneNote documents"),
+    ("--scan-archive", "scan_archive", _Kind.SWITCH, "Look into archives and compressed files"),
+    ("--alert-broken", "alert_broken_executables", _Kind.SWITCH, "Report malformed executables"),
+    ("--alert-encrypted", "alert_encrypted", _Kind.SWITCH, "Both of the next two"),
+    (
+        "--alert-encrypted-archive",
+        "alert_encrypted_archive",
+        _Kind.SWITCH,
+        "Report encrypted archives",
+    ),
+    ("--alert-encrypted-doc", "alert_encrypted_doc", _Kind.SWITCH, "Report encrypted documents"),
+    ("--alert-macros", "alert_ole2_macros", _Kind.SWITCH, "Report OLE2 documents with VBA macros"),
+    ("--alert-exceeds-max", "alert_exceeds_max", _Kind.SWITCH, "Report files a limit cut short"),
+    ("--max-scantime", "max_scantime_ms", _Kind.NUMBER, "Give up on a file after this many ms"),
+    ("--max-filesize", "max_filesize", _Kind.SIZE, "Pass over (as clean) larger files"),
+    ("--max-scansize", "max_scansize", _Kind.SIZE, "Scan at most this much data per file"),
+    ("--max-files", "max_files", _Kind.NUMBER, "Look at most at this many members per file"),
+    ("--max-recursion", "max_recursion", _Kind.NUMBER, "Look at most this deep into containers"),
+    ("--max-embeddedpe", "max_embeddedpe", _Kind.SIZE, "Largest file searched for executables"),
+    ("--max-htmlnormalize", "max_htmlnormalize", _Kind.SIZE, "Largest HTML file normalised"),
+    ("--max-htmlnotags", "max_htmlnotags", _Kind.SIZE, "Largest tag-free HTML text scanned"),
+    ("--max-scriptnormalize", "max_scriptnormalize", _Kind.SIZE, "Largest script normalised"),
+)
+
+
+def _engine_parameter(option: str, field: str, kind: _Kind, help_: str) -> inspect.Parameter:
+    """The typer parameter of one ENGINE_OPTIONS row."""
+    if kind is _Kind.SWITCH:
+        default = getattr(DEFAULT_OPTIONS, field)
+        names = f"{option}/--no-{option[2:]}" if default else option
+        annotation: object = Annotated[bool, typer.Option(names, help=help_, show_default=False)]
+    else:
+        default = None
+        annotation = Annotated[str | None, typer.Option(option, metavar=SIZE_METAVAR, help=help_)]
+    return inspect.Parameter(
+        field, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+
+
+def _engine_settings(values: dict[str, object]) -> dict[str, object]:
+    """ScanOptions' fields from the ENGINE_OPTIONS values given (UsageError on a bad one)."""
+    settings: dict[str, object] = {}
+    for option, field, kind, _ in ENGINE_OPTIONS:
+        value = values[field]
+        if kind is _Kind.SWITCH:
+            settings[field] = value
+        elif value is not None:
+            settings[field] = _parse_number(option, str(value), sizes=kind is _Kind.SIZE)
+    # --alert-encrypted covers both of its narrower switches.
+    if settings["alert_encrypted"]:
+        settings["alert_encrypted_archive"] = settings["alert_encrypted_doc"] = True
+    return settings
+
+
 @app.command()
 def clamscan(
     ctx: typer.Context,
@@ -90,6 +189,34 @@ def clamscan(
     help_: Annotated[bool, typer.Option("--help", "-h", help="Print this help")] = False,
     version: Annotated[
         bool, typer.Option("--version", "-V", help="Print the version and exit")
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Print what the database load did: files, signatures per format, "
+            "skipped signatures and why",
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", help="Print nothing but errors (the log still gets everything)"),
+    ] = False,
+    to_stdout: Annotated[
+        bool, typer.Option("--stdout", help="Print warnings and errors to stdout, not stderr")
+    ] = False,
+    no_summary: Annotated[
+        bool, typer.Option("--no-summary", help="Leave out the summary at the end")
+    ] = False,
+    infected: Annotated[
+        bool,
+        typer.Option("--infected", "-i", help="Print only the files where something was found"),
+    ] = False,
+    suppress_ok: Annotated[
+        bool, typer.Option("--suppress-ok-results", "-o", help="Leave out the OK lines")
+    ] = False,
+    bell: Annotated[
+        bool, typer.Option("--bell", help="Ring the terminal bell on each finding")
     ] = False,
     database: Annotated[
         list[str] | None,
@@ -100,59 +227,105 @@ def clamscan(
             help="Load signatures from FILE, or every database file in DIR (repeatable)",
         ),
     ] = None,
+    log: Annotated[
+        str | None,
+        typer.Option("--log", "-l", metavar="FILE", help="Append the scan report to FILE"),
+    ] = None,
     recursive: Annotated[
         bool, typer.Option("--recursive", "-r", help="Descend into subdirectories")
-    ] = False,
-    infected: Annotated[
-        bool,
-        typer.Option("--infected", "-i", help="Print only the files where something was found"),
     ] = False,
     allmatch: Annotated[
         bool, typer.Option("--allmatch", "-z", help="Report every signature that matches a file")
     ] = False,
-    no_summary: Annotated[
-        bool, typer.Option("--no-summary", help="Leave out the summary at the end")
-    ] = False,
-    to_stdout: Annotated[
-        bool, typer.Option("--stdout", help="Print warnings and errors to stdout, not stderr")
-    ] = False,
+    cross_fs: Annotated[
+        bool,
+        typer.Option(
+            "--cross-fs/--no-cross-fs", help="Descend into directories on other file systems"
+        ),
+    ] = True,
+    follow_dir_symlinks: Annotated[
+        str | None,
+        typer.Option(
+            "--follow-dir-symlinks",
+            metavar=SIZE_METAVAR,
+            help="Follow links to directories: 0 never, 1 named on the command line "
+            "(default), 2 also inside directories",
+        ),
+    ] = None,
+    follow_file_symlinks: Annotated[
+        str | None,
+        typer.Option(
+            "--follow-file-symlinks",
+            metavar=SIZE_METAVAR,
+            help="Follow links to files: 0 never, 1 named on the command line "
+            "(default), 2 also inside directories",
+        ),
+    ] = None,
+    file_list: Annotated[
+        str | None,
+        typer.Option(
+            "--file-list", "-f", metavar="FILE", help="Scan the files listed in FILE, one a line"
+        ),
+    ] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Delete each infected file")] = False,
+    move: Annotated[
+        str | None,
+        typer.Option("--move", metavar="DIRECTORY", help="Move each infected file into DIRECTORY"),
+    ] = None,
+    copy: Annotated[
+        str | None,
+        typer.Option("--copy", metavar="DIRECTORY", help="Copy each infected file into DIRECTORY"),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", metavar="REGEX", help="Skip files whose real path matches REGEX"),
+    ] = None,
+    exclude_dir: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude-dir", metavar="REGEX", help="Skip directories whose path matches REGEX"
+        ),
+    ] = None,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include", metavar="REGEX", help="Scan only files whose real path matches REGEX"
+        ),
+    ] = None,
+    include_dir: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include-dir", metavar="REGEX", help="Enter only directories whose path matches REGEX"
+        ),
+    ] = None,
     detect_pua: Annotated[
         bool, typer.Option("--detect-pua", help="Load PUA.* signatures (potentially unwanted apps)")
     ] = False,
-    max_filesize: Annotated[
+    max_dir_recursion: Annotated[
         str | None,
         typer.Option(
-            "--max-filesize",
+            "--max-dir-recursion",
             metavar=SIZE_METAVAR,
-            help="Pass over (as clean) files larger than this; K, M, G suffixes; 0: no limit",
+            help=f"Descend at most this many directory levels (default {MAX_DIR_RECURSION})",
         ),
     ] = None,
-    max_scansize: Annotated[
-        str | None,
-        typer.Option(
-            "--max-scansize",
-            metavar=SIZE_METAVAR,
-            help="Scan at most this much data per file; K, M, G suffixes; 0: no limit",
-        ),
-    ] = None,
-    debug: Annotated[
-        bool,
-        typer.Option(
-            "--debug",
-            help="Print what the database load did: files, signatures per format, "
-            "skipped signatures and why",
-        ),
-    ] = False,
+    **engine_values: object,
 ) -> int:
     """Scan files and directories (the current directory when none is given)."""
-    limits = {
-        field: _parse_size(option, value)
-        for field, option, value in (
-            ("max_filesize", "--max-filesize", max_filesize),
-            ("max_scansize", "--max-scansize", max_scansize),
-        )
-        if value is not None
-    }
+    walk = _WalkSettings(
+        recursive=recursive,
+        cross_fs=cross_fs,
+        follow_dirs=_parse_level("--follow-dir-symlinks", follow_dir_symlinks),
+        follow_files=_parse_level("--follow-file-symlinks", follow_file_symlinks),
+        max_depth=_parse_number("--max-dir-recursion", max_dir_recursion, sizes=False)
+        if max_dir_recursion is not None
+        else MAX_DIR_RECURSION,
+        excluded_files=_patterns(exclude),
+        included_files=_patterns(include),
+        excluded_dirs=_patterns(exclude_dir),
+        included_dirs=_patterns(include_dir),
+    )
+    settings = _engine_settings(engine_values)
     if help_:
         sys.stdout.write(_help_text(option_specs(ctx.command)))
         return 0
@@ -160,57 +333,167 @@ def clamscan(
     if version:
         print(version_line(databases))
         return 0
-    output = Output(sys.stdout, sys.stderr, infected_only=infected, to_stdout=to_stdout)
+    report = _Report(
+        sys.stdout,
+        sys.stderr,
+        infected_only=infected,
+        to_stdout=to_stdout,
+        quiet=quiet,
+        suppress_ok=suppress_ok,
+        bell=bell,
+    )
+    if log is not None and not report.open_log(log):
+        return 2
     return _run(
         paths or [],
         databases,
-        output,
-        recursive=recursive,
-        allmatch=allmatch,
-        detect_pua=detect_pua,
-        summary=not no_summary,
-        limits=limits,
-        debug=debug,
+        report,
+        _Request(
+            walk=walk,
+            allmatch=allmatch,
+            detect_pua=detect_pua,
+            summary=not no_summary,
+            settings=settings,
+            debug=debug,
+            file_list=file_list,
+            action=(remove, move, copy),
+        ),
     )
 
 
-def _run(
-    paths: Sequence[str],
-    databases: Sequence[str],
-    output: Output,
-    *,
-    recursive: bool,
-    allmatch: bool,
-    detect_pua: bool,
-    summary: bool,
-    limits: dict[str, int],
-    debug: bool = False,
-) -> int:
+# Every ENGINE_OPTIONS row becomes a keyword parameter of the command: typer
+# reads the signature, and so do --help, the man page and the completions.
+_SIGNATURE = inspect.signature(clamscan, eval_str=True)
+clamscan.__signature__ = _SIGNATURE.replace(  # type: ignore[attr-defined]
+    parameters=[
+        *list(_SIGNATURE.parameters.values())[:-1],
+        *(_engine_parameter(*row) for row in ENGINE_OPTIONS),
+    ]
+)
+clamscan.__annotations__ = {
+    name: parameter.annotation
+    for name, parameter in clamscan.__signature__.parameters.items()  # type: ignore[attr-defined]
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _WalkSettings:
+    """What the walker visits: --recursive, --cross-fs, the --follow-*-symlinks
+    levels, --max-dir-recursion and the --exclude/--include patterns."""
+
+    recursive: bool = False
+    cross_fs: bool = True
+    follow_dirs: int = _FOLLOW_DIRECT
+    follow_files: int = _FOLLOW_DIRECT
+    max_depth: int = MAX_DIR_RECURSION
+    excluded_files: tuple[_Pattern, ...] = ()
+    included_files: tuple[_Pattern, ...] = ()
+    excluded_dirs: tuple[_Pattern, ...] = ()
+    included_dirs: tuple[_Pattern, ...] = ()
+
+    @property
+    def bad_level(self) -> str | None:
+        """The --follow-*-symlinks option given a level past 2, if any."""
+        for option, level in (
+            ("--follow-dir-symlinks", self.follow_dirs),
+            ("--follow-file-symlinks", self.follow_files),
+        ):
+            if level > _FOLLOW_ALWAYS:
+                return option
+        return None
+
+    def file_excluded(self, real_path: str) -> bool:
+        return _excluded(real_path, self.excluded_files, self.included_files)
+
+    def directory_excluded(self, path: str) -> bool:
+        return _excluded(path, self.excluded_dirs, self.included_dirs)
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """Everything a scan run needs besides the paths, the databases and where lines go."""
+
+    walk: _WalkSettings
+    allmatch: bool
+    detect_pua: bool
+    summary: bool
+    settings: dict[str, object]
+    debug: bool = False
+    file_list: str | None = None
+    # --remove, --move, --copy as given.
+    action: tuple[bool, str | None, str | None] = (False, None, None)
+
+
+def _run(paths: Sequence[str], databases: Sequence[str], report: _Report, request: _Request) -> int:
     started, clock = time.time(), time.perf_counter()
     stats = ScanStats()
     known_viruses = 0
-    engine = _load_engine(databases, detect_pua, output, debug)
+    code: int | None = None
+    try:
+        action = Action.create(*request.action, report)
+    except SetupError as problem:
+        (report.error if problem.error else report.note)(str(problem))
+        return 2
+    bad_level = request.walk.bad_level
+    if bad_level is not None:
+        # Refused when the reference hands the level to its engine; it then
+        # frees an engine it never made, and says so.
+        report.error(f"{bad_level}: Invalid argument")
+        report.library_error("cl_free: engine == NULL")
+        engine = None
+    else:
+        engine = _load_engine(databases, request.detect_pua, report, request.debug)
     if engine is None:
         stats.trouble = True
     else:
         known_viruses = engine.signature_count
-        from clamkit.engine import ScanOptions
-
-        options = ScanOptions(allmatch=allmatch, **limits)
-        walker = _Walker(engine, options, output, stats, recursive)
-        if paths:
-            for path in paths:
-                walker.scan_argument(path)
-        else:
-            walker.scan_argument(os.getcwd())
-    if summary:
+        walker = _Walker(
+            engine, _scan_options(request, report), report, stats, request.walk, action
+        )
+        arguments = _arguments(paths, request.file_list, report)
+        for argument in arguments or ():
+            walker.scan_argument(argument)
+        if arguments is None:
+            code = FILE_LIST_UNREADABLE
+    if request.summary:
         timing = Timing(started, time.time(), time.perf_counter() - clock)
-        output.summary(format_summary(stats, known_viruses, __version__, timing))
-    return stats.exit_code
+        report.summary(format_summary(stats, known_viruses, __version__, timing))
+    return stats.exit_code if code is None else code
+
+
+def _scan_options(request: _Request, report: _Report) -> ScanOptions:
+    from clamkit.config.scanning import LARGEST_SCANNABLE_FILE
+    from clamkit.engine import ScanOptions
+
+    settings = dict(request.settings)
+    max_filesize = settings.get("max_filesize", DEFAULT_OPTIONS.max_filesize)
+    if isinstance(max_filesize, int) and max_filesize != _NO_LIMIT and max_filesize > 2 * GiB:
+        report.library_warning(
+            f"Max file-size was set to {max_filesize} bytes. Unfortunately, scanning files "
+            "greater than 2147483647 bytes (2 GiB - 1) is not supported."
+        )
+        settings["max_filesize"] = LARGEST_SCANNABLE_FILE
+    return ScanOptions(allmatch=request.allmatch, **settings)  # type: ignore[arg-type]
+
+
+def _arguments(paths: Sequence[str], file_list: str | None, report: _Report) -> list[str] | None:
+    """What to scan: the paths, or the lines of --file-list (None when it cannot be read)."""
+    if file_list is None:
+        return list(paths) or [os.getcwd()]
+    if paths:
+        report.warning("Only scanning files from --file-list (files passed at cmdline are ignored)")
+    try:
+        with open(file_list, errors="surrogateescape", newline="\n") as listing:
+            lines = listing.readlines()
+    except OSError:
+        report.error(f"--file-list: Can't open file {file_list}")
+        return None
+    # The reference drops a line's newline only when something precedes it.
+    return [line[:-1] if len(line) > 1 and line.endswith("\n") else line for line in lines]
 
 
 def _load_engine(
-    databases: Sequence[str], detect_pua: bool, output: Output, debug: bool = False
+    databases: Sequence[str], detect_pua: bool, report: _Report, debug: bool = False
 ) -> Engine | None:
     """The compiled engine, or None after printing why the database did not load."""
     from clamkit.database.loader import DatabaseError, LoadOptions, load_database
@@ -221,20 +504,144 @@ def _load_engine(
         paths = list(databases) or [bundled_database_dir()]
         database = load_database(paths, LoadOptions(detect_pua=detect_pua))
     except MissingDefaultsError as error:
-        output.error(str(error))
+        report.error(str(error))
         return None
     except DatabaseError as error:
         for detail in error.details:
-            output.library_error(detail)
-        output.error(error.summary)
+            report.library_error(detail)
+        report.error(error.summary)
         return None
     for warning in database.report.warnings:
-        output.library_warning(warning)
+        report.library_warning(warning)
     engine = compile_engine(database)
     if debug:
         for line in load_report_lines(database.report, engine.report):
-            output.library_debug(line)
+            report.library_debug(line)
     return engine
+
+
+# ---------------------------------------------------------------------------
+# Where lines go
+
+
+class _Report(Output):
+    """Output's routing, plus --quiet, --suppress-ok-results, --bell and --log.
+
+    The log (the reference's) takes every line printed or hidden by --quiet,
+    except OK lines, system errors and the library's diagnostics.
+    """
+
+    def __init__(
+        self,
+        stdout: TextIO,
+        stderr: TextIO,
+        *,
+        infected_only: bool,
+        to_stdout: bool,
+        quiet: bool = False,
+        suppress_ok: bool = False,
+        bell: bool = False,
+    ) -> None:
+        super().__init__(stdout, stderr, infected_only=infected_only, to_stdout=to_stdout)
+        self._out = stdout
+        self._err = stderr
+        self._quiet = quiet
+        self._suppress_ok = suppress_ok
+        self._bell = bell
+        self._log: TextIO | None = None
+        self._shown = True
+        self._logged = False
+
+    def open_log(self, path: str) -> bool:
+        try:
+            self._log = open(path, "a", errors="surrogateescape")  # noqa: SIM115 - kept to exit
+        except OSError as error:
+            self._out.write(f"ERROR: Failed to open log file {path}: {error.strerror}\n")
+            self._out.flush()
+            super().error("Problem with internal logger.")
+            return False
+        self._log.write(f"\n{LOG_SEPARATOR}\n\n")
+        self._log.flush()
+        return True
+
+    @contextlib.contextmanager
+    def _routed(self, *, shown: bool, logged: bool) -> Iterator[None]:
+        self._shown, self._logged = shown, logged
+        try:
+            yield
+        finally:
+            self._shown, self._logged = True, False
+
+    def _write(self, stream: TextIO, line: str) -> None:  # type: ignore[override]
+        if self._shown:
+            Output._write(stream, line)
+        if self._logged and self._log is not None:
+            self._log.write(line + "\n")
+            self._log.flush()
+
+    def found(self, path: str, name: str) -> None:
+        with self._routed(shown=not self._quiet, logged=True):
+            super().found(path, name)
+        if self._bell:
+            Output._write(self._err, "\a")
+
+    def notice(self, path: str, text: str) -> None:
+        shown = not self._quiet and not (self._suppress_ok and text == OK)
+        with self._routed(shown=shown, logged=text != OK):
+            super().notice(path, text)
+
+    def warning(self, text: str) -> None:
+        with self._routed(shown=not self._quiet, logged=True):
+            super().warning(text)
+
+    def error(self, text: str) -> None:
+        with self._routed(shown=True, logged=True):
+            super().error(text)
+
+    def note(self, line: str) -> None:
+        """What --remove, --move or --copy did."""
+        with self._routed(shown=not self._quiet, logged=True):
+            self._write(self._out, line)
+
+    def summary(self, lines: list[str]) -> None:
+        with self._routed(shown=not self._quiet, logged=True):
+            super().summary(lines)
+
+
+# ---------------------------------------------------------------------------
+# Walking
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    """An --exclude/--include regex.  The reference's matcher: a pattern
+    ending with "/" is matched against the name with "/" appended; a pattern
+    that does not compile matches nothing."""
+
+    text: str
+    regex: re.Pattern[str] | None
+
+    def matches(self, name: str) -> bool:
+        if self.regex is None:
+            return False
+        return self.regex.search(name + "/" if self.text.endswith("/") else name) is not None
+
+
+def _compile(text: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(text)
+    except re.error:
+        return None
+
+
+def _patterns(texts: Sequence[str] | None) -> tuple[_Pattern, ...]:
+    return tuple(_Pattern(text, _compile(text)) for text in texts or ())
+
+
+def _excluded(name: str, excluded: Sequence[_Pattern], included: Sequence[_Pattern]) -> bool:
+    if any(pattern.matches(name) for pattern in excluded):
+        return True
+    return bool(included) and not any(pattern.matches(name) for pattern in included)
 
 
 class _Walker:
@@ -244,15 +651,17 @@ class _Walker:
         self,
         engine: Engine,
         options: ScanOptions,
-        output: Output,
+        report: _Report,
         stats: ScanStats,
-        recursive: bool,
+        walk: _WalkSettings,
+        action: Action | None = None,
     ) -> None:
         self._engine = engine
         self._options = options
-        self._output = output
+        self._report = report
         self._stats = stats
-        self._recursive = recursive
+        self._walk = walk
+        self._action = action
         self._proc_device = _device_of("/proc")
 
     def scan_argument(self, argument: str) -> None:
@@ -261,9 +670,10 @@ class _Walker:
             return
         try:
             info = os.lstat(argument)
-        except OSError as error:
-            self._output.system_error(argument, error.strerror or str(error))
-            self._output.warning(f"{argument}: {CANNOT_ACCESS_FILE}")
+        except (OSError, ValueError) as error:
+            strerror = error.strerror if isinstance(error, OSError) else None
+            self._report.system_error(argument, strerror or "No such file or directory")
+            self._report.warning(f"{argument}: {CANNOT_ACCESS_FILE}")
             self._stats.trouble = True
             return
         is_link = stat.S_ISLNK(info.st_mode)
@@ -273,56 +683,89 @@ class _Walker:
             except OSError:
                 # The reference passes over a dangling symlink without a word.
                 return
+            if self._follow_level(info) < _FOLLOW_DIRECT:
+                self._report.notice(argument, SYMBOLIC_LINK)
+                return
         if stat.S_ISDIR(info.st_mode):
-            self._scan_directory(argument.rstrip("/") or "/", 0)
+            self._scan_directory(argument.rstrip("/") or "/", 0, info.st_dev)
         elif stat.S_ISREG(info.st_mode):
             self._scan_file(argument, info)
         elif is_link:
             # Command-line symlinks are followed to files and directories only.
-            self._output.notice(argument, SYMBOLIC_LINK)
+            self._report.notice(argument, SYMBOLIC_LINK)
         else:
-            self._output.warning(f"{argument}: {NOT_SUPPORTED_FILE_TYPE}")
+            self._report.warning(f"{argument}: {NOT_SUPPORTED_FILE_TYPE}")
             self._stats.trouble = True
 
-    def _scan_directory(self, path: str, depth: int) -> None:
+    def _follow_level(self, target: os.stat_result) -> int:
+        walk = self._walk
+        return walk.follow_dirs if stat.S_ISDIR(target.st_mode) else walk.follow_files
+
+    def _scan_directory(self, path: str, depth: int, device: int) -> None:
+        if depth >= self._walk.max_depth:
+            return
+        if self._walk.directory_excluded(path):
+            self._report.notice(path, EXCLUDED)
+            return
         try:
             entries = os.scandir(path)
         except OSError:
-            self._output.notice(path, CANNOT_OPEN_DIRECTORY)
+            self._report.notice(path, CANNOT_OPEN_DIRECTORY)
             self._stats.errors += 1
             return
         self._stats.directories += 1
         prefix = path if path.endswith("/") else path + "/"
         with entries:
             for entry in entries:
-                child = prefix + entry.name
                 try:
-                    if entry.is_symlink():
-                        self._output.notice(child, SYMBOLIC_LINK)
-                    elif entry.is_dir(follow_symlinks=False):
-                        if self._recursive and depth + 1 < MAX_DIR_RECURSION:
-                            self._scan_directory(child, depth + 1)
-                    elif entry.is_file(follow_symlinks=False):
-                        self._scan_file(child, entry.stat(follow_symlinks=False))
+                    self._scan_entry(prefix + entry.name, entry, depth, device)
                 except OSError:
                     # Vanished while we looked: the reference skips it too.
                     continue
 
+    def _scan_entry(self, path: str, entry: os.DirEntry[str], depth: int, device: int) -> None:
+        """One directory entry; links inside directories are followed only at level 2."""
+        info = entry.stat(follow_symlinks=False)
+        if entry.is_symlink():
+            try:
+                info = os.stat(path)
+            except OSError:
+                self._report.notice(path, SYMBOLIC_LINK)
+                return
+            if self._follow_level(info) < _FOLLOW_ALWAYS:
+                self._report.notice(path, SYMBOLIC_LINK)
+                return
+        if stat.S_ISDIR(info.st_mode):
+            if not self._walk.recursive:
+                return
+            if not self._walk.cross_fs and info.st_dev != device:
+                self._report.notice(path, EXCLUDED)
+                return
+            self._scan_directory(path, depth + 1, device)
+        elif stat.S_ISREG(info.st_mode):
+            self._scan_file(path, info)
+
     def _scan_file(self, path: str, info: os.stat_result) -> None:
+        walk = self._walk
+        if (walk.excluded_files or walk.included_files) and walk.file_excluded(
+            os.path.realpath(path)
+        ):
+            self._report.notice(path, EXCLUDED)
+            return
         if info.st_dev == self._proc_device:
-            self._output.notice(path, EXCLUDED_PROC)
+            self._report.notice(path, EXCLUDED_PROC)
             return
         if info.st_size == 0:
-            self._output.notice(path, EMPTY_FILE)
+            self._report.notice(path, EMPTY_FILE)
             return
         if not os.access(path, os.R_OK):
-            self._output.notice(path, ACCESS_DENIED)
+            self._report.notice(path, ACCESS_DENIED)
             self._stats.errors += 1
             return
         try:
             handle = open(path, "rb")  # noqa: SIM115 - closed below, after the scan
         except OSError as error:
-            self._output.warning(f"{CANNOT_OPEN_FILE} {path}: {error.strerror}")
+            self._report.warning(f"{CANNOT_OPEN_FILE} {path}: {error.strerror}")
             self._stats.errors += 1
             return
         with handle:
@@ -333,13 +776,13 @@ class _Walker:
                 # can be read; the reference scans what they yield.
                 result = self._scan_stream(path, handle)
         if result is not None:
-            self._report(path, result)
+            self._record(path, result, identity(info))
 
     def _scan_stdin(self) -> None:
         stream = sys.stdin.buffer if sys.stdin is not None else None
         result = self._scan_stream(STDIN_NAME, stream)
         if result is not None:
-            self._report(STDIN_NAME, result)
+            self._record(STDIN_NAME, result, None)
 
     def _scan_stream(self, name: str, stream: BinaryIO | None) -> ScanResult | None:
         try:
@@ -347,19 +790,23 @@ class _Walker:
                 raise OSError("standard input is closed")
             return self._engine.scan_fileobj(stream, self._options)
         except OSError:
-            self._output.scan_error(name, CANNOT_READ_FILE)
+            self._report.scan_error(name, CANNOT_READ_FILE)
             self._stats.errors += 1
             return None
 
-    def _report(self, name: str, result: ScanResult) -> None:
+    def _record(self, name: str, result: ScanResult, scanned: Identity | None) -> None:
+        """Count and print a result; act on an infected file (``scanned`` None: stdin)."""
         self._stats.files += 1
         self._stats.add_data(result.bytes_read, result.bytes_scanned)
-        if result.names:
-            self._stats.infected += 1
-            for found in result.names:
-                self._output.found(name, found)
-        else:
-            self._output.notice(name, OK)
+        if not result.names:
+            self._report.notice(name, OK)
+            return
+        self._stats.infected += 1
+        for found in result.names:
+            self._report.found(name, found)
+        acted = self._action is None or scanned is None or self._action.apply(name, scanned)
+        if not acted:
+            self._stats.errors += 1
 
 
 def _device_of(path: str) -> int | None:
@@ -380,21 +827,38 @@ def _help_text(specs: Sequence[OptionSpec]) -> str:
         if spec.takes_value:
             long_form += f"={spec.metavar}"
             short_form += f" {spec.metavar}" if spec.short else ""
+        elif spec.off:
+            long_form += "[=yes(*)/no]"
         elif spec.long not in ("--help", "--version"):
             long_form += "[=yes/no(*)]"
-        rows.append(f"    {long_form:<25}{short_form:<15}{spec.help}".rstrip())
+        left = f"{long_form:<25}{short_form}".rstrip()
+        rows.append(f"    {left:<39} {spec.help}".rstrip())
     return _BANNER + "\n" + "\n".join(rows) + "\n\n"
 
 
-def _parse_size(option: str, value: str) -> int:
-    """A ClamAV size: digits with an optional K, M or G (any case); 0 means no limit."""
+def _format_error(option: str) -> UsageError:
+    return UsageError(
+        f"ERROR: Incorrect argument format for option {option}", f"ERROR: {CANNOT_PARSE_OPTIONS}"
+    )
+
+
+def _parse_number(option: str, value: str, *, sizes: bool) -> int:
+    """A ClamAV number: digits, with an optional K, M or G (any case) for a
+    size; a size of 0 means no limit, a whole number wraps at 2**32."""
     digits, unit = (value[:-1], value[-1].lower()) if value[-1:].isalpha() else (value, "")
     if not (digits.isascii() and digits.isdigit()) or unit not in _SIZE_UNITS:
-        raise UsageError(
-            f"ERROR: Incorrect argument format for option {option}",
-            f"ERROR: {CANNOT_PARSE_OPTIONS}",
-        )
+        raise _format_error(option)
+    if not sizes:
+        if unit:
+            raise _format_error(option)
+        return int(digits) % _NUMBER_RANGE
     return int(digits) * _SIZE_UNITS[unit] or _NO_LIMIT
+
+
+def _parse_level(option: str, value: str | None) -> int:
+    """A --follow-*-symlinks level (1 when not given); one past 2 parses, and
+    is refused when the scan starts (``_WalkSettings.bad_level``)."""
+    return _FOLLOW_DIRECT if value is None else _parse_number(option, value, sizes=False)
 
 
 def run(argv: Sequence[str]) -> int:
