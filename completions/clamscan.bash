@@ -11,15 +11,21 @@ _clamkit_clamscan()
         prev=${COMP_WORDS[COMP_CWORD-2]}
     fi
     case $prev in
+        --log|-l|--file-list|-f)
+            mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+            return ;;
+        --move|--copy)
+            mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+            return ;;
         --database|-d)
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             return ;;
-        --max-filesize|--max-scansize)
+        --follow-dir-symlinks|--follow-file-symlinks|--exclude|--exclude-dir|--include|--include-dir|--max-dir-recursion|--max-scantime|--max-filesize|--max-scansize|--max-files|--max-recursion|--max-embeddedpe|--max-htmlnormalize|--max-htmlnotags|--max-scriptnormalize)
             COMPREPLY=()
             return ;;
     esac
     if [[ $cur == -* ]]; then
-        mapfile -t COMPREPLY < <(compgen -W "--help -h --version -V --database -d --recursive -r --infected -i --allmatch -z --no-summary --stdout --detect-pua --max-filesize --max-scansize --debug" -- "$cur")
+        mapfile -t COMPREPLY < <(compgen -W "--help -h --version -V --debug --quiet --stdout --no-summary --infected -i --suppress-ok-results -o --bell --database -d --log -l --recursive -r --allmatch -z --cross-fs --follow-dir-symlinks --follow-file-symlinks --file-list -f --remove --move --copy --exclude --exclude-dir --include --include-dir --detect-pua --max-dir-recursion --scan-mail --heuristic-alerts --heuristic-scan-precedence --scan-pe --scan-ole2 --scan-pdf --scan-html --scan-onenote --scan-archive --alert-broken --alert-encrypted --alert-encrypted-archive --alert-encrypted-doc --alert-macros --alert-exceeds-max --max-scantime --max-filesize --max-scansize --max-files --max-recursion --max-embeddedpe --max-htmlnormalize --max-htmlnotags --max-scriptnormalize" -- "$cur")
         return
     fi
     mapfile -t COMPREPLY < <(compgen -f -- "$cur")

@@ -37,6 +37,7 @@ VALUE_KINDS = {
     "DIRECTORY": ValueKind.DIRECTORY,
     "FILE/DIR": ValueKind.PATH,
     "#n": ValueKind.TEXT,
+    "REGEX": ValueKind.TEXT,
     "A[:I]": ValueKind.TEXT,
 }
 
