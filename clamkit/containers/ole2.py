@@ -32,7 +32,13 @@ from collections.abc import Iterator
 
 import olefile
 
-from clamkit.containers.base import Alert, ContainerError, Extraction, Member
+from clamkit.containers.base import (
+    EXCEEDED_MAX_RECURSION,
+    Alert,
+    ContainerError,
+    Extraction,
+    Member,
+)
 from clamkit.containers.transfer import bounded_member
 from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
@@ -232,9 +238,18 @@ class Ole2Format:
         alerted = False
         try:
             paths = ole.listdir(streams=True, storages=False)
+            storages = ole.listdir(streams=False, storages=True)
         except _OLEFILE_ERRORS as error:
             raise ContainerError(f"OLE2: {error}") from error
+        # The reference walks the storage tree only MaxRecursion storages deep
+        # (the root is depth 0), whatever the document's own nesting, and
+        # reports the limit once.
+        deepest = extraction.options.max_recursion or len(max(storages, key=len, default=[])) + 1
+        if any(len(storage) >= deepest for storage in storages):
+            yield Alert(EXCEEDED_MAX_RECURSION, "alert_exceeds_max")
         for path in paths:
+            if len(path) > deepest:
+                continue
             try:
                 stream = ole.openstream(path).read()
             except _OLEFILE_ERRORS:
