@@ -342,23 +342,24 @@ def clamscan(
         suppress_ok=suppress_ok,
         bell=bell,
     )
-    if log is not None and not report.open_log(log):
-        return 2
-    return _run(
-        paths or [],
-        databases,
-        report,
-        _Request(
-            walk=walk,
-            allmatch=allmatch,
-            detect_pua=detect_pua,
-            summary=not no_summary,
-            settings=settings,
-            debug=debug,
-            file_list=file_list,
-            action=(remove, move, copy),
-        ),
-    )
+    with report:
+        if log is not None and not report.open_log(log):
+            return 2
+        return _run(
+            paths or [],
+            databases,
+            report,
+            _Request(
+                walk=walk,
+                allmatch=allmatch,
+                detect_pua=detect_pua,
+                summary=not no_summary,
+                settings=settings,
+                debug=debug,
+                file_list=file_list,
+                action=(remove, move, copy),
+            ),
+        )
 
 
 # Every ENGINE_OPTIONS row becomes a keyword parameter of the command: typer
@@ -425,15 +426,26 @@ class _Request:
 
 
 def _run(paths: Sequence[str], databases: Sequence[str], report: _Report, request: _Request) -> int:
-    started, clock = time.time(), time.perf_counter()
-    stats = ScanStats()
-    known_viruses = 0
-    code: int | None = None
     try:
         action = Action.create(*request.action, report)
     except SetupError as problem:
         (report.error if problem.error else report.note)(str(problem))
         return 2
+    with contextlib.closing(action) if action is not None else contextlib.nullcontext():
+        return _scan(paths, databases, report, request, action)
+
+
+def _scan(
+    paths: Sequence[str],
+    databases: Sequence[str],
+    report: _Report,
+    request: _Request,
+    action: Action | None,
+) -> int:
+    started, clock = time.time(), time.perf_counter()
+    stats = ScanStats()
+    known_viruses = 0
+    code: int | None = None
     bad_level = request.walk.bad_level
     if bad_level is not None:
         # Refused when the reference hands the level to its engine; it then
@@ -552,6 +564,13 @@ class _Report(Output):
         self._shown = True
         self._logged = False
 
+    def __enter__(self) -> _Report:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._log is not None:
+            self._log.close()
+
     def open_log(self, path: str) -> bool:
         try:
             self._log = open(path, "a", errors="surrogateescape")  # noqa: SIM115 - kept to exit
@@ -583,7 +602,9 @@ class _Report(Output):
         with self._routed(shown=not self._quiet, logged=True):
             super().found(path, name)
         if self._bell:
-            Output._write(self._err, "\a")
+            # A bare BEL, no newline, as the reference rings it.
+            self._err.write("\a")
+            self._err.flush()
 
     def notice(self, path: str, text: str) -> None:
         shown = not self._quiet and not (self._suppress_ok and text == OK)

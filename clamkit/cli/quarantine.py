@@ -130,6 +130,11 @@ class Action:
             raise SetupError(f"'{real}' doesn't exist or is not a directory", error=True) from None
         return cls(reporter, directory=real, directory_fd=fd, keep_original=move is None)
 
+    def close(self) -> None:
+        """Let go of the directory (a command that runs in-process does)."""
+        if self.directory_fd is not None:
+            os.close(self.directory_fd)
+
     @property
     def _verb(self) -> str:
         if self.directory is None:

@@ -1,0 +1,269 @@
+"""clamscan's scanning options side by side with ClamAV 1.4.6's clamscan.
+
+Each case runs the reference (a subprocess, as ``clamscan`` so getopt's
+messages match) and clamkit's command in-process (fast: no interpreter
+start-up), in the same directory of a small tree, and compares stdout,
+stderr, the exit code and, where a case says so, the log file and what
+--move/--copy/--remove left in the tree.  Only what must differ is masked:
+the engine version, times and dates.  Cases that act on files rebuild the
+files they act on before each side runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from clamkit.cli import clamscan as cli
+
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+MASKED_PREFIXES = ("Engine version:", "Time:", "Start Date:", "End Date:")
+DB = "../db"
+
+
+@dataclass(frozen=True)
+class Case:
+    argv: tuple[str, ...]
+    cwd: str = "files"
+    stdin: bytes = b""
+    # Files (relative to cwd) to compare after the run, and directories to list.
+    log: str | None = None
+    listed: tuple[str, ...] = ()
+    # Files to (re)create with EICAR before each side runs.
+    infected: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    out: list[str]
+    err: list[str]
+    log: list[str] = field(default_factory=list)
+    listing: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _mask(text: str) -> list[str]:
+    return [
+        line.split(":")[0] + ": <masked>" if line.startswith(MASKED_PREFIXES) else line
+        for line in text.splitlines()
+    ]
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("clamscan-options")
+    (root / "db").mkdir()
+    (root / "db" / "test.ndb").write_text("Test.Body:0:*:4549434152\n")
+    files = root / "files"
+    for directory in ("t/d/sub", "t/e", "deep/a/b/c", "act"):
+        (files / directory).mkdir(parents=True)
+    for name in ("t/a.com", "t/d/b.com", "t/d/sub/s.com", "t/e/x.com"):
+        (files / name).write_bytes(EICAR)
+    (files / "t/d/c.txt").write_text("clean\n")
+    (files / "t/empty").touch()
+    (files / "t/al").symlink_to("a.com")
+    (files / "t/dl").symlink_to("d")
+    (files / "t/d/fl").symlink_to("../a.com")
+    (files / "t/d/el").symlink_to("../e")
+    for level in ("deep", "deep/a", "deep/a/b", "deep/a/b/c"):
+        (files / level / "e.com").write_bytes(EICAR)
+    (files / "clean.txt").write_text("hello\n")
+    containers = files / "containers"
+    containers.mkdir()
+    with zipfile.ZipFile(containers / "two.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("clean.txt", "clean\n")
+        archive.writestr("eicar.com", EICAR)
+    attachment = base64.encodebytes(EICAR).decode()
+    (containers / "mail.eml").write_text(
+        "From: a@example.com\nTo: b@example.com\nSubject: hi\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\n'
+        "hello\n--b\nContent-Type: application/octet-stream\n"
+        "Content-Transfer-Encoding: base64\n\n"
+        f"{attachment}--b--\n"
+    )
+    (files / "list.txt").write_text("t/a.com\n\nclean.txt\nt/d\n  t/a.com\nnope\n-\nt/e/x.com")
+    return root
+
+
+def _prepare(case: Case, tree: Path) -> Path:
+    cwd = tree / case.cwd
+    act = tree / "files" / "act"
+    shutil.rmtree(act)
+    for directory in ("act/q", "act/src/sub"):
+        (tree / "files" / directory).mkdir(parents=True)
+    (act / "q" / "x.com").write_text("taken\n")
+    (act / "link.com").symlink_to("src/y.com")
+    for name in case.infected:
+        (cwd / name).write_bytes(EICAR)
+    if case.log:
+        (cwd / case.log).unlink(missing_ok=True)
+    return cwd
+
+
+def _after(case: Case, cwd: Path, code: int, out: str, err: str) -> Outcome:
+    log = _mask((cwd / case.log).read_text()) if case.log else []
+    listing = {name: sorted(os.listdir(cwd / name)) for name in case.listed}
+    return Outcome(code, _mask(out), _mask(err), log, listing)
+
+
+def _reference(case: Case, tree: Path, executable: str) -> Outcome:
+    cwd = _prepare(case, tree)
+    completed = subprocess.run(
+        ["clamscan", *case.argv],
+        executable=executable,
+        cwd=cwd,
+        input=case.stdin,
+        capture_output=True,
+        env=dict(os.environ, TZ="UTC"),
+        check=False,
+        timeout=60,
+    )
+    out, err = (
+        stream.decode("utf-8", "replace") for stream in (completed.stdout, completed.stderr)
+    )
+    return _after(case, cwd, completed.returncode, out, err)
+
+
+Ours = Callable[[Case, Path], Outcome]
+
+
+@pytest.fixture
+def ours(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Ours:
+    def run(case: Case, tree: Path) -> Outcome:
+        cwd = _prepare(case, tree)
+        monkeypatch.chdir(cwd)
+        monkeypatch.setenv("TZ", "UTC")
+        monkeypatch.setattr(sys, "argv", ["clamscan"])
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(case.stdin)))
+        capsys.readouterr()
+        code = cli.run(list(case.argv))
+        captured = capsys.readouterr()
+        return _after(case, cwd, code, captured.out, captured.err)
+
+    return run
+
+
+CASES = {
+    # File selection.
+    "exclude and include": Case(
+        ("-d", DB, "-r", "--exclude-dir=sub", "--exclude=c\\.txt$", "--exclude-dir=^t/e$", "t"),
+    ),
+    "exclude matches real paths": Case(
+        ("-d", DB, "--no-summary", "--exclude=/t/a\\.com$", "t/al", "t/a.com", "t/d/b.com"),
+    ),
+    "include only": Case(("-d", DB, "-r", "--include=b\\.com", "--include=empty", "t")),
+    "include-dir": Case(("-d", DB, "-r", "--include-dir=^t", "--include-dir=d/$", "t/", "deep")),
+    "excluded argument directory": Case(("-d", DB, "--exclude-dir=^t$", "t", "clean.txt")),
+    "bad regex matches nothing": Case(("-d", DB, "--no-summary", "--exclude=(", "t/a.com")),
+    "follow always": Case(
+        ("-d", DB, "-r", "--follow-dir-symlinks=2", "--follow-file-symlinks=2", "t")
+    ),
+    "follow never": Case(
+        ("-d", DB, "--follow-dir-symlinks=0", "--follow-file-symlinks=0", "t/al", "t/dl")
+    ),
+    "follow level out of range": Case(("-d", DB, "--follow-file-symlinks=3", "t")),
+    "directory depth": Case(("-d", DB, "-r", "--max-dir-recursion=2", "deep")),
+    "no directory depth": Case(("-d", DB, "-r", "--max-dir-recursion=0", "deep")),
+    "depth wraps at 2**32": Case(("-d", DB, "-r", "--max-dir-recursion=4294967297", "deep")),
+    "cross-fs": Case(
+        ("-d", DB, "--no-summary", "-r", "--cross-fs=no", "--max-dir-recursion=3", "/dev")
+    ),
+    "file list": Case(("-d", DB, "-f", "list.txt", "clean.txt"), stdin=EICAR),
+    "file list missing": Case(("-d", DB, "--file-list=nothing.txt")),
+    # Output.
+    "quiet": Case(("-d", DB, "--quiet", "t/a.com", "clean.txt", "missing", "t/empty")),
+    "suppress ok and bell": Case(
+        ("-d", DB, "-o", "--bell", "t/a.com", "clean.txt", "t/empty", "missing")
+    ),
+    "log": Case(
+        ("-d", DB, "-l", "scan.log", "-r", "--exclude=x", "t", "clean.txt", "missing"),
+        log="scan.log",
+    ),
+    "quiet log": Case(("-d", DB, "--quiet", "--log=scan.log", "t/a.com", "nope"), log="scan.log"),
+    "log not opened": Case(("-d", DB, "--log=nowhere/scan.log", "t/a.com")),
+    # Engine limits and switches.
+    "limits": Case(
+        (
+            "-d",
+            DB,
+            "--no-summary",
+            "--max-files=3",
+            "--max-recursion=4",
+            "--max-scantime=1000",
+            "--max-embeddedpe=1M",
+            "--max-htmlnormalize=2m",
+            "--max-htmlnotags=3K",
+            "--max-scriptnormalize=4k",
+            "--scan-pe=no",
+            "--scan-archive=yes",
+            "--alert-encrypted",
+            "--heuristic-alerts=no",
+            "t/a.com",
+        ),
+    ),
+    "containers": Case(("-d", DB, "--no-summary", "containers")),
+    "no archives, no mail": Case(
+        ("-d", DB, "--no-summary", "--scan-archive=no", "--scan-mail=no", "containers")
+    ),
+    "member limit": Case(("-d", DB, "--no-summary", "--max-files=1", "containers/two.zip")),
+    "member limit alert": Case(
+        ("-d", DB, "--no-summary", "--max-files=1", "--alert-exceeds-max", "containers/two.zip")
+    ),
+    "recursion limit alert": Case(
+        ("-d", DB, "--no-summary", "--max-recursion=1", "--alert-exceeds-max", "containers")
+    ),
+    "scan size limit alert": Case(
+        ("-d", DB, "--no-summary", "--max-scansize=10", "--alert-exceeds-max=yes", "containers")
+    ),
+    "file size past 2 GiB": Case(("-d", DB, "--no-summary", "--max-filesize=3G", "t/a.com")),
+    # --move, --copy, --remove.
+    "move": Case(
+        ("-d", DB, "--move=act/q", "act/x.com", "act/src/../src/y.com", "clean.txt"),
+        infected=("act/x.com", "act/src/y.com"),
+        listed=("act", "act/q", "act/src"),
+    ),
+    "move through a link": Case(
+        ("-d", DB, "--no-summary", "--move", "act/q", "act/link.com"),
+        infected=("act/src/y.com",),
+        listed=("act", "act/q", "act/src"),
+    ),
+    "copy wins over remove": Case(
+        ("-d", DB, "--copy=act/q", "--remove", "-i", "act/x.com", "act/src/sub/z.com"),
+        infected=("act/x.com", "act/src/sub/z.com"),
+        listed=("act", "act/q", "act/src/sub"),
+    ),
+    "remove": Case(
+        ("-d", DB, "--no-summary", "--remove", "act/x.com", "act/link.com"),
+        infected=("act/x.com", "act/src/y.com"),
+        listed=("act", "act/src"),
+    ),
+    "move to a missing directory": Case(("-d", DB, "--move=act/none", "t/a.com")),
+    "copy to a file": Case(("-d", DB, "--copy=clean.txt", "t/a.com")),
+    # Values the reference refuses.
+    "number with a unit": Case(("--max-files=5K", "t")),
+    "empty number": Case(("--max-recursion=", "t")),
+    "negative number": Case(("--max-dir-recursion=-1", "t")),
+    "hex size": Case(("--max-embeddedpe=0x10", "t")),
+    "bad switch": Case(("--scan-pe=maybe", "t")),
+    "bad level": Case(("--follow-dir-symlinks=x", "t")),
+    "level without value": Case(("t", "--follow-dir-symlinks")),
+    "empty regex": Case(("--exclude=", "t")),
+    "ambiguous prefix": Case(("--he", "t")),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_same_as_the_reference(name: str, tree: Path, reference_clamscan: str, ours: Ours) -> None:
+    case = CASES[name]
+    theirs = _reference(case, tree, reference_clamscan)
+    assert ours(case, tree) == theirs
