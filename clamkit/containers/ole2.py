@@ -33,6 +33,7 @@ from collections.abc import Iterator
 import olefile
 
 from clamkit.containers.base import (
+    EXCEEDED_MAX_FILES,
     EXCEEDED_MAX_RECURSION,
     Alert,
     ContainerError,
@@ -218,6 +219,44 @@ def _ppt_objects(stream: bytes, cap: int) -> Iterator[tuple[str, bytes]]:
         yield f"ppt{start:08x}.doc", data
 
 
+def _walk_order(ole: olefile.OleFileIO) -> tuple[list[list[str]], list[list[str]]]:
+    """(stream paths, storage paths) in the order the reference walks the
+    directory tree: an entry, then its right sibling's subtree, then its
+    children, then its left sibling's subtree.  MaxFiles applies in that order."""
+    streams: list[list[str]] = []
+    storages: list[list[str]] = []
+    seen: set[int] = set()
+    # (entry id, path of the storage holding it), depth first without recursion.
+    pending = [(0, list[str]())]
+    while pending:
+        sid, parent = pending.pop()
+        if sid in seen or not 0 <= sid < len(ole.direntries):
+            continue  # free slots and loops in a damaged tree
+        seen.add(sid)
+        entry = ole.direntries[sid]
+        if entry is None:
+            continue
+        path = [] if sid == 0 else [*parent, entry.name]
+        if entry.entry_type == olefile.STGTY_STREAM:
+            streams.append(path)
+        elif entry.entry_type == olefile.STGTY_STORAGE:
+            storages.append(path)
+        # Pushed in reverse: the left sibling is walked last.
+        pending.append((entry.sid_left, parent))
+        if entry.entry_type in (olefile.STGTY_STORAGE, olefile.STGTY_ROOT):
+            pending.append((entry.sid_child, path))
+        pending.append((entry.sid_right, parent))
+    return streams, storages
+
+
+def _read(ole: olefile.OleFileIO, path: list[str]) -> bytes | None:
+    """A stream's bytes (None when it cannot be read: it is skipped)."""
+    try:
+        return ole.openstream(path).read()
+    except _OLEFILE_ERRORS:
+        return None
+
+
 class Ole2Format:
     """Compound files (``CL_TYPE_MSOLE2``)."""
 
@@ -236,31 +275,35 @@ class Ole2Format:
 
     def _streams(self, ole: olefile.OleFileIO, extraction: Extraction) -> Iterator[Member | Alert]:
         alerted = False
-        try:
-            paths = ole.listdir(streams=True, storages=False)
-            storages = ole.listdir(streams=False, storages=True)
-        except _OLEFILE_ERRORS as error:
-            raise ContainerError(f"OLE2: {error}") from error
+        paths, storages = _walk_order(ole)
         # The reference walks the storage tree only MaxRecursion storages deep
         # (the root is depth 0), whatever the document's own nesting, and
         # reports the limit once.
         deepest = extraction.options.max_recursion or len(max(storages, key=len, default=[])) + 1
         if any(len(storage) >= deepest for storage in storages):
             yield Alert(EXCEEDED_MAX_RECURSION, "alert_exceeds_max")
-        for path in paths:
-            if len(path) > deepest:
-                continue
-            try:
-                stream = ole.openstream(path).read()
-            except _OLEFILE_ERRORS:
-                continue
+        paths = [path for path in paths if len(path) <= deepest]
+        # It extracts at most MaxFiles streams from one document, whatever
+        # the scan counted before, and reports the limit once.
+        limit = extraction.options.max_files
+        if limit and len(paths) > limit:
+            yield Alert(EXCEEDED_MAX_FILES, "alert_exceeds_max")
+            paths = paths[:limit]
+        streams = [(path, stream) for path in paths if (stream := _read(ole, path)) is not None]
+        # PowerPoint's embedded objects are scanned before any stream.
+        for path, stream in streams:
+            if path[-1] == _PPT_DOCUMENT:
+                for name, content in _ppt_objects(stream, extraction.member_budget() + 1):
+                    member = bounded_member(name, content, extraction)
+                    if member is None:
+                        return
+                    yield member
+        for path, stream in streams:
             found = [("/".join(path), stream)]
             cap = extraction.member_budget() + 1
             leaf = path[-1]
             if leaf == _OLE10_NATIVE and (payload := ole10_native_payload(stream)) is not None:
-                found.append(payload)
-            elif leaf == _PPT_DOCUMENT:
-                found += _ppt_objects(stream, cap)
+                found.insert(0, payload)  # the reference scans the packaged file first
             elif leaf.lower() in _WORKBOOK_STREAMS and has_xlm_macro_sheet(stream):
                 yield Alert(XLM_MACROS_ALERT, "alert_ole2_macros")
             elif leaf.lower() == "dir" and len(path) > 1:
