@@ -1,26 +1,31 @@
 """YARA rules (.yar/.yara) -> ``model.LogicalSignature``, as ClamAV turns them into its own.
 
 Strategy: a small lexer and recursive-descent parser for the part of YARA
-that maps onto logical signatures.  Each string becomes a body
-subsignature: text strings as literal bytes, hex strings translated to
-ClamAV's hex syntax, the ``nocase``/``wide``/``ascii``/``fullword``
-modifiers as ``::i``/``::w``/``::a``/``::f``.  The condition becomes a
-logical expression: ``$a``, ``and``, ``or``, ``not $a``, ``#a`` compared
-with a number, ``any``/``all``/``N of them`` or of a set; ``$a at N`` and
-``$a in (A..B)`` become the subsignature's offset, and a ``filesize``
-comparison joined by ``and`` the FileSize range.  The signature is named
+that maps onto logical signatures.  Each string becomes a subsignature:
+text strings as literal bytes, hex strings translated to ClamAV's hex
+syntax, the ``nocase``/``wide``/``ascii``/``fullword`` modifiers as
+``::i``/``::w``/``::a``/``::f``; regular expressions become PCRE
+subsignatures that always run (``ALWAYS``), without their flags and
+modifiers, which the reference drops.  The condition becomes a logical
+expression: ``$a``, ``and``, ``or``, ``not $a``, ``#a`` compared with a
+number, ``any``/``all``/``N of them`` or of a set; ``$a at N`` and ``$a in
+(A..B)`` become the subsignature's offset, and a ``filesize`` comparison
+joined by ``and`` the FileSize range.  The signature is named
 ``YARA.<rule>`` and applies to every file type (target 0), as on the
 reference.
 
 Outcomes per rule, as measured on the reference:
-- beyond the subset (regular expression strings, ``for`` loops, integer
-  functions, ``filesize`` under ``or``): ``SkippedSignature``, which the
-  loader counts (the reference loads such rules) but does not use;
-- refused by the reference (a syntax error, a module such as ``pe``, which
-  ClamAV's YARA lacks, ``none of``, a string the condition does not use, no
-  strings, a string shorter than two bytes): ``YaraDropped``, not counted,
-  with the reference's warning; the rest of the file still loads;
-- private rules, and every rule after a refused one (but ``none of``): the
+- beyond the subset (``for`` loops, integer functions such as ``uint16``,
+  ``entrypoint``, ``filesize`` under ``or``): ``SkippedSignature``, which
+  the loader counts (the reference loads such rules) but does not use;
+- refused by the reference (a syntax error, any ``pe.`` identifier: ClamAV
+  1.4's YARA has no modules, so ``import "pe"`` is read but ``pe`` stays
+  undefined; ``none of``, a string the condition does not use, no strings,
+  a text string shorter than two bytes, a ``wide`` regular expression):
+  ``YaraDropped``, not counted, with the reference's warnings; the rest of
+  the file still loads;
+- private rules, and every rule after a refused one (but ``none of`` or a
+  reserved word as a rule's name): the
   reference counts them and never reports them, so they are skipped too.
 Only a file whose rules cannot be told apart (no ``rule`` keyword where
 one must be) raises ``SignatureError``.
@@ -28,6 +33,8 @@ one must be) raises ``SignatureError``.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import re
 from dataclasses import dataclass
 
@@ -43,6 +50,7 @@ from clamkit.signatures.model import (
     Offset,
     OffsetKind,
     Or,
+    PcreSubsignature,
     Range,
     SignatureError,
     SubRef,
@@ -50,13 +58,25 @@ from clamkit.signatures.model import (
     TargetDescription,
 )
 from clamkit.signatures.pattern import parse_pattern
+from clamkit.signatures.pcre import translate_pcre
 
 __all__ = ["YaraDropped", "parse_yara_rules"]
 
 NAME_PREFIX = "YARA."
 MIN_STRING_BYTES = 2
 _MODIFIERS = frozenset({"nocase", "wide", "ascii", "fullword", "private"})
+# Words the reference's grammar reserves: no rule may be named so.
+_KEYWORDS = _MODIFIERS | {
+    *("all", "and", "any", "at", "condition", "contains", "entrypoint", "false"),
+    *("filesize", "for", "global", "import", "in", "matches", "meta", "not", "of"),
+    *("or", "rule", "strings", "them", "true", "int8", "int16", "int32"),
+    *("uint8", "uint16", "uint32"),
+}
 _logical_signature = constructor(LogicalSignature)
+# The trigger of a regex string: none, the regex always runs (an empty
+# conjunction is true).
+ALWAYS = And(())
+YaraString = BodySubsignature | PcreSubsignature
 
 _TOKEN = re.compile(
     rb"""
@@ -80,9 +100,9 @@ class YaraDropped:
     warnings: tuple[str, ...]
 
 
-class _NoneOf(SignatureError):
-    """``none of``: refused by the reference, but unlike other refusals it leaves
-    the file's later rules working."""
+class _Isolated(SignatureError):
+    """Refused by the reference, but unlike other refusals it leaves the file's
+    later rules working: ``none of``, a reserved word as a rule's name."""
 
 
 class _Unsupported(Exception):
@@ -191,7 +211,7 @@ def parse_yara_rules(
             # but none of the later ones ever matches.
             results.append(YaraDropped(name, (f"YARA rule {name} dropped: {exc}",)))
             _skip_to_next_rule(reader)
-            after_error = after_error or not isinstance(exc, _NoneOf)
+            after_error = after_error or not isinstance(exc, _Isolated)
             continue
         if isinstance(rule, LogicalSignature) and (private or after_error):
             # Loaded and counted by the reference, never reported.
@@ -226,11 +246,13 @@ def _skip_to_next_rule(reader: _Reader) -> None:
 
 def _rule(reader: _Reader, suffix: str) -> LogicalSignature | SkippedSignature | YaraDropped:
     name = reader.next().text.decode()
+    if name in _KEYWORDS:
+        raise _Isolated(f"YARA syntax error: unexpected {name!r}, expecting an identifier")
     if reader.at(b":"):  # tags
         while not reader.at(b"{"):
             reader.next()
     start = reader.expect(b"{").at
-    strings: dict[str, tuple[BodySubsignature | None, str | None]] = {}
+    strings: dict[str, YaraString | _Refusal] = {}
     section = None
     condition: list[_Token] = []
     depth = 0
@@ -265,18 +287,12 @@ def _rule(reader: _Reader, suffix: str) -> LogicalSignature | SkippedSignature |
                 f"skipping {NAME_PREFIX}{name}",
             ),
         )
+    values = list(strings.values())
+    subsignatures = [string for string in values if not isinstance(string, _Refusal)]
+    if len(subsignatures) < len(values):
+        return YaraDropped(name, _refusal_warnings(name, values))
+    order = list(strings)
     try:
-        subsignatures, order = _subsignatures(strings)
-        if any(sub is None for sub in subsignatures):
-            # A string too short for the reference: the whole rule is dropped.
-            return YaraDropped(
-                name,
-                (
-                    f"load_oneyara: string is too short {NAME_PREFIX}{name}",
-                    f"load_oneyara: clamav cannot support {len(strings)} input strings, "
-                    f"skipping {NAME_PREFIX}{name}",
-                ),
-            )
         reading = _Condition(condition, order)
         expression, file_size = reading.parse()
         unreferenced = [order[index] for index in range(len(order)) if index not in reading.uses]
@@ -285,9 +301,7 @@ def _rule(reader: _Reader, suffix: str) -> LogicalSignature | SkippedSignature |
     except _Unsupported as exc:
         return SkippedSignature(f"YARA rule {name}: {exc}", f"YARA {exc}")
     for index, offset in reading.positions.items():
-        sub = subsignatures[index]
-        assert sub is not None
-        subsignatures[index] = BodySubsignature(offset, sub.pattern, sub.modifiers)
+        subsignatures[index] = dataclasses.replace(subsignatures[index], offset=offset)
     return _logical_signature(
         full_name,
         TargetDescription(file_size=file_size),
@@ -297,19 +311,15 @@ def _rule(reader: _Reader, suffix: str) -> LogicalSignature | SkippedSignature |
     )
 
 
-def _subsignatures(
-    strings: dict[str, tuple[BodySubsignature | None, str | None]],
-) -> tuple[list[BodySubsignature | None], list[str]]:
-    subsignatures = []
-    for subsignature, unsupported in strings.values():
-        if unsupported is not None:
-            raise _Unsupported(unsupported)
-        subsignatures.append(subsignature)
-    return subsignatures, list(strings)
+class _Refusal(enum.Enum):
+    """Why the reference refuses one string, which drops the whole rule."""
+
+    TOO_SHORT = "too short"
+    WIDE_REGEX = "wide regular expression"
 
 
-def _string(reader: _Reader) -> tuple[BodySubsignature | None, str | None]:
-    """One string definition: (subsignature, None), (None, None) if too short, or (None, why)."""
+def _string(reader: _Reader) -> YaraString | _Refusal:
+    """One string definition as a subsignature, or why the reference refuses it."""
     token = reader.next()
     if token.kind != "text":
         raise SignatureError(f"YARA syntax error: a string value, got {token.text!r}")
@@ -318,15 +328,15 @@ def _string(reader: _Reader) -> tuple[BodySubsignature | None, str | None]:
         modifiers.add(reader.next().text.decode())
     original = reader.data[token.at : token.at + len(token.text)]
     if original.startswith(b"/"):
-        return None, "regular expression strings"
+        return _regex_string(original, modifiers)
     if original.startswith(b"{"):
         if modifiers - {"private"}:
             raise SignatureError("YARA syntax error: hex strings take no modifiers")
         hex_text = _hex_string(original[1:-1].decode())
-        return BodySubsignature(ANY_OFFSET, parse_pattern(hex_text)), None
+        return BodySubsignature(ANY_OFFSET, parse_pattern(hex_text))
     literal = _unescape(original[1:-1])
     if len(literal) < MIN_STRING_BYTES:
-        return None, None
+        return _Refusal.TOO_SHORT
     wide = "wide" in modifiers
     flags = SubsignatureModifiers(
         nocase="nocase" in modifiers,
@@ -334,7 +344,50 @@ def _string(reader: _Reader) -> tuple[BodySubsignature | None, str | None]:
         fullword="fullword" in modifiers,
         ascii=wide and "ascii" in modifiers,
     )
-    return BodySubsignature(ANY_OFFSET, parse_pattern(literal.hex(), flags), flags), None
+    return BodySubsignature(ANY_OFFSET, parse_pattern(literal.hex(), flags), flags)
+
+
+def _regex_string(original: bytes, modifiers: set[str]) -> PcreSubsignature | _Refusal:
+    """``/regex/flags``: a PCRE subsignature that always runs, as on the reference.
+
+    The reference hands the regex to PCRE without its flags (``i``, ``s``)
+    or modifiers (``nocase``, ``fullword``, ``ascii``): all are ignored;
+    ``wide`` refuses the rule.  YARA's ``\\/`` is a plain ``/`` there.
+    """
+    if "wide" in modifiers:
+        return _Refusal.WIDE_REGEX
+    source = original[1 : original.rindex(b"/")].replace(b"\\/", b"/").decode()
+    python_regex, python_flags = translate_pcre(source)
+    return PcreSubsignature(
+        trigger=ALWAYS,
+        source=source,
+        flags="",
+        offset=ANY_OFFSET,
+        python_regex=python_regex,
+        python_flags=python_flags,
+    )
+
+
+def _refusal_warnings(name: str, strings: list[YaraString | _Refusal]) -> tuple[str, ...]:
+    """The reference's warnings for a rule with refused strings, in its order.
+
+    Every string too short is reported; the first wide regex is reported
+    and ends the check.  The closing line counts the strings reported.
+    """
+    warnings = []
+    for string in strings:
+        if string is _Refusal.TOO_SHORT:
+            warnings.append(f"load_oneyara: string is too short {NAME_PREFIX}{name}")
+        elif string is _Refusal.WIDE_REGEX:
+            warnings.append(
+                "load_oneyara[verify]: wide modifier [w] is not supported for regex subsigs"
+            )
+            break
+    warnings.append(
+        f"load_oneyara: clamav cannot support {len(warnings)} input strings, "
+        f"skipping {NAME_PREFIX}{name}"
+    )
+    return tuple(warnings)
 
 
 def _unescape(text: bytes) -> bytes:
@@ -534,7 +587,7 @@ class _Condition:
             self.position += 1
             return self._of(text)
         if text == "none":
-            raise _NoneOf('undefined identifier "none"')
+            raise _Isolated('undefined identifier "none"')
         if "." in text:
             # ClamAV's YARA has no modules: the reference refuses the rule.
             raise SignatureError(f'undefined identifier "{text.split(".")[0]}"')
