@@ -37,7 +37,14 @@ from clamkit.containers.transfer import bounded_member
 from clamkit.engine.bodyregex import Buffer
 from clamkit.engine.filetypes import FileType
 
-__all__ = ["ENCRYPTED_ALERT", "FORMAT", "PdfFormat", "decode_stream", "stream_filters"]
+__all__ = [
+    "ENCRYPTED_ALERT",
+    "FORMAT",
+    "PdfFormat",
+    "decode_stream",
+    "page_text",
+    "stream_filters",
+]
 
 ENCRYPTED_ALERT = "Heuristics.Encrypted.PDF"
 
@@ -52,6 +59,15 @@ _ENCRYPT = re.compile(rb"/Encrypt(?![a-zA-Z])")
 _REFERENCE = re.compile(rb"[ \t\r\n\f\0]*([0-9]+)[ \t\r\n\f\0]+([0-9]+)[ \t\r\n\f\0]+R")
 _FILE_ID = re.compile(rb"/ID[ \t\r\n\f\0]*\[[ \t\r\n\f\0]*(<[^>]*>|\((?:\\.|[^\\)])*\))", re.DOTALL)
 _XREF_STREAM = re.compile(rb"/Type[ \t\r\n\f\0]*/XRef(?![a-zA-Z])")
+_CONTENTS = re.compile(rb"/Contents[ \t\r\n\f\0]*([0-9]+)[ \t\r\n\f\0]+([0-9]+)[ \t\r\n\f\0]+R")
+_DIRECT_CONTENTS = re.compile(
+    rb"/Contents(?![a-zA-Z])(?![ \t\r\n\f\0]*[0-9]+[ \t\r\n\f\0]+[0-9]+[ \t\r\n\f\0]+R)"
+)
+_TEXT_OBJECT = re.compile(
+    rb"(?<![a-zA-Z])BT(?![a-zA-Z])(.*?)(?<![a-zA-Z])ET(?![a-zA-Z])", re.DOTALL
+)
+_LITERAL = re.compile(rb"\((?:\\.|[^\\)])*\)", re.DOTALL)
+_TEXT_SPACE = re.compile(rb"[ \t\r\n\f\v]+")
 # An encryption dictionary written inline is read from this many bytes.
 _INLINE_ENCRYPT_WINDOW = 4096
 _NOT_HEX = re.compile(rb"[^0-9a-fA-F]+")
@@ -234,6 +250,18 @@ def _last_match(pattern: re.Pattern[bytes], data: bytes) -> re.Match[bytes] | No
     return last[0] if last else None
 
 
+def page_text(content: bytes) -> bytes:
+    """The text a page content stream shows, as the reference writes it beside
+    the stream: the literal strings of its text objects run together, lower
+    case, each run of white space one space."""
+    shown = b"".join(
+        pdf_string(literal.group(0))
+        for text in _TEXT_OBJECT.finditer(content)
+        for literal in _LITERAL.finditer(text.group(1))
+    )
+    return _TEXT_SPACE.sub(b" ", shown.lower())
+
+
 class _Objects:
     """The objects of one PDF, found by scanning for ``N G obj``."""
 
@@ -255,13 +283,22 @@ class _Objects:
         end = self.data.find(b"endobj", start)
         return self.data[start : len(self.data) if end < 0 else end]
 
-    def streams(self) -> Iterator[tuple[int, int, bytes, bytes]]:
-        """Number, generation, dictionary and raw stream of every object that has a stream."""
+    def streams(self) -> Iterator[tuple[int, int, bytes, bytes | None]]:
+        """Number, generation, dictionary and raw stream of every object, in
+        file order; objects without a stream come with the text of their body
+        (up to ``endobj``) as dictionary and None as stream."""
         data = self.data
         for index, (number, generation, start) in enumerate(self.starts):
             end = self.starts[index + 1][2] if index + 1 < len(self.starts) else len(data)
             keyword = _STREAM.search(data, start, end)
             if keyword is None:
+                closing = data.find(b"endobj", start, end)
+                yield (
+                    int(number),
+                    int(generation),
+                    data[start : end if closing < 0 else closing],
+                    None,
+                )
                 continue
             dictionary = data[start : keyword.start()]
             first = keyword.end()
@@ -309,17 +346,35 @@ class PdfFormat:
             decryptor = empty_password_decryptor(*encryption)
             if decryptor is None:
                 yield Alert(ENCRYPTED_ALERT, "alert_encrypted_doc")
+        # A page's content stream is scanned again as the text it shows.
+        contents = {found.groups() for found in _CONTENTS.finditer(objects.data)}
         for number, generation, dictionary, raw in objects.streams():
+            if raw is None:
+                # An object without a stream is scanned whole only when it has
+                # a /Contents of its own (an annotation's text, say), as the
+                # reference does.
+                if _DIRECT_CONTENTS.search(dictionary):
+                    member = bounded_member(
+                        f"pdf obj {number} {generation}", dictionary, extraction
+                    )
+                    if member is None:
+                        return
+                    yield member
+                continue
             if decryptor is not None and _XREF_STREAM.search(dictionary) is None:
                 raw = decryptor.stream(number, generation, raw)
             filters = stream_filters(dictionary)
             if filters is None:
                 continue
             decoded = decode_stream(raw, filters, extraction.member_budget() + 1)
-            member = bounded_member(f"pdf obj {number} {generation}", decoded, extraction)
-            if member is None:
-                return
-            yield member
+            found = [(f"pdf obj {number} {generation}", decoded)]
+            if (b"%d" % number, b"%d" % generation) in contents:
+                found.append((f"pdf obj {number} {generation} contents", page_text(decoded)))
+            for name, content in found:
+                member = bounded_member(name, content, extraction)
+                if member is None:
+                    return
+                yield member
 
 
 FORMAT = PdfFormat()
