@@ -3,6 +3,7 @@
 
 complete -c clamscan -s h -l help -d 'Print this help'
 complete -c clamscan -s V -l version -d 'Print the version and exit'
+complete -c clamscan -s v -l verbose -d 'Say which file is scanned before its result'
 complete -c clamscan -l debug -d 'Print what the database load did: files, signatures per format, skipped signatures and why'
 complete -c clamscan -l quiet -d 'Print nothing but errors (the log still gets everything)'
 complete -c clamscan -l stdout -d 'Print warnings and errors to stdout, not stderr'

@@ -190,6 +190,11 @@ CASES = {
         log="scan.log",
     ),
     "quiet log": Case(("-d", DB, "--quiet", "--log=scan.log", "t/a.com", "nope"), log="scan.log"),
+    "verbose": Case(("-d", DB, "-v", "-r", "--exclude=x\\.com", "t", "clean.txt", "missing")),
+    "verbose infected only, logged": Case(
+        ("-d", DB, "-v", "-i", "-l", "scan.log", "t/a.com", "clean.txt"), log="scan.log"
+    ),
+    "verbose quiet": Case(("-d", DB, "-v", "--quiet", "t/a.com", "clean.txt")),
     "log not opened": Case(("-d", DB, "--log=nowhere/scan.log", "t/a.com")),
     # Engine limits and switches.
     "limits": Case(

@@ -6,12 +6,19 @@ derived from that declaration: the ClamAV-style ``--help`` text, and the
 getopt/ClamAV syntax that typer does not speak (``--switch=yes|no|true|false|1|0``,
 unique prefixes of long options, options after paths), which
 ``clamkit.cli.getopt`` parses and turns into tokens typer reads unambiguously.
-Usage errors are therefore reported with getopt's and ClamAV's wording, and
-typer never prints its own.  The walker (``_Walker``) mirrors the
-reference's traversal: command-line symlinks are followed, symlinks inside
-directories are reported and skipped, directories are read in on-disk order,
-at most ``MAX_DIR_RECURSION`` levels deep.  The engine and the loader are
-imported only when a scan really starts, so ``-V`` and ``-h`` stay fast.
+The options that only set a field of the engine's ``ScanOptions`` (switches,
+limits) are rows of one table, ``ENGINE_OPTIONS``, turned into typer
+parameters of the command.  Usage errors are reported with getopt's and
+ClamAV's wording, and typer never prints its own.  The walker (``_Walker``)
+mirrors the reference's traversal: command-line symlinks are followed (at
+--follow-*-symlinks level 1, the default), symlinks inside directories are
+reported and skipped (followed at level 2), directories are read in on-disk
+order, at most --max-dir-recursion levels deep; --exclude/--include match
+a file's real path, their -dir forms a directory's path as printed.
+``_Report`` adds --quiet, -o, -v, --bell and the log to ``Output``'s routing;
+infected files go to ``clamkit.cli.quarantine`` (--remove/--move/--copy).
+The engine and the loader are imported only when a scan really starts, so
+``-V`` and ``-h`` stay fast.
 """
 
 from __future__ import annotations
@@ -73,6 +80,8 @@ MAX_DIR_RECURSION = 15
 FILE_LIST_UNREADABLE = 54
 # What the reference writes to the log each time it opens it, between blank lines.
 LOG_SEPARATOR = "-" * 79
+# What --verbose says before a file's result.
+SCANNING = "Scanning"
 # What "Excluded" notices say (--exclude, --include, their -dir forms, --cross-fs).
 EXCLUDED = "Excluded"
 
@@ -189,6 +198,10 @@ def clamscan(
     help_: Annotated[bool, typer.Option("--help", "-h", help="Print this help")] = False,
     version: Annotated[
         bool, typer.Option("--version", "-V", help="Print the version and exit")
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Say which file is scanned before its result"),
     ] = False,
     debug: Annotated[
         bool,
@@ -341,6 +354,7 @@ def clamscan(
         quiet=quiet,
         suppress_ok=suppress_ok,
         bell=bell,
+        verbose=verbose,
     )
     with report:
         if log is not None and not report.open_log(log):
@@ -537,7 +551,7 @@ def _load_engine(
 
 
 class _Report(Output):
-    """Output's routing, plus --quiet, --suppress-ok-results, --bell and --log.
+    """Output's routing, plus --quiet, --suppress-ok-results, --verbose, --bell and --log.
 
     The log (the reference's) takes every line printed or hidden by --quiet,
     except OK lines, system errors and the library's diagnostics.
@@ -553,6 +567,7 @@ class _Report(Output):
         quiet: bool = False,
         suppress_ok: bool = False,
         bell: bool = False,
+        verbose: bool = False,
     ) -> None:
         super().__init__(stdout, stderr, infected_only=infected_only, to_stdout=to_stdout)
         self._out = stdout
@@ -560,6 +575,7 @@ class _Report(Output):
         self._quiet = quiet
         self._suppress_ok = suppress_ok
         self._bell = bell
+        self._verbose = verbose
         self._log: TextIO | None = None
         self._shown = True
         self._logged = False
@@ -618,6 +634,12 @@ class _Report(Output):
     def error(self, text: str) -> None:
         with self._routed(shown=True, logged=True):
             super().error(text)
+
+    def scanning(self, path: str) -> None:
+        """--verbose: the file about to be scanned (even with --infected)."""
+        if self._verbose:
+            with self._routed(shown=not self._quiet, logged=True):
+                self._write(self._out, f"{SCANNING} {path}")
 
     def note(self, line: str) -> None:
         """What --remove, --move or --copy did."""
@@ -783,6 +805,7 @@ class _Walker:
             self._report.notice(path, ACCESS_DENIED)
             self._stats.errors += 1
             return
+        self._report.scanning(path)
         try:
             handle = open(path, "rb")  # noqa: SIM115 - closed below, after the scan
         except OSError as error:
