@@ -27,6 +27,7 @@ from clamkit.cli.output import (
     Timing,
     format_summary,
 )
+from clamkit.database.loader import SKIP_ICON_GROUP
 
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 EICAR_NAME = "Win.Test.EICAR_HDB-1"
@@ -600,7 +601,8 @@ def test_exit_code(stats: ScanStats, code: int) -> None:
 
 def test_debug_shows_what_the_load_did(clamscan: Run, db: str, tmp_path: Path) -> None:
     (Path(db) / "exe.mdb").write_text("512:0123456789abcdef0123456789abcdef:Section.Hash\n")
-    (Path(db) / "vi.ndb").write_text("Vi.Sig:1:VI:41424344454647\n")
+    # Icon groups are a feature clamkit skips, and --debug says so.
+    (Path(db) / "icon.ldb").write_text("Icon.Sig;Engine:51-255,Target:1,IconGroup1:grp;0;41424344454647\n")
     clean = tmp_path / "clean.txt"
     clean.write_text("nothing here\n")
     result = clamscan("--debug", "--no-summary", "-d", db, str(clean))
@@ -609,7 +611,7 @@ def test_debug_shows_what_the_load_did(clamscan: Run, db: str, tmp_path: Path) -
     debug = [line for line in result.err.splitlines() if line.startswith("LibClamAV debug: ")]
     assert any(line.endswith("signatures (hdb)") and "test.hdb" in line for line in debug)
     assert any(line.endswith("exe.mdb loaded: 1 signatures (mdb)") for line in debug)
-    assert "LibClamAV debug:   skipped 1: unsupported feature: VI offset" in debug
+    assert f"LibClamAV debug:   skipped 1: {SKIP_ICON_GROUP}" in debug
     assert any(line.startswith("LibClamAV debug: signatures in use: ") for line in debug)
     # Without --debug the load is silent but for the warning the reference lacks.
     quiet = clamscan("--no-summary", "-d", db, str(clean))
