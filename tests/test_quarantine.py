@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from clamkit.cli import clamdscan, quarantine
 from clamkit.cli.quarantine import Action, SetupError, identity
+from tests.daemons import RunningDaemon, start_reference_clamd
 
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
@@ -304,3 +308,73 @@ def test_names_run_out_after_the_last_suffix(layout: dict[str, Path]) -> None:
     lines = Lines()
     assert not _action("copy", q, lines).apply(str(layout["bad"]))
     assert lines.errors == [f"Can't copy file '{layout['bad']}'"]
+
+
+# ---------------------------------------------------------------------------
+# clamdscan against the reference's clamdscan, both talking to the reference
+# clamd: links, linked directories and ".." on the command line and in the
+# quarantine's name.  Each side runs on a fresh copy of the same tree.
+
+REFERENCE_CLAMDSCAN = shutil.which("clamdscan", path="/usr/bin:/usr/local/bin")
+
+CLAMDSCAN_CASES = {
+    "linked file, path mode": ("--move=q", "w/al"),
+    "linked file, stream": ("--stream", "--move=q", "w/al"),
+    "linked file, descriptor": ("--fdpass", "--remove", "w/al"),
+    "linked directory": ("--move=q", "w/sl/a.com"),
+    "dot dot": ("--copy=q", "w/src/../src/a.com"),
+    "dot dot in the quarantine": ("--move=w/../q", "w/src/a.com"),
+}
+
+
+@pytest.fixture(scope="module")
+def reference_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
+    if REFERENCE_CLAMDSCAN is None:
+        pytest.skip("reference clamdscan is not installed (apt-get install clamdscan)")
+    daemon = start_reference_clamd(tmp_path_factory.mktemp("quarantine-clamd"))
+    yield daemon
+    daemon.stop()
+
+
+def _fresh_tree(root: Path) -> None:
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "q").mkdir(parents=True)
+    (root / "w" / "src").mkdir(parents=True)
+    (root / "w" / "src" / "a.com").write_bytes(EICAR)
+    (root / "w" / "al").symlink_to("src/a.com")
+    (root / "w" / "sl").symlink_to("src")
+
+
+def _state(root: Path) -> dict[str, list[str]]:
+    return {name: sorted(os.listdir(root / name)) for name in ("q", "w", "w/src")}
+
+
+@pytest.mark.parametrize("name", list(CLAMDSCAN_CASES))
+def test_clamdscan_acts_as_the_reference(
+    name: str,
+    reference_daemon: RunningDaemon,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = reference_daemon.workdir / "clamd.conf"
+    argv = ["-c", str(config), "--no-summary", *CLAMDSCAN_CASES[name]]
+    _fresh_tree(tmp_path)
+    assert REFERENCE_CLAMDSCAN is not None
+    theirs = subprocess.run(
+        ["clamdscan", *argv],
+        executable=REFERENCE_CLAMDSCAN,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    expected = (theirs.returncode, theirs.stdout, theirs.stderr, _state(tmp_path))
+    _fresh_tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["clamdscan"])
+    capsys.readouterr()
+    code = clamdscan.run(argv)
+    captured = capsys.readouterr()
+    assert (code, captured.out, captured.err, _state(tmp_path)) == expected
