@@ -595,6 +595,10 @@ def measure(kind: DaemonKind, root: Path, database: Path, data: Data, scale: Sca
             "first": first,
             "second": second,
             "speedup": second["files_per_s"] / first["files_per_s"],
+            # What the cache is worth: a fresh daemon's first pass is also its
+            # warm-up, so the second pass is set against the warm daemon's
+            # MULTISCAN of the same files with the cache off.
+            "over_uncached": second["files_per_s"] / figures["multiscan"]["files_per_s"],
         }
     return figures
 
@@ -756,7 +760,12 @@ def rows(reference: dict, clamkit: dict, scale: Scale) -> list[Row]:
             f"cache on, MULTISCAN {files} again (files/s)",
             lambda f: f["cache"]["second"]["files_per_s"],
         ),
-        row("cache on, second pass / first pass", lambda f: f["cache"]["speedup"], own_at_least(2)),
+        row("cache on, second pass / first pass", lambda f: f["cache"]["speedup"]),
+        row(
+            "cache on, second pass / MULTISCAN with cache off",
+            lambda f: f["cache"]["over_uncached"],
+            own_at_least(2),
+        ),
         row(
             "wrong verdicts, all scenarios", _wrong, Target("none", lambda _, clamkit: not clamkit)
         ),
@@ -810,6 +819,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"daemon_bench: not found: {', '.join(missing)}", file=sys.stderr)
         return 2
     scale = QUICK if args.quick else FULL
+    # SIGTERM unwinds like Ctrl-C, so the daemons are stopped and the data removed.
+    signal.signal(signal.SIGTERM, lambda number, _: sys.exit(128 + number))
     # clamkit's clamd (and its -V) runs from this checkout, whatever is installed.
     os.environ["PYTHONPATH"] = str(PROJECT_ROOT)
     details = {}
