@@ -80,6 +80,9 @@ class HtmlFormat:
     """HTML pages: ``CL_TYPE_HTML``, ASCII text found to be HTML once wholly read, UTF-16 HTML."""
 
     name = "html"
+    # The reference scans a page's normalised views as one child object
+    # (one level down, one file toward MaxFiles); the scanner accounts for it.
+    normalised_views = True
 
     def recognise(self, file_type: FileType, data: Buffer) -> bool:
         if file_type is FileType.CL_TYPE_HTML_UTF16:

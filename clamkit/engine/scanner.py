@@ -17,7 +17,11 @@ Limits, as the reference applies them (observed on ClamAV 1.4):
   reference counts an embedded PE image two levels down).  A format may
   also impose its members' type (an optional ``member_type``: disk
   partitions are ``CL_TYPE_PART_ANY``), and such members are matched as raw
-  data, never opened.
+  data, never opened.  The reference scans an HTML page's normalised views
+  as one child object after its other members (not at all once one of
+  them was found infected), which the matcher here covers in the page's
+  own layer; a format with ``normalised_views`` has that child accounted
+  for (one level down, one file) without scanning it again.
 - MaxFiles: the top-level object counts, and so does every member of more
   than 5 bytes; a member met when the count has reached the limit ends the
   scan (``...MaxFiles``).  ZIP adds its own first-pass check (see ``zip``).
@@ -228,9 +232,15 @@ class _Walk:
             ):
                 levels = getattr(container, "levels", 1)
                 member_type = getattr(container, "member_type", None)
+                found = len(self.names)
                 self.walk_members(container.members(data, self), inner, depth + levels, member_type)
                 if self.done:
                     return
+                # The views come after the members, and not at all once a
+                # member was found infected (even under allmatch).
+                views = getattr(container, "normalised_views", False)
+                if views and len(self.names) == found and self.admit(depth + 1):
+                    self.files += 1
 
     def walk_members(
         self,
@@ -259,6 +269,16 @@ class _Walk:
             if close is not None:
                 close()
 
+    def admit(self, depth: int) -> bool:
+        """Whether an object may be scanned at ``depth``: False past
+        MaxRecursion (its siblings still are), and the scan ends at MaxFiles."""
+        if self.options.max_recursion and depth >= self.options.max_recursion:
+            self.exceeded(EXCEEDED_MAX_RECURSION, stop=False)
+            return False
+        if self.options.max_files and self.files >= self.options.max_files:
+            self.exceeded(EXCEEDED_MAX_FILES, stop=True)
+        return True
+
     def member(
         self,
         member: Member,
@@ -267,11 +287,8 @@ class _Walk:
         member_type: FileType | None,
     ) -> None:
         options = self.options
-        if options.max_recursion and depth >= options.max_recursion:
-            self.exceeded(EXCEEDED_MAX_RECURSION, stop=False)
+        if not self.admit(depth):
             return
-        if options.max_files and self.files >= options.max_files:
-            self.exceeded(EXCEEDED_MAX_FILES, stop=True)
         declared = member.declared_size
         if declared is not None and options.file_too_large(declared):
             self.exceeded(EXCEEDED_MAX_FILE_SIZE, stop=False)
