@@ -18,8 +18,17 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from containers_support import SHARED_TESTSIG, TESTFILES, clamav_testsig_engine
+from containers_support import (
+    SHARED_TESTSIG,
+    TESTFILES,
+    TestExtraction,
+    clamav_testsig_engine,
+    members_of,
+)
 
+from clamkit.containers import ole2, pdf
+from clamkit.containers.base import EXCEEDED_MAX_FILES, EXCEEDED_MAX_RECURSION, Alert, Member
+from clamkit.containers.pdf import page_text
 from clamkit.engine import ScanOptions
 
 CORPUS = ("clam.ole.doc", "clam.ppt", "clam.pdf", "clam.exe.html", "clam.chm", "clam.mail")
@@ -111,3 +120,57 @@ def test_limit_edges_like_the_reference(
     options = ScanOptions(alert_exceeds_max=True, allmatch=True, **LIMITS[limit][1])
     ours = clamav_testsig_engine().scan_bytes(files[name].read_bytes(), options).names
     assert set(ours) == reference_names[limit][name]
+
+
+# -- the same accounting without the reference -------------------------------------------
+
+
+def test_ole2_streams_in_the_reference_walk_order(files: dict[str, Path]) -> None:
+    items = members_of(ole2.FORMAT, files["clam.ppt"].read_bytes())
+    names = [item.name for item in items if isinstance(item, Member)]
+    # The embedded PowerPoint object first, then the streams as the tree is walked.
+    assert names[0].startswith("ppt") and names[0].endswith(".doc")
+    assert names[1:5] == [
+        "\x05SummaryInformation",
+        "PowerPoint Document",
+        "\x05DocumentSummaryInformation",
+        "Pictures",
+    ]
+    limited = members_of(ole2.FORMAT, files["clam.ole.doc"].read_bytes(), _extraction(max_files=2))
+    assert limited[0] == Alert(EXCEEDED_MAX_FILES, "alert_exceeds_max")
+    assert len([item for item in limited if isinstance(item, Member)]) == 2
+
+
+def test_ole2_storage_depth_is_limited(files: dict[str, Path]) -> None:
+    shallow = members_of(
+        ole2.FORMAT, files["clam.ole.doc"].read_bytes(), _extraction(max_recursion=2)
+    )
+    assert Alert(EXCEEDED_MAX_RECURSION, "alert_exceeds_max") in shallow
+    assert not any(isinstance(item, Member) and "Ole10Native" in item.name for item in shallow)
+
+
+def test_pdf_page_text_and_contents_objects() -> None:
+    content = b"BT /F1 12 Tf [(Hello)-250(\\(W\\)orld)]TJ 0 -14 Td (Two\\f  Lines) Tj ET"
+    assert page_text(content) == b"hello(w)orldtwo lines"
+    document = (
+        b"%%PDF-1.4\n1 0 obj\n<< /Type /Page /Contents 2 0 R /Annots [3 0 R] >>\nendobj\n"
+        b"2 0 obj\n<< /Length %d >>\nstream\n%s\nendstream\nendobj\n"
+        b"3 0 obj\n<< /Type /Annot /Contents (a note) >>\nendobj\n%%%%EOF\n"
+    ) % (len(content), content)
+    items = members_of(pdf.FORMAT, document)
+    assert [item.name for item in items] == ["pdf obj 2 0", "pdf obj 2 0 contents", "pdf obj 3 0"]
+
+
+def test_html_views_are_one_file_one_level_down() -> None:
+    engine = clamav_testsig_engine()
+    assert engine.scan_bytes(PAGE, ScanOptions(max_files=1, alert_exceeds_max=True)).names == (
+        EXCEEDED_MAX_FILES,
+    )
+    assert engine.scan_bytes(PAGE, ScanOptions(max_recursion=1, alert_exceeds_max=True)).names == (
+        EXCEEDED_MAX_RECURSION,
+    )
+    assert engine.scan_bytes(PAGE, ScanOptions(max_files=2, max_recursion=2)).names == ()
+
+
+def _extraction(**options: int) -> TestExtraction:
+    return TestExtraction(options=ScanOptions(**options))
