@@ -41,6 +41,8 @@ class Case:
     listed: tuple[str, ...] = ()
     # Files to (re)create with EICAR before each side runs.
     infected: tuple[str, ...] = ()
+    # Take every name x.com may have in act/q (x.com, x.com.001 to .999).
+    full_quarantine: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,9 @@ def _prepare(case: Case, tree: Path) -> Path:
     for directory in ("act/q", "act/src/sub"):
         (tree / "files" / directory).mkdir(parents=True)
     (act / "q" / "x.com").write_text("taken\n")
+    if case.full_quarantine:
+        for number in range(1, 1000):
+            (act / "q" / f"x.com.{number:03d}").touch()
     (act / "link.com").symlink_to("src/y.com")
     for name in case.infected:
         (cwd / name).write_bytes(EICAR)
@@ -251,6 +256,16 @@ CASES = {
         ("-d", DB, "--no-summary", "--remove", "act/x.com", "act/link.com"),
         infected=("act/x.com", "act/src/y.com"),
         listed=("act", "act/src"),
+    ),
+    "move into a full quarantine": Case(
+        ("-d", DB, "--move=act/q", "act/x.com", "act/x.com"),
+        infected=("act/x.com",),
+        full_quarantine=True,
+    ),
+    "copy into a full quarantine": Case(
+        ("-d", DB, "--copy=act/q", "--move=act/q", "act/x.com"),
+        infected=("act/x.com",),
+        full_quarantine=True,
     ),
     "move to a missing directory": Case(("-d", DB, "--move=act/none", "t/a.com")),
     "copy to a file": Case(("-d", DB, "--copy=clean.txt", "t/a.com")),

@@ -307,7 +307,9 @@ def test_names_run_out_after_the_last_suffix(layout: dict[str, Path]) -> None:
         (q / f"bad.com.{number:03d}").touch()
     lines = Lines()
     assert not _action("copy", q, lines).apply(str(layout["bad"]))
-    assert lines.errors == [f"Can't copy file '{layout['bad']}'"]
+    assert lines.errors == [
+        f"Can't copy file '{layout['bad']}': quarantine destination '{q}' is unavailable"
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -324,6 +326,8 @@ CLAMDSCAN_CASES = {
     "linked directory": ("--move=q", "w/sl/a.com"),
     "dot dot": ("--copy=q", "w/src/../src/a.com"),
     "dot dot in the quarantine": ("--move=w/../q", "w/src/a.com"),
+    # No name left: q/a.com and q/a.com.001 to .999 are taken.
+    "full quarantine": ("--move=q", "w/sl/a.com"),
 }
 
 
@@ -336,17 +340,24 @@ def reference_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
     daemon.stop()
 
 
-def _fresh_tree(root: Path) -> None:
+def _fresh_tree(root: Path, full: bool) -> None:
     shutil.rmtree(root, ignore_errors=True)
     (root / "q").mkdir(parents=True)
+    if full:
+        (root / "q" / "a.com").touch()
+        for number in range(1, quarantine.MAX_QUARANTINE_SUFFIX + 1):
+            (root / "q" / f"a.com.{number:03d}").touch()
     (root / "w" / "src").mkdir(parents=True)
     (root / "w" / "src" / "a.com").write_bytes(EICAR)
     (root / "w" / "al").symlink_to("src/a.com")
     (root / "w" / "sl").symlink_to("src")
 
 
-def _state(root: Path) -> dict[str, list[str]]:
-    return {name: sorted(os.listdir(root / name)) for name in ("q", "w", "w/src")}
+def _state(root: Path) -> dict[str, object]:
+    return {
+        "q": len(os.listdir(root / "q")),
+        **{name: sorted(os.listdir(root / name)) for name in ("w", "w/src")},
+    }
 
 
 @pytest.mark.parametrize("name", list(CLAMDSCAN_CASES))
@@ -359,7 +370,8 @@ def test_clamdscan_acts_as_the_reference(
 ) -> None:
     config = reference_daemon.workdir / "clamd.conf"
     argv = ["-c", str(config), "--no-summary", *CLAMDSCAN_CASES[name]]
-    _fresh_tree(tmp_path)
+    full = name == "full quarantine"
+    _fresh_tree(tmp_path, full)
     assert REFERENCE_CLAMDSCAN is not None
     theirs = subprocess.run(
         ["clamdscan", *argv],
@@ -371,7 +383,7 @@ def test_clamdscan_acts_as_the_reference(
         timeout=60,
     )
     expected = (theirs.returncode, theirs.stdout, theirs.stderr, _state(tmp_path))
-    _fresh_tree(tmp_path)
+    _fresh_tree(tmp_path, full)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["clamdscan"])
     capsys.readouterr()

@@ -458,7 +458,7 @@ def _scan(
 ) -> int:
     started, clock = time.time(), time.perf_counter()
     stats = ScanStats()
-    known_viruses = 0
+    known_viruses = not_acted = 0
     code: int | None = None
     bad_level = request.walk.bad_level
     if bad_level is not None:
@@ -481,10 +481,26 @@ def _scan(
             walker.scan_argument(argument)
         if arguments is None:
             code = FILE_LIST_UNREADABLE
+        not_acted = walker.not_acted
     if request.summary:
         timing = Timing(started, time.time(), time.perf_counter() - clock)
-        report.summary(format_summary(stats, known_viruses, __version__, timing))
+        lines = format_summary(stats, known_viruses, __version__, timing)
+        if action is not None and not_acted:
+            # After "Infected files" and "Total errors", before the data lines.
+            data = next(i for i, line in enumerate(lines) if line.startswith("Data scanned:"))
+            lines.insert(data, _not_acted_line(action, request, not_acted))
+        report.summary(lines)
     return stats.exit_code if code is None else code
+
+
+def _not_acted_line(action: Action, request: _Request, count: int) -> str:
+    """The summary's count of infected files --remove/--move/--copy failed on.
+    The reference words a failed move "Not copied" and a failed copy "Not
+    moved" (it asks whether --copy was given the wrong way round)."""
+    if action.directory is None:
+        return f"Not removed: {count}"
+    copy_given = request.action[2] is not None
+    return f"Not {'moved' if copy_given else 'copied'}: {count}"
 
 
 def _scan_options(request: _Request, report: _Report) -> ScanOptions:
@@ -706,6 +722,7 @@ class _Walker:
         self._walk = walk
         self._action = action
         self._proc_device = _device_of("/proc")
+        self.not_acted = 0
 
     def scan_argument(self, argument: str) -> None:
         if argument == "-":
@@ -849,8 +866,8 @@ class _Walker:
         for found in result.names:
             self._report.found(name, found)
         acted = self._action is None or scanned is None or self._action.apply(name, scanned)
-        if not acted:
-            self._stats.errors += 1
+        # Counted apart from the errors, for the summary's "Not moved:" line.
+        self.not_acted += not acted
 
 
 def _device_of(path: str) -> int | None:

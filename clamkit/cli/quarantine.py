@@ -62,6 +62,10 @@ class _Changed(OSError):
     """The file is no longer the one that was scanned."""
 
 
+class _NoFreeName(FileExistsError):
+    """Every name the file may take in the quarantine is taken."""
+
+
 @dataclass(frozen=True)
 class _Source:
     """An infected file held open, with its parent directory."""
@@ -150,13 +154,14 @@ class Action:
         except (OSError, ValueError):
             self.reporter.error(f"Can't {self._verb} file '{path}'")
             return False
-        shown = path if real == path else f"{path} (real path: '{real}')"
         try:
-            return self._apply(source, path, shown)
+            return self._apply(source, path, real)
         finally:
             source.close()
 
-    def _apply(self, source: _Source, path: str, shown: str) -> bool:
+    def _apply(self, source: _Source, path: str, real: str) -> bool:
+        also = "" if real == path else f" (real path: '{real}')"
+        shown = f"{path}{also}"
         if self.directory is None:
             if not source.still_named():
                 self.reporter.error(f"Can't remove file '{path}'")
@@ -170,6 +175,12 @@ class Action:
             return True
         try:
             name = self._place(source)
+        except _NoFreeName:
+            self.reporter.error(
+                f"Can't {self._verb} file '{path}'{also}: "
+                f"quarantine destination '{self.directory}' is unavailable"
+            )
+            return False
         except OSError:
             self.reporter.error(f"Can't {self._verb} file '{path}'")
             return False
@@ -197,7 +208,7 @@ class Action:
                 return name
             except FileExistsError:
                 continue
-        raise FileExistsError(source.name)
+        raise _NoFreeName(errno.EEXIST, "no free name", source.name)
 
     def _link(self, source: _Source, name: str) -> bool:
         """A hard link under ``name`` (a move within one file system) to the
