@@ -15,6 +15,7 @@ import base64
 import io
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import zipfile
@@ -85,6 +86,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with zipfile.ZipFile(containers / "two.zip", "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("clean.txt", "clean\n")
         archive.writestr("eicar.com", EICAR)
+    (containers / "encrypted.zip").write_bytes(_encrypted_zip())
     attachment = base64.encodebytes(EICAR).decode()
     (containers / "mail.eml").write_text(
         "From: a@example.com\nTo: b@example.com\nSubject: hi\nMIME-Version: 1.0\n"
@@ -95,6 +97,18 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (files / "list.txt").write_text("t/a.com\n\nclean.txt\nt/d\n  t/a.com\nnope\n-\nt/e/x.com")
     return root
+
+
+def _encrypted_zip() -> bytes:
+    """A zip whose first member says it is encrypted (flag bit 0), then EICAR, deflated."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("secret.txt", "secret\n")
+        archive.writestr("eicar.com", EICAR)
+    data = bytearray(buffer.getvalue())
+    struct.pack_into("<H", data, 6, 1)
+    struct.pack_into("<H", data, data.index(b"PK\x01\x02") + 8, 1)
+    return bytes(data)
 
 
 def _prepare(case: Case, tree: Path) -> Path:
@@ -234,6 +248,36 @@ CASES = {
     ),
     "scan size limit alert": Case(
         ("-d", DB, "--no-summary", "--max-scansize=10", "--alert-exceeds-max=yes", "containers")
+    ),
+    "encrypted archive": Case(
+        ("-d", DB, "--no-summary", "--alert-encrypted-archive", "containers/encrypted.zip")
+    ),
+    "encrypted, both kinds": Case(
+        ("-d", DB, "--no-summary", "--alert-encrypted", "-z", "containers/encrypted.zip")
+    ),
+    "encrypted documents only": Case(
+        ("-d", DB, "--no-summary", "--alert-encrypted-doc", "containers/encrypted.zip")
+    ),
+    "heuristic precedence": Case(
+        (
+            "-d",
+            DB,
+            "--no-summary",
+            "--alert-encrypted",
+            "--heuristic-scan-precedence",
+            "containers/encrypted.zip",
+        )
+    ),
+    "heuristics off": Case(
+        (
+            "-d",
+            DB,
+            "--no-summary",
+            "--alert-encrypted",
+            "--heuristic-alerts=no",
+            "-z",
+            "containers/encrypted.zip",
+        )
     ),
     "file size past 2 GiB": Case(("-d", DB, "--no-summary", "--max-filesize=3G", "t/a.com")),
     # --move, --copy, --remove.
