@@ -227,6 +227,8 @@ SPECS = getopt.option_specs(cli.typer.main.get_command(cli.app))
         (["--data", "X", "--data=Y"], ["--database=X", "--database=Y", "--"]),
         (["--recursive=YES", "--infected=0", "--stdout=true"], ["--recursive", "--stdout", "--"]),
         (["-", "--", "-r", "--x"], ["--", "-", "-r", "--x"]),
+        # A switch on by default is turned off by its typer negation.
+        (["--scan-pe=no", "--scan-pdf", "--alert-broken=no"], ["--no-scan-pe", "--scan-pdf", "--"]),
         ([], ["--"]),
     ],
 )
@@ -240,6 +242,38 @@ def test_canonical_argv(argv: list[str], tokens: list[str]) -> None:
 )
 def test_sizes(value: str, size: int) -> None:
     assert cli._parse_number("--max-filesize", value, sizes=True) == size
+
+
+@pytest.mark.parametrize(
+    ("value", "number"), [("0", 0), ("17", 17), ("4294967295", 2**32 - 1), ("4294967297", 1)]
+)
+def test_whole_numbers_wrap_at_32_bits(value: str, number: int) -> None:
+    assert cli._parse_number("--max-files", value, sizes=False) == number
+
+
+def test_engine_options_are_scan_options_fields_with_their_defaults() -> None:
+    from clamkit.engine.options import DEFAULT_OPTIONS
+
+    for option, field, kind, _ in cli.ENGINE_OPTIONS:
+        default = getattr(DEFAULT_OPTIONS, field)
+        if kind in (cli._Kind.ON, cli._Kind.OFF):
+            assert default is (kind is cli._Kind.ON), option
+        else:
+            assert isinstance(default, int) and not isinstance(default, bool), option
+
+
+def test_help_and_version_do_not_load_the_engine() -> None:
+    import subprocess
+
+    code = "import sys, clamkit.cli.clamscan; print('clamkit.engine' in sys.modules)"
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert completed.stdout == "False\n"
 
 
 @pytest.mark.parametrize("value", ["", "-1", "1T", "M", "1.5M", "١٢"])
@@ -602,7 +636,9 @@ def test_exit_code(stats: ScanStats, code: int) -> None:
 def test_debug_shows_what_the_load_did(clamscan: Run, db: str, tmp_path: Path) -> None:
     (Path(db) / "exe.mdb").write_text("512:0123456789abcdef0123456789abcdef:Section.Hash\n")
     # Icon groups are a feature clamkit skips, and --debug says so.
-    (Path(db) / "icon.ldb").write_text("Icon.Sig;Engine:51-255,Target:1,IconGroup1:grp;0;41424344454647\n")
+    (Path(db) / "icon.ldb").write_text(
+        "Icon.Sig;Engine:51-255,Target:1,IconGroup1:grp;0;41424344454647\n"
+    )
     clean = tmp_path / "clean.txt"
     clean.write_text("nothing here\n")
     result = clamscan("--debug", "--no-summary", "-d", db, str(clean))

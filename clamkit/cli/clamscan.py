@@ -68,7 +68,6 @@ from clamkit.cli.output import (
     version_line,
 )
 from clamkit.cli.quarantine import Action, Identity, SetupError, identity
-from clamkit.engine.options import DEFAULT_OPTIONS
 
 if TYPE_CHECKING:
     from clamkit.engine import Engine, ScanOptions, ScanResult
@@ -87,7 +86,8 @@ EXCLUDED = "Excluded"
 
 # --follow-*-symlinks levels: links named on the command line are followed
 # from DIRECT on, links met inside directories only at ALWAYS.
-_FOLLOW_NEVER, _FOLLOW_DIRECT, _FOLLOW_ALWAYS = 0, 1, 2
+# (0 follows none.)
+_FOLLOW_DIRECT, _FOLLOW_ALWAYS = 1, 2
 
 GiB = 1024**3
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": GiB}
@@ -114,42 +114,45 @@ app = typer.Typer(
 
 # ---------------------------------------------------------------------------
 # The options that set the engine's ScanOptions, one row each: the option,
-# the field, how its value reads (a switch, a size with K/M suffixes, a whole
-# number), and its help.  The switches' defaults are ScanOptions' own.
+# the field, how its value reads (a switch on or off by default, a size with
+# K/M suffixes, a whole number), and its help.  The switches' defaults are
+# ScanOptions' own (a test holds them to it; the engine is not imported here,
+# to keep -h and -V fast).
 
 
 class _Kind(enum.Enum):
-    SWITCH = "switch"
+    ON = "switch, on by default"
+    OFF = "switch, off by default"
     SIZE = "size"
     NUMBER = "number"
 
 
 ENGINE_OPTIONS: tuple[tuple[str, str, _Kind, str], ...] = (
-    ("--scan-mail", "scan_mail", _Kind.SWITCH, "Look into e-mail messages"),
-    ("--heuristic-alerts", "heuristic_alerts", _Kind.SWITCH, "Report heuristic findings"),
+    ("--scan-mail", "scan_mail", _Kind.ON, "Look into e-mail messages"),
+    ("--heuristic-alerts", "heuristic_alerts", _Kind.ON, "Report heuristic findings"),
     (
         "--heuristic-scan-precedence",
         "heuristic_scan_precedence",
-        _Kind.SWITCH,
+        _Kind.OFF,
         "End a file's scan at its first heuristic finding",
     ),
-    ("--scan-pe", "scan_pe", _Kind.SWITCH, "Look for executables embedded in files"),
-    ("--scan-ole2", "scan_ole2", _Kind.SWITCH, "Look into OLE2 documents (Office 97-2003)"),
-    ("--scan-pdf", "scan_pdf", _Kind.SWITCH, "Look into PDF documents"),
-    ("--scan-html", "scan_html", _Kind.SWITCH, "Normalise HTML and look into its scripts"),
-    ("--scan-onenote", "scan_onenote", _Kind.SWITCH, "Look into OneNote documents"),
-    ("--scan-archive", "scan_archive", _Kind.SWITCH, "Look into archives and compressed files"),
-    ("--alert-broken", "alert_broken_executables", _Kind.SWITCH, "Report malformed executables"),
-    ("--alert-encrypted", "alert_encrypted", _Kind.SWITCH, "Both of the next two"),
+    ("--scan-pe", "scan_pe", _Kind.ON, "Look for executables embedded in files"),
+    ("--scan-ole2", "scan_ole2", _Kind.ON, "Look into OLE2 documents (Office 97-2003)"),
+    ("--scan-pdf", "scan_pdf", _Kind.ON, "Look into PDF documents"),
+    ("--scan-html", "scan_html", _Kind.ON, "Normalise HTML and look into its scripts"),
+    ("--scan-onenote", "scan_onenote", _Kind.ON, "Look into OneNote documents"),
+    ("--scan-archive", "scan_archive", _Kind.ON, "Look into archives and compressed files"),
+    ("--alert-broken", "alert_broken_executables", _Kind.OFF, "Report malformed executables"),
+    ("--alert-encrypted", "alert_encrypted", _Kind.OFF, "Both of the next two"),
     (
         "--alert-encrypted-archive",
         "alert_encrypted_archive",
-        _Kind.SWITCH,
+        _Kind.OFF,
         "Report encrypted archives",
     ),
-    ("--alert-encrypted-doc", "alert_encrypted_doc", _Kind.SWITCH, "Report encrypted documents"),
-    ("--alert-macros", "alert_ole2_macros", _Kind.SWITCH, "Report OLE2 documents with VBA macros"),
-    ("--alert-exceeds-max", "alert_exceeds_max", _Kind.SWITCH, "Report files a limit cut short"),
+    ("--alert-encrypted-doc", "alert_encrypted_doc", _Kind.OFF, "Report encrypted documents"),
+    ("--alert-macros", "alert_ole2_macros", _Kind.OFF, "Report OLE2 documents with VBA macros"),
+    ("--alert-exceeds-max", "alert_exceeds_max", _Kind.OFF, "Report files a limit cut short"),
     ("--max-scantime", "max_scantime_ms", _Kind.NUMBER, "Give up on a file after this many ms"),
     ("--max-filesize", "max_filesize", _Kind.SIZE, "Pass over (as clean) larger files"),
     ("--max-scansize", "max_scansize", _Kind.SIZE, "Scan at most this much data per file"),
@@ -164,8 +167,8 @@ ENGINE_OPTIONS: tuple[tuple[str, str, _Kind, str], ...] = (
 
 def _engine_parameter(option: str, field: str, kind: _Kind, help_: str) -> inspect.Parameter:
     """The typer parameter of one ENGINE_OPTIONS row."""
-    if kind is _Kind.SWITCH:
-        default = getattr(DEFAULT_OPTIONS, field)
+    if kind in (_Kind.ON, _Kind.OFF):
+        default = kind is _Kind.ON
         names = f"{option}/--no-{option[2:]}" if default else option
         annotation: object = Annotated[bool, typer.Option(names, help=help_, show_default=False)]
     else:
@@ -181,7 +184,7 @@ def _engine_settings(values: dict[str, object]) -> dict[str, object]:
     settings: dict[str, object] = {}
     for option, field, kind, _ in ENGINE_OPTIONS:
         value = values[field]
-        if kind is _Kind.SWITCH:
+        if kind in (_Kind.ON, _Kind.OFF):
             settings[field] = value
         elif value is not None:
             settings[field] = _parse_number(option, str(value), sizes=kind is _Kind.SIZE)
@@ -505,7 +508,7 @@ def _not_acted_line(action: Action, request: _Request, count: int) -> str:
 
 def _scan_options(request: _Request, report: _Report) -> ScanOptions:
     from clamkit.config.scanning import LARGEST_SCANNABLE_FILE
-    from clamkit.engine import ScanOptions
+    from clamkit.engine.options import DEFAULT_OPTIONS, ScanOptions
 
     settings = dict(request.settings)
     max_filesize = settings.get("max_filesize", DEFAULT_OPTIONS.max_filesize)
