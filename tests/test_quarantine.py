@@ -300,7 +300,11 @@ def test_a_link_planted_in_the_quarantine_is_never_followed(
     assert lines.notes == [f"{layout['bad']}: moved to '{q}/bad.com.001'"]
 
 
-def test_names_run_out_after_the_last_suffix(layout: dict[str, Path]) -> None:
+def test_names_run_out_after_the_last_suffix(
+    layout: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three suffixes instead of 999 (the clamdscan case below uses them all).
+    monkeypatch.setattr(quarantine, "MAX_QUARANTINE_SUFFIX", 3)
     q = layout["q"]
     (q / "bad.com").touch()
     for number in range(1, quarantine.MAX_QUARANTINE_SUFFIX + 1):
