@@ -68,7 +68,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "db").mkdir()
     (root / "db" / "test.ndb").write_text("Test.Body:0:*:4549434152\n")
     files = root / "files"
-    for directory in ("t/d/sub", "t/e", "deep/a/b/c", "act"):
+    for directory in ("t/d/sub", "t/e", "deep/a/b/c", "act", "rx"):
         (files / directory).mkdir(parents=True)
     for name in ("t/a.com", "t/d/b.com", "t/d/sub/s.com", "t/e/x.com"):
         (files / name).write_bytes(EICAR)
@@ -78,6 +78,8 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (files / "t/dl").symlink_to("d")
     (files / "t/d/fl").symlink_to("../a.com")
     (files / "t/d/el").symlink_to("../e")
+    for name in ("a1.com", "ab.com", "d.com", "x_y.com", "w.com"):
+        (files / "rx" / name).write_bytes(EICAR)
     for level in ("deep", "deep/a", "deep/a/b", "deep/a/b/c"):
         (files / level / "e.com").write_bytes(EICAR)
     (files / "clean.txt").write_text("hello\n")
@@ -180,6 +182,12 @@ CASES = {
     "exclude matches real paths": Case(
         ("-d", DB, "--no-summary", "--exclude=/t/a\\.com$", "t/al", "t/a.com", "t/d/b.com"),
     ),
+    # The reference's POSIX dialect: classes, \< \>, "\d" and "\w" as letters.
+    "posix classes": Case(
+        ("-d", DB, "--exclude=[[:digit:]]\\.com$", "--exclude=\\w\\.com$", "rx"),
+    ),
+    "word boundaries": Case(("-d", DB, "--exclude=\\<b", "--exclude=y\\>", "rx")),
+    "escapes are letters": Case(("-d", DB, "--exclude=[\\d]\\.", "--exclude=x_y\\b", "rx")),
     "include only": Case(("-d", DB, "-r", "--include=b\\.com", "--include=empty", "t")),
     "include-dir": Case(("-d", DB, "-r", "--include-dir=^t", "--include-dir=d/$", "t/", "deep")),
     "excluded argument directory": Case(("-d", DB, "--exclude-dir=^t$", "t", "clean.txt")),

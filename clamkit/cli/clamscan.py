@@ -33,6 +33,7 @@ import signal
 import stat
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, BinaryIO, TextIO
@@ -676,9 +677,10 @@ class _Report(Output):
 
 @dataclass(frozen=True, slots=True)
 class _Pattern:
-    """An --exclude/--include regex.  The reference's matcher: a pattern
-    ending with "/" is matched against the name with "/" appended; a pattern
-    that does not compile matches nothing."""
+    """An --exclude/--include regex, POSIX extended as the reference reads
+    it.  The reference's matcher: a pattern ending with "/" is matched
+    against the name with "/" appended; a pattern that does not compile
+    matches nothing."""
 
     text: str
     regex: re.Pattern[str] | None
@@ -689,10 +691,87 @@ class _Pattern:
         return self.regex.search(name + "/" if self.text.endswith("/") else name) is not None
 
 
+# POSIX bracket classes, as Python set contents (ASCII, as the reference's matcher).
+_POSIX_CLASSES = {
+    "alnum": "0-9A-Za-z",
+    "alpha": "A-Za-z",
+    "blank": " \\t",
+    "cntrl": "\\x00-\\x1f\\x7f",
+    "digit": "0-9",
+    "graph": "!-~",
+    "lower": "a-z",
+    "print": " -~",
+    "punct": "!-/:-@\\[-`{-~",
+    "space": " \\t\\n\\r\\f\\v",
+    "upper": "A-Z",
+    "xdigit": "0-9A-Fa-f",
+}
+# \< and \> are word boundaries; any other escaped character stands for itself.
+_WORD_START, _WORD_END = r"\b(?=\w)", r"\b(?<=\w)"
+
+
+class _BadRegex(Exception):
+    """A POSIX pattern the reference's matcher would not compile."""
+
+
+def _bracket(text: str, start: int) -> tuple[str, int]:
+    """The POSIX bracket expression at ``text[start]`` ("[") as a Python set, and where it ends."""
+    position = start + 1
+    parts = ["["]
+    if text[position : position + 1] == "^":
+        parts.append("^")
+        position += 1
+    first = True
+    while position < len(text):
+        char = text[position]
+        if char == "]" and not first:
+            return "".join(parts) + "]", position + 1
+        first = False
+        if text.startswith("[:", position):
+            end = text.find(":]", position + 2)
+            name = text[position + 2 : end] if end >= 0 else ""
+            if name not in _POSIX_CLASSES:
+                raise _BadRegex(text)
+            parts.append(_POSIX_CLASSES[name])
+            position = end + 2
+            continue
+        # Backslash and "[" are ordinary inside brackets.
+        parts.append("\\" + char if char in "\\[" else char)
+        position += 1
+    raise _BadRegex(text)
+
+
+def _python_regex(text: str) -> str:
+    """A POSIX extended regular expression (the reference's dialect) in Python's syntax."""
+    parts = []
+    position = 0
+    while position < len(text):
+        char = text[position]
+        if char == "[":
+            bracket, position = _bracket(text, position)
+            parts.append(bracket)
+            continue
+        if char == "\\":
+            if position + 1 == len(text):
+                raise _BadRegex(text)
+            escaped = text[position + 1]
+            special = {"<": _WORD_START, ">": _WORD_END}
+            parts.append(special.get(escaped) or re.escape(escaped))
+            position += 2
+            continue
+        parts.append(char)
+        position += 1
+    return "".join(parts)
+
+
 def _compile(text: str) -> re.Pattern[str] | None:
+    """The pattern compiled, or None (matching nothing) where the reference's fails."""
     try:
-        return re.compile(text)
-    except re.error:
+        with warnings.catch_warnings():
+            # Python warns about set syntax it may adopt; POSIX has none of it.
+            warnings.simplefilter("ignore", FutureWarning)
+            return re.compile(_python_regex(text), re.ASCII)
+    except (_BadRegex, re.error):
         return None
 
 
