@@ -69,6 +69,8 @@ private rule tagged : one two {
 rule regex_r { strings: $r = /CLAM[A-Z]+T/ condition: $r }
 rule in_r { strings: $a = "hello" condition: $a in (0..10) }
 rule in_miss { strings: $a = "world" condition: $a in (0..5) }
+rule illegal_escape { strings: $a = "CLAM\qKIT" condition: $a }
+rule illegal_hex_escape_miss { strings: $a = "hel\xZZlo" condition: $a }
 """
 # Rules the reference refuses (each in a file of its own: after a refusal the
 # reference stops matching some later rules of the same file).
@@ -80,6 +82,11 @@ REFUSED = [
     b'rule unreferenced { strings: $a = "hello" $b = "x1" condition: $a }',
     b'rule broken { strings: $a = "abc" condition: $a and }',
     b'rule nocase { strings: $a = "hello" condition: $a }',
+    b"rule bad_hex { strings: $a = { 4G 41 } condition: $a }",
+    b'rule twice { strings: $a = "hello" $a = "world" condition: $a }',
+    b'rule undefined { strings: $a = "hello" condition: $b }',
+    b'rule bad_meta { meta: x = strings: $a = "hello" condition: $a }',
+    b'rule private_string { strings: $a = "hello" private condition: $a }',
 ]
 
 
@@ -116,6 +123,11 @@ def test_at_and_filesize_go_into_offsets_and_the_description() -> None:
 def test_conditions_beyond_the_subset_are_skipped(condition: bytes) -> None:
     (rule,) = _rules(b'rule r { strings: $a = "ab" condition: ' + condition + b" }")
     assert isinstance(rule, SkippedSignature)
+
+
+def test_illegal_escapes_lose_two_characters() -> None:
+    rule = _one(rb'rule r { strings: $a = "a\xZZb\q!\x4" condition: $a }')
+    assert rule.subsignatures[0].pattern.source == b"aZZb!4".hex()  # type: ignore[union-attr]
 
 
 def test_an_unreadable_file_is_refused() -> None:

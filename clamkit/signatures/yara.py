@@ -24,8 +24,8 @@ Outcomes per rule, as measured on the reference:
   a text string shorter than two bytes, a ``wide`` regular expression):
   ``YaraDropped``, not counted, with the reference's warnings; the rest of
   the file still loads;
-- private rules, and every rule after a refused one (but ``none of`` or a
-  reserved word as a rule's name): the
+- private rules, and every rule after a refused one (but ``_Isolated``
+  refusals: errors before the condition, an undefined string, ``none of``): the
   reference counts them and never reports them, so they are skipped too.
 Only a file whose rules cannot be told apart (no ``rule`` keyword where
 one must be) raises ``SignatureError``.
@@ -64,10 +64,10 @@ __all__ = ["YaraDropped", "parse_yara_rules"]
 
 NAME_PREFIX = "YARA."
 MIN_STRING_BYTES = 2
-_MODIFIERS = frozenset({"nocase", "wide", "ascii", "fullword", "private"})
+_MODIFIERS = frozenset({"nocase", "wide", "ascii", "fullword"})
 # Words the reference's grammar reserves: no rule may be named so.
 _KEYWORDS = _MODIFIERS | {
-    *("all", "and", "any", "at", "condition", "contains", "entrypoint", "false"),
+    *("private", "all", "and", "any", "at", "condition", "contains", "entrypoint", "false"),
     *("filesize", "for", "global", "import", "in", "matches", "meta", "not", "of"),
     *("or", "rule", "strings", "them", "true", "int8", "int16", "int32"),
     *("uint8", "uint16", "uint32"),
@@ -89,6 +89,7 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 _ESCAPES = {b"n": b"\n", b"t": b"\t", b"r": b"\r", b'"': b'"', b"\\": b"\\"}
 
 
@@ -102,7 +103,9 @@ class YaraDropped:
 
 class _Isolated(SignatureError):
     """Refused by the reference, but unlike other refusals it leaves the file's
-    later rules working: ``none of``, a reserved word as a rule's name."""
+    later rules working: an error found before the condition (a reserved word
+    as a rule's name, a bad meta or string definition), an undefined string,
+    ``none of``."""
 
 
 class _Unsupported(Exception):
@@ -264,13 +267,16 @@ def _rule(reader: _Reader, suffix: str) -> LogicalSignature | SkippedSignature |
             section = token.text
             reader.next()
             continue
-        if section == b"meta":
-            reader.expect(b"=")
-            reader.next()  # the value: clamkit has no use for metadata
-        elif section == b"strings":
-            identifier = token.text.decode()
-            reader.expect(b"=")
-            strings[identifier] = _string(reader)
+        if section in (b"meta", b"strings"):
+            if section == b"strings" and token.text.decode() in strings:
+                # The reference's words for a string defined twice.
+                raise SignatureError(f'unreferenced string "{token.text.decode()}"')
+            try:
+                _definition(reader, token, section, strings)
+            except SignatureError as exc:
+                # The reference's parser recovers from errors found before
+                # the condition: the file's later rules still work.
+                raise _Isolated(str(exc)) from None
         elif section == b"condition":
             depth += token.text == b"("
             depth -= token.text == b")"
@@ -311,6 +317,17 @@ def _rule(reader: _Reader, suffix: str) -> LogicalSignature | SkippedSignature |
     )
 
 
+def _definition(
+    reader: _Reader, token: _Token, section: bytes, strings: dict[str, YaraString | _Refusal]
+) -> None:
+    """One ``meta`` or ``strings`` entry, ``token`` its identifier."""
+    reader.expect(b"=")
+    if section == b"meta":
+        reader.next()  # the value: clamkit has no use for metadata
+        return
+    strings[token.text.decode()] = _string(reader)
+
+
 class _Refusal(enum.Enum):
     """Why the reference refuses one string, which drops the whole rule."""
 
@@ -330,7 +347,7 @@ def _string(reader: _Reader) -> YaraString | _Refusal:
     if original.startswith(b"/"):
         return _regex_string(original, modifiers)
     if original.startswith(b"{"):
-        if modifiers - {"private"}:
+        if modifiers:
             raise SignatureError("YARA syntax error: hex strings take no modifiers")
         hex_text = _hex_string(original[1:-1].decode())
         return BodySubsignature(ANY_OFFSET, parse_pattern(hex_text))
@@ -391,6 +408,9 @@ def _refusal_warnings(name: str, strings: list[YaraString | _Refusal]) -> tuple[
 
 
 def _unescape(text: bytes) -> bytes:
+    """A text string's bytes.  As on the reference, an illegal escape (``\\q``,
+    ``\\x`` without two hex digits) loses its two characters and the rule
+    still loads."""
     out = bytearray()
     position = 0
     while position < len(text):
@@ -400,14 +420,13 @@ def _unescape(text: bytes) -> bytes:
             position += 1
             continue
         escaped = text[position + 1 : position + 2]
-        if escaped == b"x":
-            out.append(int(text[position + 2 : position + 4], 16))
+        digits = text[position + 2 : position + 4]
+        if escaped == b"x" and len(digits) == 2 and all(d in _HEX_DIGITS for d in digits):
+            out.append(int(digits, 16))
             position += 4
-        elif escaped in _ESCAPES:
-            out += _ESCAPES[escaped]
-            position += 2
         else:
-            raise SignatureError(f"YARA syntax error: unknown escape \\{escaped.decode()}")
+            out += _ESCAPES.get(escaped, b"")
+            position += 2
     return bytes(out)
 
 
@@ -521,7 +540,7 @@ class _Condition:
 
     def _index(self, identifier: str) -> int:
         if identifier not in self.order:
-            raise SignatureError(f"YARA syntax error: undefined string {identifier}")
+            raise _Isolated(f'undefined string "{identifier}"')
         index = self.order.index(identifier)
         self.uses[index] = self.uses.get(index, 0) + 1
         return index
