@@ -652,3 +652,34 @@ def test_debug_shows_what_the_load_did(clamscan: Run, db: str, tmp_path: Path) -
     # Without --debug the load is silent but for the warning the reference lacks.
     quiet = clamscan("--no-summary", "-d", db, str(clean))
     assert "LibClamAV debug" not in quiet.err
+
+
+# ---------------------------------------------------------------------------
+# --exclude/--include patterns in the reference's POSIX dialect
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "matches"),
+    [
+        (r"[[:digit:]]\.com$", "/x/a1.com", True),
+        (r"[[:digit:]]\.com$", "/x/ab.com", False),
+        (r"a[^[:alpha:]]", "/x/a1", True),
+        (r"\d", "/x/d.com", True),
+        (r"\d", "/x/1.com", False),
+        (r"[\d]", "/x/back\\slash", True),
+        (r"\<b", "/x/ab", False),
+        (r"\<b", "/x/b", True),
+        (r"b\>", "/x/ab.c", True),
+        ("^/a/x/", "/a/x", True),
+        ("[[:nope:]]", "/x", False),
+        ("[a", "/x/a", False),
+        ("a**", "/x/a", False),
+        ("\\", "/x/\\", False),
+        ("()", "/x", True),
+    ],
+)
+def test_posix_patterns(pattern: str, name: str, matches: bool) -> None:
+    from clamkit.cli.posix_regex import patterns
+
+    (compiled,) = patterns([pattern])
+    assert compiled.matches(name) is matches

@@ -28,12 +28,10 @@ import enum
 import inspect
 import io
 import os
-import re
 import signal
 import stat
 import sys
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, BinaryIO, TextIO
@@ -68,6 +66,7 @@ from clamkit.cli.output import (
     load_report_lines,
     version_line,
 )
+from clamkit.cli.posix_regex import Pattern, excluded, patterns
 from clamkit.cli.quarantine import Action, Identity, SetupError, identity
 
 if TYPE_CHECKING:
@@ -337,10 +336,10 @@ def clamscan(
         max_depth=_parse_number("--max-dir-recursion", max_dir_recursion, sizes=False)
         if max_dir_recursion is not None
         else MAX_DIR_RECURSION,
-        excluded_files=_patterns(exclude),
-        included_files=_patterns(include),
-        excluded_dirs=_patterns(exclude_dir),
-        included_dirs=_patterns(include_dir),
+        excluded_files=patterns(exclude),
+        included_files=patterns(include),
+        excluded_dirs=patterns(exclude_dir),
+        included_dirs=patterns(include_dir),
     )
     settings = _engine_settings(engine_values)
     if help_:
@@ -405,10 +404,10 @@ class _WalkSettings:
     follow_dirs: int = _FOLLOW_DIRECT
     follow_files: int = _FOLLOW_DIRECT
     max_depth: int = MAX_DIR_RECURSION
-    excluded_files: tuple[_Pattern, ...] = ()
-    included_files: tuple[_Pattern, ...] = ()
-    excluded_dirs: tuple[_Pattern, ...] = ()
-    included_dirs: tuple[_Pattern, ...] = ()
+    excluded_files: tuple[Pattern, ...] = ()
+    included_files: tuple[Pattern, ...] = ()
+    excluded_dirs: tuple[Pattern, ...] = ()
+    included_dirs: tuple[Pattern, ...] = ()
 
     @property
     def bad_level(self) -> str | None:
@@ -422,10 +421,10 @@ class _WalkSettings:
         return None
 
     def file_excluded(self, real_path: str) -> bool:
-        return _excluded(real_path, self.excluded_files, self.included_files)
+        return excluded(real_path, self.excluded_files, self.included_files)
 
     def directory_excluded(self, path: str) -> bool:
-        return _excluded(path, self.excluded_dirs, self.included_dirs)
+        return excluded(path, self.excluded_dirs, self.included_dirs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -673,116 +672,6 @@ class _Report(Output):
 
 # ---------------------------------------------------------------------------
 # Walking
-
-
-@dataclass(frozen=True, slots=True)
-class _Pattern:
-    """An --exclude/--include regex, POSIX extended as the reference reads
-    it.  The reference's matcher: a pattern ending with "/" is matched
-    against the name with "/" appended; a pattern that does not compile
-    matches nothing."""
-
-    text: str
-    regex: re.Pattern[str] | None
-
-    def matches(self, name: str) -> bool:
-        if self.regex is None:
-            return False
-        return self.regex.search(name + "/" if self.text.endswith("/") else name) is not None
-
-
-# POSIX bracket classes, as Python set contents (ASCII, as the reference's matcher).
-_POSIX_CLASSES = {
-    "alnum": "0-9A-Za-z",
-    "alpha": "A-Za-z",
-    "blank": " \\t",
-    "cntrl": "\\x00-\\x1f\\x7f",
-    "digit": "0-9",
-    "graph": "!-~",
-    "lower": "a-z",
-    "print": " -~",
-    "punct": "!-/:-@\\[-`{-~",
-    "space": " \\t\\n\\r\\f\\v",
-    "upper": "A-Z",
-    "xdigit": "0-9A-Fa-f",
-}
-# \< and \> are word boundaries; any other escaped character stands for itself.
-_WORD_START, _WORD_END = r"\b(?=\w)", r"\b(?<=\w)"
-
-
-class _BadRegex(Exception):
-    """A POSIX pattern the reference's matcher would not compile."""
-
-
-def _bracket(text: str, start: int) -> tuple[str, int]:
-    """The POSIX bracket expression at ``text[start]`` ("[") as a Python set, and where it ends."""
-    position = start + 1
-    parts = ["["]
-    if text[position : position + 1] == "^":
-        parts.append("^")
-        position += 1
-    first = True
-    while position < len(text):
-        char = text[position]
-        if char == "]" and not first:
-            return "".join(parts) + "]", position + 1
-        first = False
-        if text.startswith("[:", position):
-            end = text.find(":]", position + 2)
-            name = text[position + 2 : end] if end >= 0 else ""
-            if name not in _POSIX_CLASSES:
-                raise _BadRegex(text)
-            parts.append(_POSIX_CLASSES[name])
-            position = end + 2
-            continue
-        # Backslash and "[" are ordinary inside brackets.
-        parts.append("\\" + char if char in "\\[" else char)
-        position += 1
-    raise _BadRegex(text)
-
-
-def _python_regex(text: str) -> str:
-    """A POSIX extended regular expression (the reference's dialect) in Python's syntax."""
-    parts = []
-    position = 0
-    while position < len(text):
-        char = text[position]
-        if char == "[":
-            bracket, position = _bracket(text, position)
-            parts.append(bracket)
-            continue
-        if char == "\\":
-            if position + 1 == len(text):
-                raise _BadRegex(text)
-            escaped = text[position + 1]
-            special = {"<": _WORD_START, ">": _WORD_END}
-            parts.append(special.get(escaped) or re.escape(escaped))
-            position += 2
-            continue
-        parts.append(char)
-        position += 1
-    return "".join(parts)
-
-
-def _compile(text: str) -> re.Pattern[str] | None:
-    """The pattern compiled, or None (matching nothing) where the reference's fails."""
-    try:
-        with warnings.catch_warnings():
-            # Python warns about set syntax it may adopt; POSIX has none of it.
-            warnings.simplefilter("ignore", FutureWarning)
-            return re.compile(_python_regex(text), re.ASCII)
-    except (_BadRegex, re.error):
-        return None
-
-
-def _patterns(texts: Sequence[str] | None) -> tuple[_Pattern, ...]:
-    return tuple(_Pattern(text, _compile(text)) for text in texts or ())
-
-
-def _excluded(name: str, excluded: Sequence[_Pattern], included: Sequence[_Pattern]) -> bool:
-    if any(pattern.matches(name) for pattern in excluded):
-        return True
-    return bool(included) and not any(pattern.matches(name) for pattern in included)
 
 
 class _Walker:
