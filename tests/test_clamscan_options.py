@@ -26,9 +26,8 @@ from pathlib import Path
 import pytest
 
 from clamkit.cli import clamscan as cli
+from tests.test_clamscan_reference import EICAR, MASKED_PREFIXES
 
-EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-MASKED_PREFIXES = ("Engine version:", "Time:", "Start Date:", "End Date:")
 DB = "../db"
 
 
