@@ -227,7 +227,7 @@ def _walk_order(ole: olefile.OleFileIO) -> tuple[list[list[str]], list[list[str]
     storages: list[list[str]] = []
     seen: set[int] = set()
     # (entry id, path of the storage holding it), depth first without recursion.
-    pending = [(0, list[str]())]
+    pending: list[tuple[int, list[str]]] = [(0, [])]
     while pending:
         sid, parent = pending.pop()
         if sid in seen or not 0 <= sid < len(ole.direntries):
