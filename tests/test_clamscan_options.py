@@ -27,6 +27,7 @@ import pytest
 
 from clamkit.cli import clamscan as cli
 from tests.test_clamscan_reference import EICAR, MASKED_PREFIXES
+from tests.test_containers_disks import mbr
 
 DB = "../db"
 
@@ -88,6 +89,10 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
         archive.writestr("clean.txt", "clean\n")
         archive.writestr("eicar.com", EICAR)
     (containers / "encrypted.zip").write_bytes(_encrypted_zip())
+    disks = files / "disks"
+    disks.mkdir()
+    (disks / "overlap.img").write_bytes(mbr([(0x83, 4, 2), (0x07, 5, 2)], 10))
+    (disks / "three.img").write_bytes(mbr([(0x83, 2, 2), (0x83, 4, 2), (0x83, 6, 2)], 10))
     attachment = base64.encodebytes(EICAR).decode()
     (containers / "mail.eml").write_text(
         "From: a@example.com\nTo: b@example.com\nSubject: hi\nMIME-Version: 1.0\n"
@@ -285,6 +290,12 @@ CASES = {
             "-z",
             "containers/encrypted.zip",
         )
+    ),
+    "partition intersection": Case(
+        ("-d", DB, "--no-summary", "--alert-partition-intersection", "disks")
+    ),
+    "partition limit": Case(
+        ("-d", DB, "--no-summary", "--max-partitions=2", "--alert-exceeds-max", "disks")
     ),
     "file size past 2 GiB": Case(("-d", DB, "--no-summary", "--max-filesize=3G", "t/a.com")),
     # --move, --copy, --remove.

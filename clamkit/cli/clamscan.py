@@ -153,6 +153,12 @@ ENGINE_OPTIONS: tuple[tuple[str, str, _Kind, str], ...] = (
     ("--alert-encrypted-doc", "alert_encrypted_doc", _Kind.OFF, "Report encrypted documents"),
     ("--alert-macros", "alert_ole2_macros", _Kind.OFF, "Report OLE2 documents with VBA macros"),
     ("--alert-exceeds-max", "alert_exceeds_max", _Kind.OFF, "Report files a limit cut short"),
+    (
+        "--alert-partition-intersection",
+        "alert_partition_intersection",
+        _Kind.OFF,
+        "Report disk images whose partitions overlap",
+    ),
     ("--max-scantime", "max_scantime_ms", _Kind.NUMBER, "Give up on a file after this many ms"),
     ("--max-filesize", "max_filesize", _Kind.SIZE, "Pass over (as clean) larger files"),
     ("--max-scansize", "max_scansize", _Kind.SIZE, "Scan at most this much data per file"),
@@ -162,6 +168,7 @@ ENGINE_OPTIONS: tuple[tuple[str, str, _Kind, str], ...] = (
     ("--max-htmlnormalize", "max_htmlnormalize", _Kind.SIZE, "Largest HTML file normalised"),
     ("--max-htmlnotags", "max_htmlnotags", _Kind.SIZE, "Largest tag-free HTML text scanned"),
     ("--max-scriptnormalize", "max_scriptnormalize", _Kind.SIZE, "Largest script normalised"),
+    ("--max-partitions", "max_partitions", _Kind.NUMBER, "Look at most into this many partitions"),
 )
 
 
