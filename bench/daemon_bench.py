@@ -256,6 +256,19 @@ class Daemon:
     def output(self) -> str:
         return (self.workdir / "output.txt").read_text(errors="replace")
 
+    def request(self, request: bytes) -> tuple[float, bytes]:
+        """One request on a fresh connection: seconds until the daemon closed it, and the reply.
+
+        A failure on the client's side (a reset, a broken pipe) becomes the
+        reply, so it is counted as a wrong verdict instead of ending the run.
+        """
+        started = time.perf_counter()
+        try:
+            reply = ask(self.socket, request, timeout=LONG_TIMEOUT)
+        except OSError as error:
+            reply = f"client error: {error}".encode()
+        return time.perf_counter() - started, reply
+
 
 def _start_time(pid: int) -> str | None:
     """The kernel's start time of ``pid`` (field 22 of its stat), so a reused pid is told apart."""
@@ -429,12 +442,6 @@ def scan_mistakes(reply: bytes, expected: frozenset[str]) -> list[str]:
     ]
 
 
-def _timed(request: Callable[[], bytes]) -> tuple[float, bytes]:
-    started = time.perf_counter()
-    reply = request()
-    return time.perf_counter() - started, reply
-
-
 def instream_throughput(daemon: Daemon, data: Data, scale: Scale) -> dict:
     """The large random stream ``instream_runs`` times: MB/s of the fastest run.
 
@@ -444,9 +451,7 @@ def instream_throughput(daemon: Daemon, data: Data, scale: Scale) -> dict:
     seconds, tally = [], Tally()
     with daemon.memory.phase("instream"):
         for _ in range(scale.instream_runs):
-            elapsed, reply = _timed(
-                lambda: ask(daemon.socket, data.big_request, timeout=LONG_TIMEOUT)
-            )
+            elapsed, reply = daemon.request(data.big_request)
             seconds.append(elapsed)
             tally.record(reply, CLEAN_REPLY)
     return {
@@ -457,8 +462,7 @@ def instream_throughput(daemon: Daemon, data: Data, scale: Scale) -> dict:
 
 
 def _scan(daemon: Daemon, command: str, directory: Path) -> tuple[float, bytes]:
-    request = f"z{command} {directory}\0".encode()
-    return _timed(lambda: ask(daemon.socket, request, timeout=LONG_TIMEOUT))
+    return daemon.request(f"z{command} {directory}\0".encode())
 
 
 def directory_scan(daemon: Daemon, directory: Path, files: int, command: str, phase: str) -> dict:
@@ -490,7 +494,7 @@ def concurrent_streams(daemon: Daemon, data: Data, scale: Scale) -> dict:
 
     def client(request: bytes, start: threading.Barrier) -> None:
         start.wait()
-        elapsed, reply = _timed(lambda: ask(daemon.socket, request, timeout=LONG_TIMEOUT))
+        elapsed, reply = daemon.request(request)
         with tally.lock:
             latencies.append(elapsed * 1000)
         tally.record(reply, CLEAN_REPLY)
@@ -529,11 +533,7 @@ class _Clients:
         while not self.stop.is_set():
             request, expected = self.requests[turn % len(self.requests)]
             turn += 1
-            try:
-                reply = ask(self.daemon.socket, request, timeout=LONG_TIMEOUT)
-            except OSError as error:
-                reply = f"client error: {error}".encode()
-            self.tally.record(reply, expected)
+            self.tally.record(self.daemon.request(request)[1], expected)
 
 
 def _wait_for_reloads(daemon: Daemon, count: int) -> bool:
@@ -561,12 +561,12 @@ def reload_under_load(daemon: Daemon, data: Data, scale: Scale) -> dict:
             time.sleep(scale.steady_seconds)
         with daemon.memory.phase("reloads"):
             for number in range(scale.reloads):
-                elapsed, reply = _timed(lambda: ask(daemon.socket, b"zRELOAD\0"))
+                started = time.perf_counter()
+                reply = daemon.request(b"zRELOAD\0")[1]
                 if reply != b"RELOADING\0":
                     raise BenchError(f"RELOAD answered {reply!r}")
-                waited, finished = _timed(lambda n=number: _wait_for_reloads(daemon, n + 1))
-                completed += bool(finished)
-                reload_seconds.append(elapsed + waited)
+                completed += _wait_for_reloads(daemon, number + 1)
+                reload_seconds.append(time.perf_counter() - started)
     finally:
         clients.stop.set()
         for thread in threads:
@@ -825,6 +825,19 @@ def _tree_state() -> str | None:
     return commit + ("+dirty" if status.stdout.strip() else "")
 
 
+def measure_both(scale: Scale, seed: int) -> dict[str, dict]:
+    """Generate the data, then measure the reference and clamkit, one after the other."""
+    # Short: the daemons' Unix socket paths live under it (at most 107 bytes).
+    with tempfile.TemporaryDirectory(prefix="ckbench-", dir="/tmp") as temporary:
+        root = Path(temporary)
+        print(f"generating data (seed {seed}) in {root} ...", file=sys.stderr)
+        data = generate(root / "data", scale, seed)
+        database = link_databases(root / "db")
+        return {
+            kind.name: measure(kind, root, database, data, scale) for kind in (REFERENCE, CLAMKIT)
+        }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small data, for a smoke run")
@@ -841,19 +854,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda number, _: sys.exit(128 + number))
     # clamkit's clamd (and its -V) runs from this checkout, whatever is installed.
     os.environ["PYTHONPATH"] = str(PROJECT_ROOT)
-    details = {}
-    # Short: the daemons' Unix socket paths live under it (at most 107 bytes).
-    with tempfile.TemporaryDirectory(prefix="ckbench-", dir="/tmp") as temporary:
-        root = Path(temporary)
-        print(f"generating data (seed {args.seed}) in {root} ...", file=sys.stderr)
-        data = generate(root / "data", scale, args.seed)
-        database = link_databases(root / "db")
-        try:
-            for kind in (REFERENCE, CLAMKIT):
-                details[kind.name] = measure(kind, root, database, data, scale)
-        except BenchError as error:
-            print(f"daemon_bench: {error}", file=sys.stderr)
-            return 1
+    try:
+        details = measure_both(scale, args.seed)
+    except (BenchError, OSError) as error:
+        print(f"daemon_bench: {error}", file=sys.stderr)
+        return 1
     table = rows(details["reference"], details["clamkit"], scale)
     print(format_table(table))
     report = {
@@ -875,8 +880,12 @@ def main(argv: list[str] | None = None) -> int:
         "rows": [row.as_json() for row in table],
         "details": details,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    except OSError as error:
+        print(f"daemon_bench: cannot write {args.out}: {error.strerror}", file=sys.stderr)
+        return 1
     print(f"written {args.out}", file=sys.stderr)
     return 0
 
