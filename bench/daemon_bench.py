@@ -49,6 +49,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from bench.scan_bench import DATABASES, MiB, _commit, _version  # noqa: E402
 from tests.daemons import EICAR  # noqa: E402
 from tests.test_hardening_harness import CLEAN_REPLY, Tally, ask, instream_request  # noqa: E402
+from tests.test_hardening_lifecycle import RELOADED  # noqa: E402
 
 REFERENCE_CLAMD = Path("/usr/sbin/clamd")
 TESTFILES = Path("/usr/share/clamav-testfiles")
@@ -70,7 +71,6 @@ LONG_TIMEOUT = 3600.0
 START_TIMEOUT = 300.0
 PING_POLL_SECONDS = 0.01
 STOP_GRACE_SECONDS = 15.0
-RELOADED = "Database correctly reloaded"
 
 
 @dataclass(frozen=True, slots=True)
