@@ -9,7 +9,7 @@ Strategy:
   of index, keyed by section size and by the length of the import text.
 - Every distinct body pattern (of ``.ndb``/``.db`` signatures and logical
   subsignatures) becomes one ``BodyMatcher``.  The literal anchors of all matchers go into
-  one Aho-Corasick automaton (a second one for case-insensitive anchors); the
+  the prefilter (``prefilter``), grouped by the matchers' target type; the
   scanner only verifies matchers whose anchors fired.  Matchers pinned to one
   position (``n`` or ``EOF-n`` without a shift) skip the automaton and are
   checked at that position; matchers with no usable anchor are searched
@@ -28,13 +28,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-import ahocorasick
-
 from clamkit.database.loader import Database, collector_paused
 from clamkit.engine import scanner
 from clamkit.engine.bodyregex import Buffer, Verifier, pattern_anchors, pattern_verifier
 from clamkit.engine.logic import count_limit, required_subsignatures, true_without_matches
 from clamkit.engine.options import ScanOptions, ScanResult
+from clamkit.engine.prefilter import GroupedAnchor, Prefilter, build_prefilter
 from clamkit.signatures.model import (
     ANY_OFFSET,
     AllowListEntry,
@@ -146,24 +145,21 @@ class _AnchorTableBuilder:
         self.ref_matchers = array.array("L")
         self.ref_delta_min = array.array("q")
         self.ref_delta_max = array.array("q")
+        self.groups: dict[Target, list[GroupedAnchor]] = defaultdict(list)
 
-    def automaton(
-        self, refs: dict[str, list[tuple[int, int, int]]]
-    ) -> ahocorasick.Automaton | None:
-        """An automaton over ``refs``' anchors, registering each in the table."""
-        if not refs:
-            return None
-        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-        for key, values in refs.items():
-            automaton.add_word(key, len(self.lengths))
-            self.lengths.append(len(key))
+    def add(
+        self, target: Target, nocase: bool, refs: dict[bytes, list[tuple[int, int, int]]]
+    ) -> None:
+        """Register ``refs``' anchors as prefilter keys of the ``target`` group."""
+        for literal, values in refs.items():
+            anchor_id = len(self.lengths)
+            self.groups[target].append(GroupedAnchor(anchor_id, literal, nocase))
+            self.lengths.append(len(literal))
             for matcher_id, delta_min, delta_max in values:
                 self.ref_matchers.append(matcher_id)
                 self.ref_delta_min.append(delta_min)
                 self.ref_delta_max.append(delta_max)
             self.first_ref.append(len(self.ref_matchers))
-        automaton.make_automaton()
-        return automaton
 
     def frozen(self) -> AnchorTable:
         return AnchorTable(
@@ -196,9 +192,8 @@ class Engine:
     body_signatures: tuple[BodySignature, ...]
     logical_signatures: tuple[LogicalSignature, ...]
     matchers: tuple[BodyMatcher, ...]
-    # The anchor automata give an anchor id; ``anchors`` says what it means.
-    automaton: ahocorasick.Automaton | None
-    nocase_automaton: ahocorasick.Automaton | None
+    # The prefilter gives anchor ids; ``anchors`` says what each means.
+    prefilter: Prefilter
     anchors: AnchorTable
     positional: tuple[int, ...]  # matcher ids checked at one fixed position
     unanchored: tuple[int, ...]  # matcher ids searched without an anchor
@@ -356,13 +351,15 @@ class _Facts:
         return known[1]
 
 
-def compile_engine(database: Database) -> Engine:
+def compile_engine(database: Database, prefilter_backend: str | None = None) -> Engine:
+    """The engine for ``database``; the prefilter backend defaults to the
+    fastest installed (see ``prefilter.default_backend``)."""
     # A million objects are built: see collector_paused.
     with collector_paused():
-        return _compile(database)
+        return _compile(database, prefilter_backend)
 
 
-def _compile(database: Database) -> Engine:
+def _compile(database: Database, prefilter_backend: str | None) -> Engine:
     table = _MatcherTable()
     facts = _Facts()
     for index, signature in enumerate(database.body_signatures):
@@ -377,10 +374,10 @@ def _compile(database: Database) -> Engine:
             always_evaluate.append(index)
     matchers = table.frozen()
 
-    anchor_refs: dict[bool, dict[str, list[tuple[int, int, int]]]] = {
-        False: defaultdict(list),
-        True: defaultdict(list),
-    }
+    # (target, nocase) -> literal -> (matcher, delta_min, delta_max) for each use
+    anchor_refs: dict[tuple[Target, bool], dict[bytes, list[tuple[int, int, int]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     positional, unanchored = [], []
     needs_executable = 0
     for matcher_id, matcher in enumerate(matchers):
@@ -395,11 +392,12 @@ def _compile(database: Database) -> Engine:
             continue
         for anchor in anchors:
             delta_max = -1 if anchor.delta_max is None else anchor.delta_max
-            key = anchor.literal.decode("latin-1")
-            anchor_refs[anchor.nocase][key].append((matcher_id, anchor.delta_min, delta_max))
+            anchor_refs[matcher.target, anchor.nocase][anchor.literal].append(
+                (matcher_id, anchor.delta_min, delta_max)
+            )
     anchors = _AnchorTableBuilder()
-    automaton = anchors.automaton(anchor_refs[False])
-    nocase_automaton = anchors.automaton(anchor_refs[True])
+    for (target, nocase), refs in sorted(anchor_refs.items(), key=lambda item: item[0]):
+        anchors.add(target, nocase, refs)
 
     return Engine(
         signature_count=database.signature_count,
@@ -410,8 +408,7 @@ def _compile(database: Database) -> Engine:
         body_signatures=database.body_signatures,
         logical_signatures=database.logical_signatures,
         matchers=matchers,
-        automaton=automaton,
-        nocase_automaton=nocase_automaton,
+        prefilter=build_prefilter(anchors.groups, anchors.lengths, prefilter_backend),
         anchors=anchors.frozen(),
         positional=tuple(positional),
         unanchored=tuple(unanchored),

@@ -28,7 +28,6 @@ passes and sometimes reports a name twice; clamkit reports each name once.
 
 from __future__ import annotations
 
-import array
 import hashlib
 import mmap
 from collections.abc import Iterator
@@ -63,8 +62,6 @@ from clamkit.signatures.model import (
 )
 
 if TYPE_CHECKING:
-    import ahocorasick
-
     from clamkit.engine.compiler import BodyMatcher, Engine, HashIndex
 
 # How much of a view the automaton sees at once: large enough that the
@@ -255,28 +252,6 @@ def _verify_at(
         found.record(matcher_id, start)
 
 
-def _anchor_hits(
-    automaton: ahocorasick.Automaton,
-    lengths: array.array,
-    view: Buffer,
-    overlap: int,
-    lower: bool,
-) -> Iterator[tuple[int, int]]:
-    """(anchor start, anchor id) for every anchor occurrence, chunk by chunk."""
-    size = len(view)
-    for chunk_start in range(0, size, CHUNK_SIZE):
-        chunk = bytes(view[chunk_start : chunk_start + CHUNK_SIZE + overlap])
-        if lower:
-            chunk = chunk.lower()
-        last_chunk = chunk_start + CHUNK_SIZE >= size
-        for end, anchor_id in automaton.iter(chunk.decode("latin-1")):
-            start = end - lengths[anchor_id] + 1
-            # Hits starting in the overlap belong to the next chunk.
-            if start < CHUNK_SIZE or last_chunk:
-                yield chunk_start + start, anchor_id
-        _release(view, chunk_start, CHUNK_SIZE)
-
-
 def _release(view: Buffer, start: int, length: int) -> None:
     """Give back the pages of a mapped file once a pass is past them.
 
@@ -294,34 +269,31 @@ def _match_view(
     found = _ViewMatches(executable)
     matchers = engine.matchers
     table = engine.anchors
-    lengths, first_ref = table.lengths, table.first_ref
+    first_ref = table.first_ref
     ref_matchers, ref_delta_min, ref_delta_max = (
         table.ref_matchers,
         table.ref_delta_min,
         table.ref_delta_max,
     )
-    overlap = table.max_length - 1
-    for automaton, lower in ((engine.automaton, False), (engine.nocase_automaton, True)):
-        if automaton is None:
-            continue
-        for anchor_start, anchor_id in _anchor_hits(automaton, lengths, view, overlap, lower):
-            for ref in range(first_ref[anchor_id], first_ref[anchor_id + 1]):
-                matcher_id = ref_matchers[ref]
-                matcher = matchers[matcher_id]
-                if matcher.target not in targets or found.done(matcher_id, matcher):
-                    continue
-                delta_min, delta_max = ref_delta_min[ref], ref_delta_max[ref]
-                if delta_max == delta_min:
-                    _verify_at(matcher_id, matcher, view, anchor_start - delta_min, size, found)
-                elif delta_max >= 0 and delta_max - delta_min <= MAX_POSITIONS_PER_HIT:
-                    for start in range(anchor_start - delta_max, anchor_start - delta_min + 1):
-                        if start >= 0:
-                            _verify_at(matcher_id, matcher, view, start, size, found)
-                elif matcher_id not in found.searched:
-                    found.searched.add(matcher_id)
-                    window = found.window(matcher, size)
-                    if window is not None:
-                        _search(matcher_id, matcher, view, window, found)
+    for anchor_start, anchor_id in engine.prefilter.hits(view, targets):
+        for ref in range(first_ref[anchor_id], first_ref[anchor_id + 1]):
+            matcher_id = ref_matchers[ref]
+            matcher = matchers[matcher_id]
+            # Every matcher of an anchor has the anchor's target group.
+            if found.done(matcher_id, matcher):
+                continue
+            delta_min, delta_max = ref_delta_min[ref], ref_delta_max[ref]
+            if delta_max == delta_min:
+                _verify_at(matcher_id, matcher, view, anchor_start - delta_min, size, found)
+            elif delta_max >= 0 and delta_max - delta_min <= MAX_POSITIONS_PER_HIT:
+                for start in range(anchor_start - delta_max, anchor_start - delta_min + 1):
+                    if start >= 0:
+                        _verify_at(matcher_id, matcher, view, start, size, found)
+            elif matcher_id not in found.searched:
+                found.searched.add(matcher_id)
+                window = found.window(matcher, size)
+                if window is not None:
+                    _search(matcher_id, matcher, view, window, found)
     for matcher_id in engine.positional:
         matcher = matchers[matcher_id]
         if matcher.target in targets:

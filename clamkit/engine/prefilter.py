@@ -1,0 +1,220 @@
+"""The literal prefilter: where in a view do any of the engine's anchors occur.
+
+The compiler hands over the anchors grouped by the target type of the
+matchers that use them; a scan asks only the groups its object's type can
+match, so random data never pays for the thousands of short PE, OLE2 or
+HTML anchors.  Two interchangeable backends answer the same question with
+the same list of hits, ``(anchor start, anchor id)`` sorted:
+
+- ``hyperscan`` (Intel's SIMD multi-pattern matcher, used where the package
+  is installed): one block-mode database per group, anchors compiled as
+  escaped-byte expressions (the binding's pure-literal mode measures lengths
+  with ``strlen`` and truncates at NUL bytes), case-insensitive ones with
+  the caseless flag.  Databases pickle as their serialised form.
+- ``ahocorasick`` (pyahocorasick, portable, the reference backend): two
+  automata per group, one over lowered text for case-insensitive anchors.
+
+Both walk a view in bounded chunks with an overlap of the longest anchor,
+so a mapped file is never copied whole and its pages are handed back as the
+pass moves on.  tests/test_prefilter.py proves the backends agree.
+"""
+
+from __future__ import annotations
+
+import array
+import mmap
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import ahocorasick
+
+from clamkit.engine.bodyregex import Buffer
+from clamkit.engine.options import MiB
+from clamkit.signatures.model import Target
+
+try:
+    import hyperscan
+except ImportError:  # the portable backend serves where the wheel is missing
+    hyperscan = None
+
+# How much of a view one prefilter call sees: large enough that per-call
+# overhead vanishes, small enough to bound a decoded copy and resident pages.
+CHUNK_SIZE = 2 * MiB
+
+# Set to "ahocorasick" or "hyperscan" to choose the backend (tests, comparisons).
+BACKEND_VARIABLE = "CLAMKIT_PREFILTER"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupedAnchor:
+    anchor_id: int
+    literal: bytes
+    nocase: bool
+
+
+Hit = tuple[int, int]  # (start of the anchor in the view, anchor id)
+Groups = Mapping[Target, Sequence[GroupedAnchor]]  # anchors by their matchers' target
+
+
+class Prefilter(Protocol):
+    backend: str
+
+    def hits(self, view: Buffer, targets: frozenset[Target]) -> list[Hit]:
+        """Every occurrence of an anchor of the groups in ``targets``, sorted."""
+        ...
+
+
+def available_backends() -> tuple[str, ...]:
+    return ("hyperscan", "ahocorasick") if hyperscan is not None else ("ahocorasick",)
+
+
+def default_backend() -> str:
+    chosen = os.environ.get(BACKEND_VARIABLE)
+    if chosen:
+        if chosen not in available_backends():
+            raise ValueError(
+                f"{BACKEND_VARIABLE}={chosen}: not one of {', '.join(available_backends())}"
+            )
+        return chosen
+    return available_backends()[0]
+
+
+def build_prefilter(groups: Groups, lengths: array.array, backend: str | None = None) -> Prefilter:
+    """A prefilter over ``groups``; ``lengths[anchor_id]`` is each anchor's length."""
+    backend = backend or default_backend()
+    if backend == "hyperscan":
+        return HyperscanPrefilter(groups, lengths)
+    if backend == "ahocorasick":
+        return AhoCorasickPrefilter(groups, lengths)
+    raise ValueError(f"unknown prefilter backend {backend!r}")
+
+
+def _chunks(view: Buffer, overlap: int) -> Iterable[tuple[int, Buffer, bool]]:
+    """(start, piece, last) over the view; each piece overlaps the next by ``overlap``."""
+    size = len(view)
+    whole = memoryview(view) if not isinstance(view, memoryview) else view
+    for start in range(0, max(size, 1), CHUNK_SIZE):
+        last = start + CHUNK_SIZE >= size
+        yield start, whole[start : start + CHUNK_SIZE + overlap], last
+        if isinstance(view, mmap.mmap):
+            # The pages stay in the page cache; the process's RSS stops
+            # growing with the file, and a verifier looking back maps them again.
+            view.madvise(mmap.MADV_DONTNEED, start, min(CHUNK_SIZE, size - start))
+
+
+def _keep(start: int, last: bool) -> bool:
+    # A hit starting in the overlap is found again, whole, in the next chunk.
+    return start < CHUNK_SIZE or last
+
+
+class HyperscanPrefilter:
+    backend = "hyperscan"
+
+    def __init__(self, groups: Groups, lengths: array.array) -> None:
+        self._lengths = lengths
+        self._overlap = max(lengths, default=1) - 1
+        self._serialised: dict[Target, bytes] = {}
+        for target, anchors in groups.items():
+            if not anchors:
+                continue
+            database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            database.compile(
+                expressions=[
+                    "".join(f"\\x{byte:02x}" for byte in anchor.literal).encode("ascii")
+                    for anchor in anchors
+                ],
+                ids=[anchor.anchor_id for anchor in anchors],
+                elements=len(anchors),
+                flags=[hyperscan.HS_FLAG_CASELESS if a.nocase else 0 for a in anchors],
+            )
+            self._serialised[target] = hyperscan.dumpb(database)
+        self._open()
+
+    def _open(self) -> None:
+        self._databases = {}
+        for target, serialised in self._serialised.items():
+            database = hyperscan.loadb(serialised, hyperscan.HS_MODE_BLOCK)
+            database.scratch = hyperscan.Scratch(database)
+            self._databases[target] = database
+
+    def __getstate__(self) -> tuple[array.array, dict[Target, bytes]]:
+        return self._lengths, self._serialised
+
+    def __setstate__(self, state: tuple[array.array, dict[Target, bytes]]) -> None:
+        self._lengths, self._serialised = state
+        self._overlap = max(self._lengths, default=1) - 1
+        self._open()
+
+    def hits(self, view: Buffer, targets: frozenset[Target]) -> list[Hit]:
+        databases = [self._databases[t] for t in targets if t in self._databases]
+        found: list[Hit] = []
+        if not databases or not len(view):
+            return found
+        lengths = self._lengths
+        ends: list[tuple[int, int]] = []
+
+        def on_match(anchor_id: int, _from: int, end: int, _flags: int, _context: None) -> None:
+            ends.append((end, anchor_id))
+
+        for chunk_start, piece, last in _chunks(view, self._overlap):
+            for database in databases:
+                database.scan(piece, match_event_handler=on_match)
+            for end, anchor_id in ends:
+                start = end - lengths[anchor_id]
+                if _keep(start, last):
+                    found.append((chunk_start + start, anchor_id))
+            ends.clear()
+        found.sort()
+        return found
+
+
+class AhoCorasickPrefilter:
+    backend = "ahocorasick"
+
+    def __init__(self, groups: Groups, lengths: array.array) -> None:
+        self._lengths = lengths
+        self._overlap = max(lengths, default=1) - 1
+        # per target: (automaton over the text, automaton over the lowered text)
+        self._automata: dict[Target, tuple[ahocorasick.Automaton | None, ...]] = {
+            target: (
+                _automaton(a for a in anchors if not a.nocase),
+                _automaton(a for a in anchors if a.nocase),
+            )
+            for target, anchors in groups.items()
+        }
+
+    def hits(self, view: Buffer, targets: frozenset[Target]) -> list[Hit]:
+        pairs = [self._automata[t] for t in targets if t in self._automata]
+        found: list[Hit] = []
+        if not pairs or not len(view):
+            return found
+        lengths = self._lengths
+        for chunk_start, piece, last in _chunks(view, self._overlap):
+            chunk = bytes(piece)
+            text = chunk.decode("latin-1")
+            lowered = None
+            for exact, nocase in pairs:
+                for automaton, lower in ((exact, False), (nocase, True)):
+                    if automaton is None:
+                        continue
+                    if lower and lowered is None:
+                        # bytes.lower folds ASCII only, as the anchors were folded
+                        lowered = chunk.lower().decode("latin-1")
+                    for end, anchor_id in automaton.iter(lowered if lower else text):
+                        start = end - lengths[anchor_id] + 1
+                        if _keep(start, last):
+                            found.append((chunk_start + start, anchor_id))
+        found.sort()
+        return found
+
+
+def _automaton(anchors: Iterable[GroupedAnchor]) -> ahocorasick.Automaton | None:
+    automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+    for anchor in anchors:
+        automaton.add_word(anchor.literal.decode("latin-1"), anchor.anchor_id)
+    if not len(automaton):
+        return None
+    automaton.make_automaton()
+    return automaton
