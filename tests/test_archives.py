@@ -390,9 +390,10 @@ def test_bzip2_bomb_stops_at_budget() -> None:
     assert isinstance(member, Member) and member.truncated and len(member.data) == MiB
 
 
-def test_bare_lzma_is_not_read() -> None:
-    # A bare .lzma stream has no type of its own and stays undecoded, as on the reference.
-    assert scan_names(lzma.compress(PAYLOAD, format=lzma.FORMAT_ALONE)) == ()
+def test_bare_lzma_is_read() -> None:
+    # No file type of its own on the reference, which leaves it undecoded; clamkit reads it
+    # (tests/test_containers_raw.py).
+    assert scan_names(lzma.compress(PAYLOAD, format=lzma.FORMAT_ALONE)) == (PAYLOAD_NAME,)
 
 
 # -- ISO 9660 ----------------------------------------------------------------------
