@@ -548,13 +548,13 @@ def _load_engine(
     databases: Sequence[str], detect_pua: bool, report: _Report, debug: bool = False
 ) -> Engine | None:
     """The compiled engine, or None after printing why the database did not load."""
-    from clamkit.database.loader import DatabaseError, LoadOptions, load_database
+    from clamkit.database.loader import DatabaseError, LoadOptions
     from clamkit.defaults import MissingDefaultsError, bundled_database_dir
-    from clamkit.engine import compile_engine
+    from clamkit.engine.cache import load_engine
 
     try:
         paths = list(databases) or [bundled_database_dir()]
-        database = load_database(paths, LoadOptions(detect_pua=detect_pua))
+        engine, load_report, _ = load_engine(paths, LoadOptions(detect_pua=detect_pua))
     except MissingDefaultsError as error:
         report.error(str(error))
         return None
@@ -563,11 +563,10 @@ def _load_engine(
             report.library_error(detail)
         report.error(error.summary)
         return None
-    for warning in database.report.warnings:
+    for warning in load_report.warnings:
         report.library_warning(warning)
-    engine = compile_engine(database)
     if debug:
-        for line in load_report_lines(database.report, engine.report):
+        for line in load_report_lines(load_report, engine.report):
             report.library_debug(line)
     return engine
 

@@ -2,7 +2,7 @@
 
 Run as ``python -m clamkit.daemon.worker FD`` by ``pool.ScanPool``, with FD
 the control socket.  The leader reads ``PoolSettings``, loads and compiles
-the database, then forks the workers, which share the compiled engine
+the database (or reads the compiled engine back from ``engine.cache``), then forks the workers, which share the compiled engine
 copy-on-write (the collector is frozen first so it does not touch every
 object and undo the sharing).  Each worker gets its own job socket, whose
 other end the leader hands to the network process (``WorkerAdded``).  A
@@ -44,8 +44,9 @@ from clamkit.daemon.ipc import (
     WorkerAdded,
     send,
 )
-from clamkit.database.loader import DatabaseError, LoadOptions, load_database
-from clamkit.engine import Engine, compile_engine
+from clamkit.database.loader import DatabaseError, LoadOptions
+from clamkit.engine import Engine
+from clamkit.engine.cache import load_engine
 
 # The containers ClamAV signs; OfficialDatabaseOnly loads nothing else.
 OFFICIAL_SUFFIXES = frozenset({".cvd", ".cld"})
@@ -178,25 +179,24 @@ def _lead(control: socket.socket) -> None:
     settings, _ = receiver.receive()
     assert isinstance(settings, PoolSettings)
     try:
-        database = load_database(
+        engine, report, _ = load_engine(
             _database_paths(settings), LoadOptions(detect_pua=settings.detect_pua)
         )
-        engine = compile_engine(database)
     except (DatabaseError, OSError) as error:
         send(control, PoolFailed(str(error)))
         return
-    headers = [h for h in database.report.cvd_headers if h.build_time_seconds is not None]
+    headers = [h for h in report.cvd_headers if h.build_time_seconds is not None]
     newest = max(headers, key=lambda header: header.version, default=None)
     send(
         control,
         PoolReady(
-            signature_count=database.signature_count,
+            signature_count=engine.signature_count,
             database_version=newest.version if newest else None,
             database_time=newest.build_time_seconds if newest else None,
-            warnings=tuple(database.report.warnings),
+            warnings=tuple(report.warnings),
         ),
     )
-    del database
+    del report
     # Objects alive now are shared with every worker; keep the collector off them.
     gc.collect()
     gc.freeze()

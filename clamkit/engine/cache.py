@@ -1,0 +1,230 @@
+"""The compiled engine kept on disk, keyed by the databases' content.
+
+Loading 122,000 signatures and compiling them takes seconds; reading the
+result back takes a few hundredths of one.  ``load_engine`` hashes every file
+under the database paths together with everything else that shapes the
+engine (load options, clamkit's and the prefilter's versions, Python's), and
+reuses ``engine-<key>.cache`` when it exists.
+
+Strategy: the bulky parts of an engine (its 150,000 matchers and the
+signature objects) are pickled item by item into one buffer each
+(``PickledItems``) and unpickled only when a scan first touches an item: a
+random file touches almost none.  The file is mapped, and the buffers are
+handed to pickle out of band, so they are never copied: the pages are shared
+by every worker process and every later load of the same cache, and only
+those a scan reads become resident.
+
+A cache file is code to pickle: it is used only from a directory that
+belongs to this user and that nobody else may write, and written there
+atomically with mode 0600.  Any problem with the cache (unwritable
+directory, damaged file) falls back to compiling; it never fails a load.
+"""
+
+from __future__ import annotations
+
+import array
+import hashlib
+import mmap
+import os
+import pickle
+import stat
+import struct
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import clamkit
+from clamkit.database.loader import LoadOptions, LoadReport, collector_paused, load_database
+from clamkit.engine import prefilter
+from clamkit.engine.compiler import Engine, compile_engine
+
+# Where the cache lives when the caller names no directory.
+CACHE_DIR_VARIABLE = "CLAMKIT_CACHE_DIR"
+FORMAT = b"clamkit-engine-cache-1\n"
+# Engine fields stored as lazily unpickled items.
+LAZY_FIELDS = ("matchers", "body_signatures", "logical_signatures")
+# Cache files kept per directory: the current databases and the previous ones.
+KEEP = 2
+
+_Item = TypeVar("_Item")
+
+
+class PickledItems(Sequence[_Item], Generic[_Item]):
+    """A read-only sequence whose items are unpickled on first access."""
+
+    __slots__ = ("_blob", "_ends", "_memo")
+
+    def __init__(self, blob: bytes | memoryview, ends: array.array) -> None:
+        self._blob = blob
+        self._ends = ends  # item i is blob[ends[i - 1]:ends[i]]
+        self._memo: dict[int, _Item] = {}
+
+    @classmethod
+    def of(cls, items: Sequence[_Item]) -> PickledItems[_Item]:
+        pieces = [pickle.dumps(item, protocol=5) for item in items]
+        ends = array.array("Q")
+        total = 0
+        for piece in pieces:
+            total += len(piece)
+            ends.append(total)
+        return cls(b"".join(pieces), ends)
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, index: int) -> _Item:  # type: ignore[override]
+        item = self._memo.get(index)
+        if item is None:
+            if index < 0:
+                index += len(self._ends)
+            start = self._ends[index - 1] if index else 0
+            item = self._memo[index] = pickle.loads(self._blob[start : self._ends[index]])
+        return item
+
+    def __iter__(self) -> Iterator[_Item]:
+        return (self[index] for index in range(len(self)))
+
+    def __reduce_ex__(self, protocol: int) -> tuple:
+        return PickledItems, (pickle.PickleBuffer(self._blob), self._ends)
+
+
+def default_cache_dir() -> Path:
+    chosen = os.environ.get(CACHE_DIR_VARIABLE)
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "clamkit"
+
+
+def cache_key(paths: Sequence[str | os.PathLike[str]], options: LoadOptions, backend: str) -> str:
+    """A digest of the database files' names and content and of the engine's makers."""
+    digest = hashlib.sha256()
+    versions = (
+        clamkit.__version__,
+        FORMAT.decode(),
+        sys.version,
+        backend,
+        getattr(prefilter.hyperscan, "__version__", "-"),
+        repr(options),
+    )
+    digest.update(repr(versions).encode())
+    for top in paths:
+        top = Path(top)
+        files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]
+        for path in files:
+            digest.update(f"\0{path}\0".encode())
+            try:
+                with path.open("rb") as file:
+                    digest.update(hashlib.file_digest(file, "sha256").digest())
+            except OSError:
+                digest.update(b"unreadable")  # the load itself reports it
+    return digest.hexdigest()[:32]
+
+
+def load_engine(
+    paths: Sequence[str | os.PathLike[str]],
+    options: LoadOptions | None = None,
+    cache_dir: Path | None = None,
+    backend: str | None = None,
+) -> tuple[Engine, LoadReport, bool]:
+    """The engine for ``paths`` and its load report, from the cache when it
+    holds them (third value True), else loaded, compiled and cached.
+    ``cache_dir`` None: ``default_cache_dir()``.  Raises what ``load_database`` raises."""
+    options = options or LoadOptions()
+    backend = backend or prefilter.default_backend()
+    directory = default_cache_dir() if cache_dir is None else cache_dir
+    path = directory / f"engine-{cache_key(paths, options, backend)}.cache"
+    cached = _read(path)
+    if cached is not None:
+        return cached[0], cached[1], True
+    database = load_database(paths, options)
+    engine = compile_engine(database, backend)
+    _write(directory, path, engine, database.report)
+    return engine, database.report, False
+
+
+def _trusted_directory(directory: Path) -> bool:
+    try:
+        info = directory.stat()
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+
+
+def _read(path: Path) -> tuple[Engine, LoadReport] | None:
+    if not _trusted_directory(path.parent):
+        return None
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(descriptor)
+        if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return None
+        mapped = mmap.mmap(descriptor, 0, prot=mmap.PROT_READ)
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(descriptor)
+    try:
+        whole = memoryview(mapped)
+        if bytes(whole[: len(FORMAT)]) != FORMAT:
+            return None
+        position = len(FORMAT)
+        (count,) = struct.unpack_from("<Q", whole, position)
+        position += 8
+        pieces = []
+        for _ in range(count + 1):
+            (size,) = struct.unpack_from("<Q", whole, position)
+            position += 8
+            pieces.append(whole[position : position + size])
+            position += size
+        with collector_paused():
+            state = pickle.loads(pieces[0], buffers=pieces[1:])
+        return Engine(**state["engine"]), state["report"]
+    # A damaged or foreign file can fail in any way pickle can: compile instead.
+    except Exception:
+        return None
+
+
+def _write(directory: Path, path: Path, engine: Engine, report: LoadReport) -> None:
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _trusted_directory(directory):
+            return
+        state = {
+            "engine": {
+                field.name: PickledItems.of(value) if field.name in LAZY_FIELDS else value
+                for field in fields(Engine)
+                for value in (getattr(engine, field.name),)
+            },
+            "report": report,
+        }
+        buffers: list[pickle.PickleBuffer] = []
+        meta = pickle.dumps(state, protocol=5, buffer_callback=buffers.append)
+        temporary = directory / f".{path.name}.{os.getpid()}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(FORMAT + struct.pack("<Q", len(buffers)))
+            for piece in (meta, *(buffer.raw() for buffer in buffers)):
+                file.write(struct.pack("<Q", len(piece)))
+                file.write(piece)
+        os.replace(temporary, path)
+        _prune(directory, path)
+    except OSError:
+        return
+
+
+def _prune(directory: Path, newest: Path) -> None:
+    """Keep the newest ``KEEP`` cache files of the directory."""
+    caches = sorted(directory.glob("engine-*.cache"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in caches[KEEP:]:
+        if stale != newest:
+            stale.unlink(missing_ok=True)

@@ -1,0 +1,119 @@
+"""The on-disk engine cache: reused while the databases are unchanged, never
+trusted from a directory others may write, never a reason for a load to fail."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from clamkit.database.loader import LoadOptions
+from clamkit.engine.cache import PickledItems, load_engine
+
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+SAMPLES = {
+    "eicar": EICAR,
+    "body": b"\x00\x01prefix clamkit-body-marker suffix",
+    "logical": b"first-part ... second-part",
+    "clean": b"nothing to see here",
+}
+
+
+@pytest.fixture
+def databases(tmp_path: Path) -> Path:
+    directory = tmp_path / "db"
+    directory.mkdir()
+    md5 = hashlib.md5(EICAR).hexdigest()
+    (directory / "test.hdb").write_text(f"{md5}:{len(EICAR)}:Test.Hash\n")
+    (directory / "test.ndb").write_text(f"Test.Body:0:*:{b'clamkit-body-marker'.hex()}\n")
+    (directory / "test.ldb").write_text(
+        f"Test.Logical;Target:0;0&1;{b'first-part'.hex()};{b'second-part'.hex()}\n"
+    )
+    return directory
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "cache"
+    directory.mkdir(mode=0o700)
+    return directory
+
+
+def _verdicts(engine) -> dict[str, tuple[str, ...]]:
+    return {name: engine.scan_bytes(data).names for name, data in SAMPLES.items()}
+
+
+def test_a_second_load_comes_from_the_cache_and_scans_alike(
+    databases: Path, cache_dir: Path
+) -> None:
+    compiled, report, hit = load_engine([databases], LoadOptions(), cache_dir)
+    assert not hit
+    assert len(list(cache_dir.glob("engine-*.cache"))) == 1
+    cached, cached_report, hit = load_engine([databases], LoadOptions(), cache_dir)
+    assert hit
+    assert cached_report == report
+    assert cached.signature_count == compiled.signature_count == 3
+    assert (
+        _verdicts(cached)
+        == _verdicts(compiled)
+        == {
+            "eicar": ("Test.Hash.UNOFFICIAL",),
+            "body": ("Test.Body.UNOFFICIAL",),
+            "logical": ("Test.Logical.UNOFFICIAL",),
+            "clean": (),
+        }
+    )
+
+
+def test_changed_databases_or_options_are_compiled_again(databases: Path, cache_dir: Path) -> None:
+    load_engine([databases], LoadOptions(), cache_dir)
+    assert not load_engine([databases], LoadOptions(detect_pua=True), cache_dir)[2]
+    (databases / "test.ndb").write_text(f"Test.Other:0:*:{b'nothing'.hex()}\n")
+    engine, _, hit = load_engine([databases], LoadOptions(), cache_dir)
+    assert not hit
+    assert engine.scan_bytes(SAMPLES["clean"]).names == ("Test.Other.UNOFFICIAL",)
+    # Only the newest two are kept.
+    assert len(list(cache_dir.glob("engine-*.cache"))) == 2
+
+
+def test_a_directory_others_may_write_is_not_trusted(databases: Path, cache_dir: Path) -> None:
+    os.chmod(cache_dir, 0o777)
+    load_engine([databases], LoadOptions(), cache_dir)
+    assert not list(cache_dir.iterdir())
+    os.chmod(cache_dir, 0o700)
+    load_engine([databases], LoadOptions(), cache_dir)
+    (cache_file,) = cache_dir.iterdir()
+    assert cache_file.stat().st_mode & 0o777 == 0o600
+    os.chmod(cache_file, 0o666)  # a file others could have replaced
+    assert not load_engine([databases], LoadOptions(), cache_dir)[2]
+
+
+def test_a_damaged_cache_file_is_compiled_over(databases: Path, cache_dir: Path) -> None:
+    load_engine([databases], LoadOptions(), cache_dir)
+    (cache_file,) = cache_dir.iterdir()
+    data = bytearray(cache_file.read_bytes())
+    data[len(data) // 2 :] = b"\xff" * (len(data) - len(data) // 2)
+    cache_file.write_bytes(bytes(data))
+    engine, _, hit = load_engine([databases], LoadOptions(), cache_dir)
+    assert not hit
+    assert _verdicts(engine)["body"] == ("Test.Body.UNOFFICIAL",)
+    assert load_engine([databases], LoadOptions(), cache_dir)[2]
+
+
+def test_an_unwritable_cache_directory_still_loads(databases: Path, tmp_path: Path) -> None:
+    blocked = tmp_path / "file-not-directory"
+    blocked.write_text("")
+    engine, _, hit = load_engine([databases], LoadOptions(), blocked / "cache")
+    assert not hit
+    assert _verdicts(engine)["eicar"] == ("Test.Hash.UNOFFICIAL",)
+
+
+def test_pickled_items_is_a_lazy_sequence() -> None:
+    items = PickledItems.of([("a", 1), ("b", 2), ("c", 3)])
+    assert len(items) == 3
+    assert items[0] == ("a", 1)
+    assert items[-1] == ("c", 3)
+    assert list(items) == [("a", 1), ("b", 2), ("c", 3)]
+    assert items[1] is items[1]  # unpickled once
