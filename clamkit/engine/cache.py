@@ -188,6 +188,10 @@ def _read(path: Path) -> tuple[Engine, LoadReport] | None:
             position += size
         with collector_paused():
             state = pickle.loads(pieces[0], buffers=pieces[1:])
+        # The in-band part is now Python objects; its file pages need not stay
+        # resident (the lazy buffers after it are mapped in as items are read).
+        meta_end = len(FORMAT) + 16 + len(pieces[0])
+        mapped.madvise(mmap.MADV_DONTNEED, 0, meta_end - meta_end % mmap.PAGESIZE)
         return Engine(**state["engine"]), state["report"]
     # A damaged or foreign file can fail in any way pickle can: compile instead.
     except Exception:
