@@ -220,10 +220,10 @@ OPTIONS: tuple[Option, ...] = (
         "DisableCache",
         _B,
         False,
-        "Do not remember the hashes of files found clean (clamkit keeps no such cache yet).",
-        acted_on=False,
+        "Do not remember the hashes of files found clean. The cache is shared by all "
+        "scanner processes and emptied by every reload.",
     ),
-    _ignored(DAEMON, "CacheSize", _N, 65536, "How many clean-file hashes the cache keeps."),
+    _o(DAEMON, "CacheSize", _N, 65536, "How many clean-file hashes the cache keeps."),
     _o(
         DAEMON,
         "VirusEvent",

@@ -40,6 +40,7 @@ class PoolSettings:
     workers: int
     scan_options: ScanOptions
     extended_detection_info: bool
+    clean_cache_entries: int = 0  # 0: DisableCache
 
 
 @dataclass(frozen=True, slots=True)

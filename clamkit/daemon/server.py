@@ -93,6 +93,7 @@ def pool_settings(config: Config) -> PoolSettings:
         workers=max(1, min(config.number("MaxThreads"), os.cpu_count() or 1)),
         scan_options=scan_options(config),
         extended_detection_info=config.flag("ExtendedDetectionInfo"),
+        clean_cache_entries=0 if config.flag("DisableCache") else config.number("CacheSize"),
     )
 
 

@@ -1,14 +1,16 @@
 """The scanner processes: one pool leader that loads the engine, and its workers.
 
 Run as ``python -m clamkit.daemon.worker FD`` by ``pool.ScanPool``, with FD
-the control socket.  The leader reads ``PoolSettings``, loads and compiles
-the database (or reads the compiled engine back from ``engine.cache``), then forks the workers, which share the compiled engine
-copy-on-write (the collector is frozen first so it does not touch every
-object and undo the sharing).  Each worker gets its own job socket, whose
-other end the leader hands to the network process (``WorkerAdded``).  A
-worker that dies is replaced; when the control socket closes (the daemon
-exits or moved to a new pool after a reload) the leader stops replacing
-workers and leaves once they have finished their last job.
+the control socket. The leader reads ``PoolSettings``, loads and compiles
+the database (or reads the compiled engine back from ``engine.cache``),
+makes the clean-file cache (``cleancache``), then forks the workers, which
+share the compiled engine and the cache copy-on-write (the collector is
+frozen first so it does not touch every object and undo the sharing). Each
+worker gets its own job socket, whose other end the leader hands to the
+network process (``WorkerAdded``). A worker that dies is replaced; when the
+control socket closes (the daemon exits or moved to a new pool after a
+reload) the leader stops replacing workers and leaves once they have
+finished their last job.
 
 Why processes: scanning is pure Python and CPU-bound, so threads would be
 serialised by the GIL; forked workers scan on every core.  Why a separate
@@ -32,6 +34,7 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
+from clamkit.daemon.cleancache import CleanCache
 from clamkit.daemon.ipc import (
     BlockingReceiver,
     CancelJob,
@@ -47,6 +50,7 @@ from clamkit.daemon.ipc import (
 from clamkit.database.loader import DatabaseError, LoadOptions
 from clamkit.engine import Engine
 from clamkit.engine.cache import load_engine
+from clamkit.engine.options import ScanOptions
 
 # The containers ClamAV signs; OfficialDatabaseOnly loads nothing else.
 OFFICIAL_SUFFIXES = frozenset({".cvd", ".cld"})
@@ -92,14 +96,26 @@ class _CancelWatch:
 
 
 def _run_job(
-    engine: Engine, settings: PoolSettings, job: ScanJob, fds: list[int], watch: _CancelWatch
+    engine: Engine,
+    settings: PoolSettings,
+    cache: CleanCache | None,
+    job: ScanJob,
+    fds: list[int],
+    watch: _CancelWatch,
 ) -> JobResult:
     # A descriptor is scanned through its /proc path: the engine maps regular
     # files, and the descriptor's own offset stays untouched.
     path = job.path if job.path is not None else f"/proc/self/fd/{fds[0]}"
     options = replace(settings.scan_options, allmatch=job.allmatch, should_stop=watch)
     try:
+        if cache is not None:
+            digest, size = cache.digest_of(path)
+            if digest in cache:
+                return JobResult(job.job_id, names=(), size=size, bytes_scanned=0)
+        started = time.monotonic()
         result = engine.scan_file(path, options)
+        if cache is not None and _complete_and_clean(result.names, started, options, watch):
+            cache.add(digest)
         md5 = size = None
         if result.names and settings.extended_detection_info:
             md5, size = _md5_of(path)
@@ -120,7 +136,20 @@ def _run_job(
     )
 
 
-def _serve_jobs(engine: Engine, settings: PoolSettings, sock: socket.socket) -> None:
+def _complete_and_clean(
+    names: tuple[str, ...], started: float, options: ScanOptions, watch: _CancelWatch
+) -> bool:
+    """Whether a clean verdict is final: a cancelled scan or one MaxScanTime
+    cut short (silently, without AlertExceedsMax) may have missed something."""
+    if names or watch.cancelled:
+        return False
+    limit = options.max_scantime_ms
+    return not limit or (time.monotonic() - started) * 1000 < limit
+
+
+def _serve_jobs(
+    engine: Engine, settings: PoolSettings, cache: CleanCache | None, sock: socket.socket
+) -> None:
     receiver = BlockingReceiver(sock)
     while True:
         try:
@@ -130,7 +159,7 @@ def _serve_jobs(engine: Engine, settings: PoolSettings, sock: socket.socket) -> 
         try:
             if isinstance(message, ScanJob):
                 watch = _CancelWatch(receiver, message.job_id)
-                send(sock, _run_job(engine, settings, message, fds, watch))
+                send(sock, _run_job(engine, settings, cache, message, fds, watch))
         except ChannelClosed:
             return
         finally:
@@ -138,7 +167,13 @@ def _serve_jobs(engine: Engine, settings: PoolSettings, sock: socket.socket) -> 
                 os.close(fd)
 
 
-def _start_worker(engine: Engine, settings: PoolSettings, control: socket.socket, wake: int) -> int:
+def _start_worker(
+    engine: Engine,
+    settings: PoolSettings,
+    cache: CleanCache | None,
+    control: socket.socket,
+    wake: int,
+) -> int:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:
@@ -149,7 +184,7 @@ def _start_worker(engine: Engine, settings: PoolSettings, control: socket.socket
             theirs.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             signal.set_wakeup_fd(-1)
-            _serve_jobs(engine, settings, ours)
+            _serve_jobs(engine, settings, cache, ours)
             status = 0
         finally:
             os._exit(status)
@@ -204,7 +239,11 @@ def _lead(control: socket.socket) -> None:
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    workers = {_start_worker(engine, settings, control, wake_read) for _ in range(settings.workers)}
+    # Made before the fork, so every worker shares it.
+    cache = CleanCache(settings.clean_cache_entries) if settings.clean_cache_entries else None
+    workers = {
+        _start_worker(engine, settings, cache, control, wake_read) for _ in range(settings.workers)
+    }
     replacing = True
     while workers:
         if replacing:
@@ -225,7 +264,7 @@ def _lead(control: socket.socket) -> None:
             workers.discard(pid)
             clean_exit = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
             if replacing and not clean_exit:
-                workers.add(_start_worker(engine, settings, control, wake_read))
+                workers.add(_start_worker(engine, settings, cache, control, wake_read))
 
 
 def main() -> None:
