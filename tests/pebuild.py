@@ -89,3 +89,95 @@ PE_HEADERS = [
     ("alignments zero", build_pe(section_alignment=0, file_alignment=0), True),
     ("truncated", build_pe(size=0x100), False),
 ]
+
+
+# -- version resources ---------------------------------------------------------
+# Every version-information structure is a node: a header (length, value
+# length, type), a NUL-terminated UTF-16LE key, padding to 4 bytes, a value,
+# padding, and children.  Lengths are computed unless a test gives a wrong one.
+
+
+def _pad(data: bytes) -> bytes:
+    return data + b"\0" * (-len(data) % 4)
+
+
+def utf16(text: str) -> bytes:
+    return text.encode("utf-16le")
+
+
+def version_node(
+    key: str | bytes,
+    value: bytes = b"",
+    children: tuple[bytes, ...] = (),
+    *,
+    value_length: int | None = None,
+    length: int | None = None,
+) -> bytes:
+    """One structure; a text ``key`` gets its NUL, a bytes one is taken as it is."""
+    raw_key = utf16(key + "\0") if isinstance(key, str) else key
+    # Parts are aligned to 4 bytes; the length stops at the last one's end.
+    body = b"\0" * 6 + raw_key
+    for part in (value, *children) if value else children:
+        body = _pad(body) + part
+    header = struct.pack(
+        "<HHH",
+        len(body) if length is None else length,
+        len(value) if value_length is None else value_length,
+        1,
+    )
+    return header + body[6:]
+
+
+def version_string(key: str | bytes, value: str, *, length: int | None = None) -> bytes:
+    """A String: a key and a NUL-terminated text value, its length counted in characters."""
+    raw = utf16(value + "\0") if value else b""
+    return version_node(key, raw, value_length=len(raw) // 2, length=length)
+
+
+def fixed_file_info(magic: int = 0xFEEF04BD) -> bytes:
+    """A VS_FIXEDFILEINFO: magic, structure version, file and product version 1.2.3.4."""
+    return struct.pack("<13I", magic, 0x10000, 0x10002, 0x30004, 0x10002, 0x30004, *[0] * 7)
+
+
+def string_table(*strings: bytes, key: str = "040904b0", length: int | None = None) -> bytes:
+    return version_node(key, children=strings, length=length)
+
+
+def string_file_info(*tables: bytes, key: str = "StringFileInfo") -> bytes:
+    return version_node(key, children=tables)
+
+
+def var_file_info() -> bytes:
+    translation = version_node("Translation", struct.pack("<HH", 0x409, 1200))
+    return version_node("VarFileInfo", children=(translation,))
+
+
+def version_info(
+    *children: bytes,
+    key: str = "VS_VERSION_INFO",
+    magic: int = 0xFEEF04BD,
+    value_length: int | None = None,
+    length: int | None = None,
+) -> bytes:
+    """A VS_VERSIONINFO holding ``children`` (string and var file infos)."""
+    return version_node(
+        key, fixed_file_info(magic), children, value_length=value_length, length=length
+    )
+
+
+def build_version_pe(resource: bytes, declared_size: int | None = None) -> bytes:
+    """A PE32 whose one section holds a resource tree with ``resource`` as its
+    only version resource (type 16, name 1, language 0x409), said to be
+    ``declared_size`` bytes long (by default its length)."""
+    tree = bytearray()
+    for entry_id, target in ((16, 0x80000018), (1, 0x80000030), (0x409, 0x48)):
+        tree += struct.pack("<IIHHHH", 0, 0, 0, 0, 0, 1) + struct.pack("<II", entry_id, target)
+    size = len(resource) if declared_size is None else declared_size
+    tree += struct.pack("<IIII", 0x1000 + 0x58, size, 0, 0)
+    tree += resource
+    raw_size = -(-len(tree) // 0x200) * 0x200
+    image = bytearray(build_pe(sections=((0x1000, 0x1000, 0x200, raw_size),), entry=0x1000))
+    image[0x200 : 0x200 + len(tree)] = tree
+    # Data directory 2 (resources) of the PE32 optional header at 0x58.
+    struct.pack_into("<II", image, 0x58 + 0x60 + 16, 0x1000, len(tree))
+    return bytes(image)

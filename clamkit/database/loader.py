@@ -26,9 +26,9 @@ measured on ClamAV 1.4.6 (the reference), not taken from its documentation:
   format modules' ``skip_reason`` replays the reference's order of checks for
   lines their parser refuses.  So are logical signatures with an unknown
   target description attribute or file type name.
-- Signatures using a feature clamkit lacks (an untranslatable PCRE, a VI or
-  macro offset, ...) are skipped and reported, but counted as the reference
-  counts them.
+- Signatures using a feature clamkit lacks (an untranslatable PCRE, a macro
+  offset, an IconGroup, ...) are skipped and reported, but counted as the
+  reference counts them.
 - ``Known viruses`` counts loaded .hdb/.hsb/.fp/.sfp/.ndb/.db/.ldb/.mdb/.msb/
   .imp/.yar signatures and the lines of .pdb/.gdb/.cdb/.idb/.zmd/.rmd; .wdb,
   .ftm, .cfg, .crb, .pwdb, .cbc, .ioc and .cat lines count 0; ignored and

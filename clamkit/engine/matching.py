@@ -15,7 +15,10 @@ matcher with an EP/section offset whose anchor fired, a logical signature
 with an EntryPoint/NumberOfSections condition that is a candidate, section
 or import hash tables that are not empty, or the Broken.Executable alert.
 A PE or ELF file is always parsed, because whether its headers parse
-decides whether EOF-n offsets apply; other files pay nothing.
+decides whether EOF-n offsets apply; other files pay nothing.  A ``VI``
+matcher may start only at a key of a PE's version strings
+(``executables.resources``), which are read when such a matcher is first
+placed.
 
 This module knows nothing of containers: ``scanner`` walks them and hands
 each object here as a ``Layer`` that says where it was found.
@@ -46,11 +49,13 @@ from clamkit.engine.normalize import html_views, normalize_text
 from clamkit.engine.options import MiB, ScanOptions
 from clamkit.executables import (
     Broken,
+    ExecutableKind,
     ExecutableLayout,
     eof_offsets_resolve,
     parse_executable,
 )
 from clamkit.executables.pe import import_hash_text
+from clamkit.executables.resources import version_info_keys
 from clamkit.signatures.model import (
     ByteCompareSubsignature,
     HashAlgorithm,
@@ -100,12 +105,13 @@ class Layer:
 class _Executable:
     """The layer's executable layout, parsed on first request."""
 
-    __slots__ = ("_data", "_file_type", "_parsed")
+    __slots__ = ("_data", "_file_type", "_parsed", "_version_keys")
 
     def __init__(self, layer: Layer) -> None:
         self._data = layer.data
         self._file_type = layer.file_type
         self._parsed: ExecutableLayout | Broken | bool | None = False
+        self._version_keys: frozenset[int] | None = None
 
     def parsed(self) -> ExecutableLayout | Broken | None:
         if self._parsed is False:
@@ -119,6 +125,17 @@ class _Executable:
 
     def eof_resolves(self) -> bool:
         return eof_offsets_resolve(self._file_type, self.parsed())
+
+    def version_keys(self) -> frozenset[int]:
+        """Where VI matches may start: the keys of a PE's version strings."""
+        if self._version_keys is None:
+            layout = self.layout()
+            self._version_keys = (
+                version_info_keys(self._data, layout)
+                if layout is not None and layout.kind is ExecutableKind.PE
+                else frozenset()
+            )
+        return self._version_keys
 
     def broken(self) -> bool:
         """Whether the reference reports this object as Heuristics.Broken.Executable."""
@@ -189,6 +206,12 @@ class _ViewMatches:
             and len(found) >= matcher.count_limit
         )
 
+    def misplaced(self, matcher: BodyMatcher, start: int) -> bool:
+        """Whether a VI matcher's match starts elsewhere than at a version key."""
+        return matcher.offset.kind is OffsetKind.VERSION_INFO and (
+            self.executable is None or start not in self.executable.version_keys()
+        )
+
     def window(self, matcher: BodyMatcher, size: int) -> tuple[int, int] | None:
         """Allowed start positions [low, high] for the matcher, None if nowhere."""
         offset = matcher.offset
@@ -202,6 +225,12 @@ class _ViewMatches:
                 return None
             low = size - offset.value
             high = low + (offset.maxshift or 0)
+        elif offset.kind is OffsetKind.VERSION_INFO:
+            # The span of the keys; ``misplaced`` checks each start.
+            keys = self.executable.version_keys() if self.executable is not None else None
+            if not keys:
+                return None
+            low, high = min(keys), max(keys)
         else:
             layout = self.executable.layout() if self.executable is not None else None
             window = None if layout is None else _executable_window(offset, layout)
@@ -227,9 +256,10 @@ def _search(
         start = matcher.verifier.search(view, position, found.memo)
         if start is None or start > high:
             return
-        found.record(matcher_id, start)
-        if found.done(matcher_id, matcher):
-            return
+        if not found.misplaced(matcher, start):
+            found.record(matcher_id, start)
+            if found.done(matcher_id, matcher):
+                return
         position = start + 1
 
 
@@ -247,6 +277,8 @@ def _verify_at(
     else:
         window = windows[matcher_id] = found.window(matcher, size)
     if window is None or not window[0] <= start <= window[1]:
+        return
+    if found.misplaced(matcher, start):
         return
     if matcher.verifier.match(view, start, found.memo):
         found.record(matcher_id, start)

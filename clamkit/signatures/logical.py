@@ -23,8 +23,7 @@ Lines the reference loads but never uses raise ``SkippedSignature`` (a
 ``SignatureError`` subclass carrying a short ``reason``) instead of an error:
 an unknown attribute or file type name, a target type above 14, an
 ``Engine`` range excluding the functionality level (when one is given), and
-features clamkit does not implement (macro and image-hash subsignatures, the
-``VI`` offset).
+features clamkit does not implement (macro and image-hash subsignatures).
 Executable-relative offsets (``EP``, ``Sx``, ``SL``, ``SE``, ``VI``) are
 refused for targets other than PE, ELF and Mach-O, as the reference does.
 """
@@ -275,10 +274,6 @@ def _parse_body(text: str) -> BodySubsignature:
     offset_text = fields[0] if len(fields) in (2, 4) else None
     pattern_text = fields[1] if offset_text is not None else fields[0]
     modifiers = _parse_modifiers(fields[-1] if len(fields) in (3, 4) else "")
-    if offset_text == "VI":
-        raise SkippedSignature(
-            "the VI offset (PE version information) is not supported", "VI offset"
-        )
     offset = ANY_OFFSET if offset_text is None else parse_offset(offset_text)
     return _body_subsignature(offset, parse_pattern(pattern_text, modifiers), modifiers)
 

@@ -163,6 +163,7 @@ class OffsetKind(enum.Enum):
     SECTION = "Sx"  # start of section ``section`` plus value
     SECTION_ENTIRE = "SEx"  # anywhere inside section ``section``
     LAST_SECTION = "SL"  # start of the last section plus value
+    VERSION_INFO = "VI"  # the start of a key in a PE's version information
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,7 @@ class Offset:
             OffsetKind.SECTION,
             OffsetKind.SECTION_ENTIRE,
             OffsetKind.LAST_SECTION,
+            OffsetKind.VERSION_INFO,
         )
 
 

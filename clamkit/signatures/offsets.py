@@ -10,9 +10,11 @@ refused; a shift must be a plain number.  Whether EP/section offsets fit the
 signature's target type is the caller's check (``Offset.needs_executable``).
 Deliberate differences: the reference also takes ``5,`` and ``,5`` (empty
 numbers read as 0) and ``SE`` without a section number; those are refused
-here.  ``VI`` (PE version information) and ``$n`` (macro groups) are accepted
-by the reference but have no ``OffsetKind`` yet, so they are refused with a
-message that says so.
+here.  ``VI`` (a key in a PE's version information) is, as on the
+reference, anything that starts with ``VI``, and its shift is checked but
+has no effect there: a VI match starts exactly at a key.  ``$n`` (macro
+groups) is accepted by the reference but has no ``OffsetKind``, so it is
+refused with a message that says so.
 """
 
 from __future__ import annotations
@@ -36,9 +38,12 @@ _FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Offset]], ...] = 
     (re.compile(r"SL\+(\d+)"), lambda m: Offset(OffsetKind.LAST_SECTION, int(m[1]))),
 )
 
-_UNSUPPORTED = re.compile(r"VI|\$\d+")
+_UNSUPPORTED = re.compile(r"\$\d+")
+_VERSION_INFO = Offset(OffsetKind.VERSION_INFO)
 
-_EXPECTED = "expected *, n, EOF-n, EP+n, EP-n, Sx+n, SEx or SL+n, optionally followed by ,maxshift"
+_EXPECTED = (
+    "expected *, n, EOF-n, EP+n, EP-n, Sx+n, SEx, SL+n or VI, optionally followed by ,maxshift"
+)
 
 
 def parse_offset(text: str) -> Offset:
@@ -51,10 +56,10 @@ def parse_offset(text: str) -> Offset:
         if not (shift_text.isascii() and shift_text.isdigit()):
             raise SignatureError(f"invalid offset {text!r}: the shift after ',' must be a number")
         shift = int(shift_text)
+    if base.startswith("VI"):
+        return _VERSION_INFO
     if _UNSUPPORTED.fullmatch(base):
-        raise SignatureError(
-            f"offset {text!r} is not supported: VI and $n offsets have no OffsetKind"
-        )
+        raise SignatureError(f"offset {text!r} is not supported: $n offsets have no OffsetKind")
     for form, build in _FORMS:
         match = form.fullmatch(base)
         if match and base.isascii():
