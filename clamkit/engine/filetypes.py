@@ -385,8 +385,10 @@ def _pattern_hits(magic: _PatternMagic, data: bytes, size: int) -> bool:
     first = size - magic.start if magic.from_end else magic.start
     if first < 0:
         return False
-    last = min(first + magic.window, len(data) - 1)
-    return any(magic.pattern.match(data, pos) for pos in range(first, last + 1))
+    # The leftmost match from ``first`` on starts in the window, or none does;
+    # one search in C instead of a match attempt per position.
+    found = magic.pattern.search(data, first)
+    return found is not None and found.start() <= first + magic.window
 
 
 def _best_pattern_type(
