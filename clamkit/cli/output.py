@@ -207,8 +207,9 @@ def load_report_lines(report: LoadReport, compiled: CompileReport) -> list[str]:
     lines.append(f"signatures skipped: {skipped}")
     lines.extend(f"  skipped {count}: {reason}" for reason, count in sorted(report.skipped.items()))
     lines.append(
-        f"engine: {compiled.matchers} distinct body patterns, {compiled.anchors} anchors, "
-        f"{compiled.needs_executable} needing executable parsing (never match yet)"
+        f"engine: {compiled.matchers} distinct body patterns ({compiled.secondary} searched "
+        f"only for a candidate logical signature), {compiled.anchors} anchors, "
+        f"{compiled.needs_executable} needing executable parsing"
     )
     return lines
 

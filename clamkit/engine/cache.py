@@ -3,7 +3,7 @@
 Loading 122,000 signatures and compiling them takes seconds; reading the
 result back takes a few hundredths of one.  ``load_engine`` hashes every file
 under the database paths together with everything else that shapes the
-engine (load options, clamkit's and the prefilter's versions, Python's), and
+engine (load options, clamkit's source, the prefilter's version, Python's), and
 reuses ``engine-<key>.cache`` when it exists.
 
 Strategy: the bulky parts of an engine (its 150,000 matchers and the
@@ -23,6 +23,7 @@ directory, damaged file) falls back to compiling; it never fails a load.
 from __future__ import annotations
 
 import array
+import functools
 import hashlib
 import mmap
 import os
@@ -98,6 +99,18 @@ def default_cache_dir() -> Path:
     return Path(base) / "clamkit"
 
 
+@functools.cache
+def _code_fingerprint() -> bytes:
+    """A digest of clamkit's own source: a cache written by other code (a
+    checkout between releases) must not be unpickled into this one's classes."""
+    digest = hashlib.sha256()
+    package = Path(clamkit.__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.digest()
+
+
 def cache_key(paths: Sequence[str | os.PathLike[str]], options: LoadOptions, backend: str) -> str:
     """A digest of the database files' names and content and of the engine's makers."""
     digest = hashlib.sha256()
@@ -110,6 +123,7 @@ def cache_key(paths: Sequence[str | os.PathLike[str]], options: LoadOptions, bac
         repr(options),
     )
     digest.update(repr(versions).encode())
+    digest.update(_code_fingerprint())
     for top in paths:
         top = Path(top)
         files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]

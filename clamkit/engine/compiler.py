@@ -14,6 +14,11 @@ Strategy:
   position (``n`` or ``EOF-n`` without a shift) skip the automaton and are
   checked at that position; matchers with no usable anchor are searched
   directly and counted in ``CompileReport.unanchored``.
+- Three in four matchers serve logical signatures only, and none of those
+  signatures waits for them (each waits for its rarest required
+  subsignature).  They are *secondary*: not in the prefilter at all, searched
+  over the view only when a signature using them has become a candidate.
+  Their short anchors were most of the prefilter's hits on ordinary data.
 - Verifiers are compiled on first use (see ``BodyMatcher.verifier``):
   compiling 150,000 of them up front would dominate start-up, and most never
   fire on a given host.
@@ -34,6 +39,7 @@ from clamkit.engine.bodyregex import Buffer, Verifier, pattern_anchors, pattern_
 from clamkit.engine.logic import count_limit, required_subsignatures, true_without_matches
 from clamkit.engine.options import ScanOptions, ScanResult
 from clamkit.engine.prefilter import GroupedAnchor, Prefilter, build_prefilter
+from clamkit.signatures.expression import expression_indexes
 from clamkit.signatures.model import (
     ANY_OFFSET,
     AllowListEntry,
@@ -48,6 +54,7 @@ from clamkit.signatures.model import (
     Offset,
     OffsetKind,
     Pattern,
+    PcreSubsignature,
     SubsignatureModifiers,
     Target,
 )
@@ -177,6 +184,7 @@ class CompileReport:
     matchers: int
     anchors: int
     unanchored: int  # matchers searched directly, without an anchor
+    secondary: int  # matchers searched only for a candidate logical signature
     needs_executable: int  # matchers whose offsets need PE/ELF/Mach-O parsing
 
 
@@ -195,8 +203,13 @@ class Engine:
     # The prefilter gives anchor ids; ``anchors`` says what each means.
     prefilter: Prefilter
     anchors: AnchorTable
-    positional: tuple[int, ...]  # matcher ids checked at one fixed position
-    unanchored: tuple[int, ...]  # matcher ids searched without an anchor
+    # By target: matcher ids checked at one fixed position, and those
+    # searched without an anchor.
+    positional: dict[Target, tuple[int, ...]]
+    unanchored: dict[Target, tuple[int, ...]]
+    # 1 for each matcher that neither reports a name nor triggers a logical
+    # signature: searched only when a signature that uses it is a candidate.
+    secondary: bytes
     # Per logical signature: the matcher of each subsignature (-1 for PCRE
     # and byte compares) and the matchers that must all have matched.
     logical_matchers: tuple[tuple[int, ...], ...]
@@ -370,7 +383,11 @@ def _compile(database: Database, prefilter_backend: str | None) -> Engine:
         ids, required = _add_logical(table, index, signature, facts)
         logical_matchers.append(ids)
         logical_required.append(required)
-        if facts.of(signature.expression)[2]:
+        # A PCRE without a trigger (a YARA regex string) runs on every object.
+        if facts.of(signature.expression)[2] or any(
+            isinstance(sub, PcreSubsignature) and not expression_indexes(sub.trigger)
+            for sub in signature.subsignatures
+        ):
             always_evaluate.append(index)
     matchers = table.frozen()
 
@@ -378,17 +395,23 @@ def _compile(database: Database, prefilter_backend: str | None) -> Engine:
     anchor_refs: dict[tuple[Target, bool], dict[bytes, list[tuple[int, int, int]]]] = defaultdict(
         lambda: defaultdict(list)
     )
-    positional, unanchored = [], []
+    positional: dict[Target, list[int]] = defaultdict(list)
+    unanchored: dict[Target, list[int]] = defaultdict(list)
     needs_executable = 0
+    secondary = bytearray(len(matchers))
     for matcher_id, matcher in enumerate(matchers):
         if matcher.offset.needs_executable:
             needs_executable += 1
+        if not matcher.signatures and not matcher.triggers:
+            # Only counted once a logical signature is a candidate: searched then.
+            secondary[matcher_id] = 1
+            continue
         if _is_positional(matcher.offset):
-            positional.append(matcher_id)
+            positional[matcher.target].append(matcher_id)
             continue
         anchors = pattern_anchors(matcher.pattern, matcher.modifiers, max_length=MAX_ANCHOR_BYTES)
         if not anchors:
-            unanchored.append(matcher_id)
+            unanchored[matcher.target].append(matcher_id)
             continue
         for anchor in anchors:
             delta_max = -1 if anchor.delta_max is None else anchor.delta_max
@@ -410,15 +433,17 @@ def _compile(database: Database, prefilter_backend: str | None) -> Engine:
         matchers=matchers,
         prefilter=build_prefilter(anchors.groups, anchors.lengths, prefilter_backend),
         anchors=anchors.frozen(),
-        positional=tuple(positional),
-        unanchored=tuple(unanchored),
+        positional={target: tuple(ids) for target, ids in positional.items()},
+        unanchored={target: tuple(ids) for target, ids in unanchored.items()},
+        secondary=bytes(secondary),
         logical_matchers=tuple(logical_matchers),
         logical_required=tuple(logical_required),
         always_evaluate=tuple(always_evaluate),
         report=CompileReport(
             matchers=len(matchers),
             anchors=len(anchors.lengths),
-            unanchored=len(unanchored),
+            unanchored=sum(map(len, unanchored.values())),
+            secondary=sum(secondary),
             needs_executable=needs_executable,
         ),
     )

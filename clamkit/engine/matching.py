@@ -326,15 +326,14 @@ def _match_view(
                 window = found.window(matcher, size)
                 if window is not None:
                     _search(matcher_id, matcher, view, window, found)
-    for matcher_id in engine.positional:
-        matcher = matchers[matcher_id]
-        if matcher.target in targets:
+    for target in targets:
+        for matcher_id in engine.positional.get(target, ()):
+            matcher = matchers[matcher_id]
             window = found.window(matcher, size)
             if window is not None:
                 _verify_at(matcher_id, matcher, view, window[0], size, found)
-    for matcher_id in engine.unanchored:
-        matcher = matchers[matcher_id]
-        if matcher.target in targets:
+        for matcher_id in engine.unanchored.get(target, ()):
+            matcher = matchers[matcher_id]
             window = found.window(matcher, size)
             if window is not None:
                 _search(matcher_id, matcher, view, window, found)
@@ -397,12 +396,21 @@ def _logical_matches(
     for matcher_id in starts:
         candidates.update(matchers[matcher_id].triggers)
     matched = []
+    secondary = engine.secondary
+    size = len(view)
     for index in sorted(candidates):
-        if not all(matcher_id in starts for matcher_id in engine.logical_required[index]):
-            continue
         signature = engine.logical_signatures[index]
         description = signature.target_description
         if (description.target or Target.ANY) not in targets:
+            continue
+        for matcher_id in engine.logical_matchers[index]:
+            if matcher_id >= 0 and secondary[matcher_id] and matcher_id not in found.searched:
+                found.searched.add(matcher_id)
+                matcher = matchers[matcher_id]
+                window = found.window(matcher, size)
+                if window is not None:
+                    _search(matcher_id, matcher, view, window, found)
+        if not all(matcher_id in starts for matcher_id in engine.logical_required[index]):
             continue
         if description.file_size is not None and len(layer.data) not in description.file_size:
             continue
