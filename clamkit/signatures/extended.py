@@ -7,13 +7,12 @@ syntaxes.  Observed in ClamAV 1.4.6 (the reference):
 - Target and the FLEVEL fields must be plain digits; an empty field reads as
   0; a target above the last known type (14) drops the line silently.
 - EP, Sx, SEx, SL and VI offsets are refused unless the target is PE, ELF or
-  Mach-O.
+  Mach-O (``Offset.needs_executable``).
 - A pattern made only of hex bytes needs 3 of them where the reference hands
   it to its Boyer-Moore matcher: target 0, or target 1 with a fixed offset.
-- ``VI`` (PE version information) and ``$n`` (macro group) offsets are
-  loaded by the reference but have no ``model.OffsetKind``: such a line,
-  once otherwise checked, raises ``UnsupportedFeature`` so the loader can
-  count it instead of failing.
+- ``$n`` (macro group) offsets are loaded by the reference but have no
+  ``model.OffsetKind``: such a line, once otherwise checked, raises
+  ``UnsupportedFeature`` so the loader can count it instead of failing.
 - The FLEVEL range, then the target, then the ignore list are checked before
   the name, offset and pattern, so a line dropped for one of those reasons
   may be malformed further on; ``skip_reason`` replays that order.
@@ -38,10 +37,7 @@ from clamkit.signatures.pattern import parse_pattern
 
 _LAST_TARGET = max(Target)
 # Offsets the reference loads that clamkit cannot represent: (form, feature, executable only).
-_UNREPRESENTED_OFFSETS = (
-    (re.compile(r"VI(,\d+)?"), "VI offset", True),
-    (re.compile(r"\$\d+"), "macro group offset ($n)", False),
-)
+_UNREPRESENTED_OFFSETS = ((re.compile(r"\$\d+"), "macro group offset ($n)", False),)
 
 
 class UnsupportedFeature(SignatureError):
