@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import collections
 import contextlib
 import errno
 import os
@@ -541,18 +542,51 @@ class _Client:
                 return
             found = any(await asyncio.gather(*(one(path) for path in files)))
         else:
-            # The reference answers in walk order, notices between results.
-            for item in items:
-                if self.gone.is_set():
-                    return
-                if isinstance(item, Notice):
-                    await self._reply(request, f"{item.path}: {item.text}")
-                    if item.final:
+            # The reference answers in walk order, notices between results,
+            # and scans one file at a time.  clamkit scans a few files ahead on
+            # every worker and still answers in walk order; what SCAN's first
+            # detection makes moot is cancelled unreported.
+            ahead = 2 * pool_settings(self.daemon.config).workers
+            upcoming = iter(items)
+            pending: collections.deque[
+                tuple[ScanFile | Notice, asyncio.Future[JobResult] | None]
+            ] = collections.deque()
+
+            def look_ahead() -> None:
+                while len(pending) < ahead:
+                    item = next(upcoming, None)
+                    if item is None:
                         return
-                elif await one(item.path):
-                    found = True
-                    if stop_at_first:
-                        break
+                    scanning = (
+                        asyncio.ensure_future(
+                            self.daemon.scan(
+                                command.name, path=item.path, allmatch=allmatch, gone=self.gone
+                            )
+                        )
+                        if isinstance(item, ScanFile)
+                        else None
+                    )
+                    pending.append((item, scanning))
+
+            try:
+                look_ahead()
+                while pending:
+                    item, scanning = pending.popleft()
+                    if self.gone.is_set():
+                        return
+                    if scanning is None:
+                        await self._reply(request, f"{item.path}: {item.text}")
+                        if item.final:
+                            return
+                    elif await self._report(request, item.path, await scanning, item.path):
+                        found = True
+                        if stop_at_first:
+                            break
+                    look_ahead()
+            finally:
+                for _, scanning in pending:
+                    if scanning is not None:
+                        scanning.cancel()
         if not found:
             await self._reply(request, replies.ok_line(argument_path(top)))
 
