@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from clamkit.database.loader import LoadOptions
+from clamkit.database.loader import DatabaseError, LoadOptions
 from clamkit.engine.cache import PickledItems, load_engine
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -117,3 +117,17 @@ def test_pickled_items_is_a_lazy_sequence() -> None:
     assert items[-1] == ("c", 3)
     assert list(items) == [("a", 1), ("b", 2), ("c", 3)]
     assert items[1] is items[1]  # unpickled once
+
+
+def test_compiling_apart_fills_the_cache_and_reports_load_errors(
+    databases: Path, cache_dir: Path
+) -> None:
+    engine, _, hit = load_engine([databases], LoadOptions(), cache_dir, compile_apart=True)
+    assert not hit
+    assert _verdicts(engine)["logical"] == ("Test.Logical.UNOFFICIAL",)
+    assert len(list(cache_dir.glob("engine-*.cache"))) == 1
+    (databases / "broken.ndb").write_text("not a signature\n")
+    with pytest.raises(DatabaseError) as raised:
+        load_engine([databases], LoadOptions(), cache_dir, compile_apart=True)
+    assert "broken.ndb" in str(raised.value)
+    assert raised.value.summary

@@ -215,7 +215,9 @@ def _lead(control: socket.socket) -> None:
     assert isinstance(settings, PoolSettings)
     try:
         engine, report, _ = load_engine(
-            _database_paths(settings), LoadOptions(detect_pua=settings.detect_pua)
+            _database_paths(settings),
+            LoadOptions(detect_pua=settings.detect_pua),
+            compile_apart=True,
         )
     except (DatabaseError, OSError) as error:
         send(control, PoolFailed(str(error)))

@@ -37,7 +37,13 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 import clamkit
-from clamkit.database.loader import LoadOptions, LoadReport, collector_paused, load_database
+from clamkit.database.loader import (
+    DatabaseError,
+    LoadOptions,
+    LoadReport,
+    collector_paused,
+    load_database,
+)
 from clamkit.engine import prefilter
 from clamkit.engine.compiler import Engine, compile_engine
 
@@ -142,10 +148,17 @@ def load_engine(
     options: LoadOptions | None = None,
     cache_dir: Path | None = None,
     backend: str | None = None,
+    *,
+    compile_apart: bool = False,
 ) -> tuple[Engine, LoadReport, bool]:
     """The engine for ``paths`` and its load report, from the cache when it
     holds them (third value True), else loaded, compiled and cached.
-    ``cache_dir`` None: ``default_cache_dir()``.  Raises what ``load_database`` raises."""
+    ``cache_dir`` None: ``default_cache_dir()``.  Raises what ``load_database`` raises.
+
+    ``compile_apart``: on a miss, load and compile in a forked child that
+    writes the cache, then read it back.  A compile peaks at three times the
+    memory of the engine it makes, and a long-lived process (clamd's pool
+    leader) would keep that peak for good; the child returns it on exit."""
     options = options or LoadOptions()
     backend = backend or prefilter.default_backend()
     directory = default_cache_dir() if cache_dir is None else cache_dir
@@ -153,10 +166,49 @@ def load_engine(
     cached = _read(path)
     if cached is not None:
         return cached[0], cached[1], True
+    if compile_apart and _compiled_apart(paths, options, backend, directory, path):
+        cached = _read(path)
+        if cached is not None:
+            return cached[0], cached[1], False
     database = load_database(paths, options)
     engine = compile_engine(database, backend)
     _write(directory, path, engine, database.report)
     return engine, database.report, False
+
+
+def _compiled_apart(
+    paths: Sequence[str | os.PathLike[str]],
+    options: LoadOptions,
+    backend: str,
+    directory: Path,
+    path: Path,
+) -> bool:
+    """Compile in a child that writes the cache; False if it could not.
+    A load error in the child is raised here."""
+    readable, writable = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(readable)
+        failure = None
+        try:
+            database = load_database(paths, options)
+            _write(directory, path, compile_engine(database, backend), database.report)
+        except DatabaseError as error:
+            failure = (str(error), error.summary, error.details)
+        finally:
+            with os.fdopen(writable, "wb") as channel:
+                channel.write(pickle.dumps(failure))
+            os._exit(0)
+    os.close(writable)
+    with os.fdopen(readable, "rb") as channel:
+        answer = channel.read()
+    _, status = os.waitpid(pid, 0)
+    if not (os.WIFEXITED(status) and answer):
+        return False  # the child died (out of memory?): compile here instead
+    failure = pickle.loads(answer)
+    if failure is not None:
+        raise DatabaseError(*failure)
+    return True
 
 
 def _trusted_directory(directory: Path) -> bool:
