@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from test_real_signatures_reference import _write_corpus
 
 from clamkit.database.loader import load_database
-from clamkit.engine import ScanOptions, compile_engine, prefilter
+from clamkit.engine import ScanOptions, compile_engine, matching, prefilter
 from clamkit.engine.prefilter import GroupedAnchor, build_prefilter
 from clamkit.signatures.model import Target
 
@@ -125,6 +125,25 @@ def test_backends_agree_on_the_real_database(
         assert names == portable.scan_file(path, options).names, path.name
         detected += bool(names)
     assert detected > len(paths) // 4, "the corpus should exercise matches, not only misses"
+
+
+@needs_both
+def test_secondary_matchers_agree_whether_searched_or_prefiltered(
+    engines: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small views search secondary matchers one by one, large ones take them
+    from one pass of the secondary prefilter: both ways give the same verdicts."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _write_corpus(corpus, engines["database"])
+    paths = sorted(corpus.iterdir())[1::12]
+    options = ScanOptions(allmatch=True)
+    searched = {path: engines[BACKENDS[0]].scan_file(path, options).names for path in paths}
+    monkeypatch.setattr(matching, "SECONDARY_PASS_SIZE", 0)
+    for backend in BACKENDS:
+        for path in paths:
+            assert engines[backend].scan_file(path, options).names == searched[path], path.name
+    assert sum(map(bool, searched.values())) > len(paths) // 4
 
 
 @needs_both

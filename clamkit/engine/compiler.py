@@ -16,9 +16,10 @@ Strategy:
   directly and counted in ``CompileReport.unanchored``.
 - Three in four matchers serve logical signatures only, and none of those
   signatures waits for them (each waits for its rarest required
-  subsignature).  They are *secondary*: not in the prefilter at all, searched
-  over the view only when a signature using them has become a candidate.
-  Their short anchors were most of the prefilter's hits on ordinary data.
+  subsignature).  They are *secondary*: their anchors go into a second
+  prefilter, which runs over a view only once a signature using them has
+  become a candidate; their short anchors were most of the first
+  prefilter's hits on ordinary data.
 - Verifiers are compiled on first use (see ``BodyMatcher.verifier``):
   compiling 150,000 of them up front would dominate start-up, and most never
   fire on a given host.
@@ -37,6 +38,11 @@ from clamkit.database.loader import Database, collector_paused
 from clamkit.engine import scanner
 from clamkit.engine.bodyregex import Buffer, Verifier, pattern_anchors, pattern_verifier
 from clamkit.engine.logic import count_limit, required_subsignatures, true_without_matches
+from clamkit.engine.matching import (
+    SECONDARY_ANCHORED,
+    SECONDARY_POSITIONAL,
+    SECONDARY_UNANCHORED,
+)
 from clamkit.engine.options import ScanOptions, ScanResult
 from clamkit.engine.prefilter import GroupedAnchor, Prefilter, build_prefilter
 from clamkit.signatures.expression import expression_indexes
@@ -152,15 +158,21 @@ class _AnchorTableBuilder:
         self.ref_matchers = array.array("L")
         self.ref_delta_min = array.array("q")
         self.ref_delta_max = array.array("q")
+        # prefilter keys by target: of primary matchers, of secondary ones
         self.groups: dict[Target, list[GroupedAnchor]] = defaultdict(list)
+        self.secondary_groups: dict[Target, list[GroupedAnchor]] = defaultdict(list)
 
     def add(
-        self, target: Target, nocase: bool, refs: dict[bytes, list[tuple[int, int, int]]]
+        self,
+        groups: dict[Target, list[GroupedAnchor]],
+        target: Target,
+        nocase: bool,
+        refs: dict[bytes, list[tuple[int, int, int]]],
     ) -> None:
-        """Register ``refs``' anchors as prefilter keys of the ``target`` group."""
+        """Register ``refs``' anchors as keys of ``groups``' ``target`` group."""
         for literal, values in refs.items():
             anchor_id = len(self.lengths)
-            self.groups[target].append(GroupedAnchor(anchor_id, literal, nocase))
+            groups[target].append(GroupedAnchor(anchor_id, literal, nocase))
             self.lengths.append(len(literal))
             for matcher_id, delta_min, delta_max in values:
                 self.ref_matchers.append(matcher_id)
@@ -200,15 +212,18 @@ class Engine:
     body_signatures: tuple[BodySignature, ...]
     logical_signatures: tuple[LogicalSignature, ...]
     matchers: tuple[BodyMatcher, ...]
-    # The prefilter gives anchor ids; ``anchors`` says what each means.
+    # The prefilters give anchor ids; ``anchors`` says what each means.  The
+    # secondary one runs only when a candidate needs a secondary matcher.
     prefilter: Prefilter
+    secondary_prefilter: Prefilter
     anchors: AnchorTable
     # By target: matcher ids checked at one fixed position, and those
     # searched without an anchor.
     positional: dict[Target, tuple[int, ...]]
     unanchored: dict[Target, tuple[int, ...]]
-    # 1 for each matcher that neither reports a name nor triggers a logical
-    # signature: searched only when a signature that uses it is a candidate.
+    # For each matcher that neither reports a name nor triggers a logical
+    # signature, how it is found once a signature that uses it is a candidate
+    # (a SECONDARY_* value); 0 for the others.
     secondary: bytes
     # Per logical signature: the matcher of each subsignature (-1 for PCRE
     # and byte compares) and the matchers that must all have matched.
@@ -391,9 +406,9 @@ def _compile(database: Database, prefilter_backend: str | None) -> Engine:
             always_evaluate.append(index)
     matchers = table.frozen()
 
-    # (target, nocase) -> literal -> (matcher, delta_min, delta_max) for each use
-    anchor_refs: dict[tuple[Target, bool], dict[bytes, list[tuple[int, int, int]]]] = defaultdict(
-        lambda: defaultdict(list)
+    # (secondary, target, nocase) -> literal -> (matcher, delta_min, delta_max) for each use
+    anchor_refs: dict[tuple[bool, Target, bool], dict[bytes, list[tuple[int, int, int]]]] = (
+        defaultdict(lambda: defaultdict(list))
     )
     positional: dict[Target, list[int]] = defaultdict(list)
     unanchored: dict[Target, list[int]] = defaultdict(list)
@@ -402,25 +417,34 @@ def _compile(database: Database, prefilter_backend: str | None) -> Engine:
     for matcher_id, matcher in enumerate(matchers):
         if matcher.offset.needs_executable:
             needs_executable += 1
-        if not matcher.signatures and not matcher.triggers:
-            # Only counted once a logical signature is a candidate: searched then.
-            secondary[matcher_id] = 1
-            continue
+        # Only counted once a logical signature is a candidate: looked at then.
+        is_secondary = not matcher.signatures and not matcher.triggers
         if _is_positional(matcher.offset):
-            positional[matcher.target].append(matcher_id)
+            if is_secondary:
+                secondary[matcher_id] = SECONDARY_POSITIONAL
+            else:
+                positional[matcher.target].append(matcher_id)
             continue
         anchors = pattern_anchors(matcher.pattern, matcher.modifiers, max_length=MAX_ANCHOR_BYTES)
         if not anchors:
-            unanchored[matcher.target].append(matcher_id)
+            if is_secondary:
+                secondary[matcher_id] = SECONDARY_UNANCHORED
+            else:
+                unanchored[matcher.target].append(matcher_id)
             continue
+        if is_secondary:
+            secondary[matcher_id] = SECONDARY_ANCHORED
         for anchor in anchors:
             delta_max = -1 if anchor.delta_max is None else anchor.delta_max
-            anchor_refs[matcher.target, anchor.nocase][anchor.literal].append(
+            anchor_refs[is_secondary, matcher.target, anchor.nocase][anchor.literal].append(
                 (matcher_id, anchor.delta_min, delta_max)
             )
     anchors = _AnchorTableBuilder()
-    for (target, nocase), refs in sorted(anchor_refs.items(), key=lambda item: item[0]):
-        anchors.add(target, nocase, refs)
+    for (is_secondary, target, nocase), refs in sorted(
+        anchor_refs.items(), key=lambda item: item[0]
+    ):
+        groups = anchors.secondary_groups if is_secondary else anchors.groups
+        anchors.add(groups, target, nocase, refs)
 
     return Engine(
         signature_count=database.signature_count,
@@ -432,6 +456,9 @@ def _compile(database: Database, prefilter_backend: str | None) -> Engine:
         logical_signatures=database.logical_signatures,
         matchers=matchers,
         prefilter=build_prefilter(anchors.groups, anchors.lengths, prefilter_backend),
+        secondary_prefilter=build_prefilter(
+            anchors.secondary_groups, anchors.lengths, prefilter_backend
+        ),
         anchors=anchors.frozen(),
         positional={target: tuple(ids) for target, ids in positional.items()},
         unanchored={target: tuple(ids) for target, ids in unanchored.items()},
@@ -443,7 +470,7 @@ def _compile(database: Database, prefilter_backend: str | None) -> Engine:
             matchers=len(matchers),
             anchors=len(anchors.lengths),
             unanchored=sum(map(len, unanchored.values())),
-            secondary=sum(secondary),
+            secondary=len(secondary) - secondary.count(0),
             needs_executable=needs_executable,
         ),
     )

@@ -67,7 +67,7 @@ from clamkit.signatures.model import (
 )
 
 if TYPE_CHECKING:
-    from clamkit.engine.compiler import BodyMatcher, Engine, HashIndex
+    from clamkit.engine.compiler import AnchorTable, BodyMatcher, Engine, HashIndex
 
 # How much of a view the automaton sees at once: large enough that the
 # per-chunk overhead vanishes, small enough to bound the decoded copy.
@@ -77,6 +77,16 @@ CHUNK_SIZE = 2 * MiB
 # is verified at each possible start; wider ranges fall back to one verifier
 # search over the view per scan.
 MAX_POSITIONS_PER_HIT = 64
+
+# How a secondary matcher (see compiler) is found: through the secondary
+# prefilter's hits, at its one position, or by a search over the view.
+SECONDARY_ANCHORED, SECONDARY_POSITIONAL, SECONDARY_UNANCHORED = 1, 2, 3
+
+# Views larger than this find secondary matchers through one pass of the
+# secondary prefilter; smaller ones search each asked-for matcher directly,
+# which is cheaper than collecting the many short-anchor hits executables
+# give (150 -> 70 ms per Debian test file, mostly executables).
+SECONDARY_PASS_SIZE = MiB
 
 # What the reference reports for a malformed executable with AlertBrokenExecutables.
 BROKEN_EXECUTABLE = "Heuristics.Broken.Executable"
@@ -178,7 +188,16 @@ class LayerVerdict:
 class _ViewMatches:
     """Start positions found per matcher in one view, counted up to its limit."""
 
-    __slots__ = ("eof_resolves", "executable", "memo", "searched", "starts", "windows")
+    __slots__ = (
+        "_secondary_hits",
+        "asked",
+        "eof_resolves",
+        "executable",
+        "memo",
+        "searched",
+        "starts",
+        "windows",
+    )
 
     def __init__(self, executable: _Executable | None) -> None:
         # None for a derived view (normalised text), which has no layout.
@@ -190,9 +209,26 @@ class _ViewMatches:
         self.starts: dict[int, dict[int, None]] = {}
         # matchers already searched over the whole view
         self.searched: set[int] = set()
+        # secondary matchers already looked for
+        self.asked: set[int] = set()
+        # the secondary prefilter's hits by matcher: (anchor start, reference)
+        self._secondary_hits: dict[int, list[tuple[int, int]]] | None = None
         # matcher id -> its window in this view: anchors of the same matcher
         # fire again and again, and executable-relative windows take a lookup
         self.windows: dict[int, tuple[int, int] | None] = {}
+
+    def secondary_hits(
+        self, engine: Engine, view: Buffer, targets: frozenset[Target]
+    ) -> dict[int, list[tuple[int, int]]]:
+        """The secondary prefilter's hits in this view, by matcher (one pass, on first need)."""
+        if self._secondary_hits is None:
+            table = engine.anchors
+            first_ref, ref_matchers = table.first_ref, table.ref_matchers
+            self._secondary_hits = hits = {}
+            for anchor_start, anchor_id in engine.secondary_prefilter.hits(view, targets):
+                for ref in range(first_ref[anchor_id], first_ref[anchor_id + 1]):
+                    hits.setdefault(ref_matchers[ref], []).append((anchor_start, ref))
+        return self._secondary_hits
 
     def record(self, matcher_id: int, start: int) -> None:
         self.starts.setdefault(matcher_id, {})[start] = None
@@ -294,6 +330,30 @@ def _release(view: Buffer, start: int, length: int) -> None:
         view.madvise(mmap.MADV_DONTNEED, start, min(length, len(view) - start))
 
 
+def _verify_hit(
+    matcher_id: int,
+    matcher: BodyMatcher,
+    anchor_start: int,
+    ref: int,
+    table: AnchorTable,
+    view: Buffer,
+    size: int,
+    found: _ViewMatches,
+) -> None:
+    """Verify the matcher where this anchor occurrence (reference ``ref``) puts it."""
+    delta_min, delta_max = table.ref_delta_min[ref], table.ref_delta_max[ref]
+    if delta_max == delta_min:
+        _verify_at(matcher_id, matcher, view, anchor_start - delta_min, size, found)
+    elif delta_max >= 0 and delta_max - delta_min <= MAX_POSITIONS_PER_HIT:
+        for start in range(max(anchor_start - delta_max, 0), anchor_start - delta_min + 1):
+            _verify_at(matcher_id, matcher, view, start, size, found)
+    elif matcher_id not in found.searched:
+        found.searched.add(matcher_id)
+        window = found.window(matcher, size)
+        if window is not None:
+            _search(matcher_id, matcher, view, window, found)
+
+
 def _match_view(
     engine: Engine, view: Buffer, targets: frozenset[Target], executable: _Executable | None
 ) -> _ViewMatches:
@@ -301,31 +361,14 @@ def _match_view(
     found = _ViewMatches(executable)
     matchers = engine.matchers
     table = engine.anchors
-    first_ref = table.first_ref
-    ref_matchers, ref_delta_min, ref_delta_max = (
-        table.ref_matchers,
-        table.ref_delta_min,
-        table.ref_delta_max,
-    )
+    first_ref, ref_matchers = table.first_ref, table.ref_matchers
     for anchor_start, anchor_id in engine.prefilter.hits(view, targets):
         for ref in range(first_ref[anchor_id], first_ref[anchor_id + 1]):
             matcher_id = ref_matchers[ref]
             matcher = matchers[matcher_id]
             # Every matcher of an anchor has the anchor's target group.
-            if found.done(matcher_id, matcher):
-                continue
-            delta_min, delta_max = ref_delta_min[ref], ref_delta_max[ref]
-            if delta_max == delta_min:
-                _verify_at(matcher_id, matcher, view, anchor_start - delta_min, size, found)
-            elif delta_max >= 0 and delta_max - delta_min <= MAX_POSITIONS_PER_HIT:
-                for start in range(anchor_start - delta_max, anchor_start - delta_min + 1):
-                    if start >= 0:
-                        _verify_at(matcher_id, matcher, view, start, size, found)
-            elif matcher_id not in found.searched:
-                found.searched.add(matcher_id)
-                window = found.window(matcher, size)
-                if window is not None:
-                    _search(matcher_id, matcher, view, window, found)
+            if not found.done(matcher_id, matcher):
+                _verify_hit(matcher_id, matcher, anchor_start, ref, table, view, size, found)
     for target in targets:
         for matcher_id in engine.positional.get(target, ()):
             matcher = matchers[matcher_id]
@@ -382,6 +425,36 @@ def _context_holds(
     )
 
 
+def _secondary_found(
+    matcher_id: int,
+    view: Buffer,
+    size: int,
+    targets: frozenset[Target],
+    found: _ViewMatches,
+    engine: Engine,
+) -> bool:
+    """Whether the matcher matched in this view, looking for a secondary one
+    (not in the first prefilter) the first time it is asked for."""
+    kind = engine.secondary[matcher_id]
+    if kind and matcher_id not in found.asked:
+        found.asked.add(matcher_id)
+        matcher = engine.matchers[matcher_id]
+        if kind == SECONDARY_ANCHORED and size > SECONDARY_PASS_SIZE:
+            table = engine.anchors
+            hits = found.secondary_hits(engine, view, targets).get(matcher_id, ())
+            for anchor_start, ref in hits:
+                if found.done(matcher_id, matcher):
+                    break
+                _verify_hit(matcher_id, matcher, anchor_start, ref, table, view, size, found)
+        else:
+            window = found.window(matcher, size)
+            if window is not None and kind == SECONDARY_POSITIONAL:
+                _verify_at(matcher_id, matcher, view, window[0], size, found)
+            elif window is not None:
+                _search(matcher_id, matcher, view, window, found)
+    return matcher_id in found.starts
+
+
 def _logical_matches(
     engine: Engine,
     view: Buffer,
@@ -396,22 +469,23 @@ def _logical_matches(
     for matcher_id in starts:
         candidates.update(matchers[matcher_id].triggers)
     matched = []
-    secondary = engine.secondary
     size = len(view)
     for index in sorted(candidates):
         signature = engine.logical_signatures[index]
         description = signature.target_description
         if (description.target or Target.ANY) not in targets:
             continue
-        for matcher_id in engine.logical_matchers[index]:
-            if matcher_id >= 0 and secondary[matcher_id] and matcher_id not in found.searched:
-                found.searched.add(matcher_id)
-                matcher = matchers[matcher_id]
-                window = found.window(matcher, size)
-                if window is not None:
-                    _search(matcher_id, matcher, view, window, found)
-        if not all(matcher_id in starts for matcher_id in engine.logical_required[index]):
+        # Required subsignatures first: the first one absent rules the
+        # signature out before the others cost a search.
+        required = engine.logical_required[index]
+        if not all(
+            _secondary_found(matcher_id, view, size, targets, found, engine)
+            for matcher_id in required
+        ):
             continue
+        for matcher_id in engine.logical_matchers[index]:
+            if matcher_id >= 0:
+                _secondary_found(matcher_id, view, size, targets, found, engine)
         if description.file_size is not None and len(layer.data) not in description.file_size:
             continue
         if not _context_holds(description, layer, found.executable):
