@@ -131,3 +131,18 @@ def test_compiling_apart_fills_the_cache_and_reports_load_errors(
         load_engine([databases], LoadOptions(), cache_dir, compile_apart=True)
     assert "broken.ndb" in str(raised.value)
     assert raised.value.summary
+
+
+def test_the_same_databases_elsewhere_share_the_engine(
+    databases: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    _, report, _ = load_engine([databases], LoadOptions(), cache_dir)
+    moved = tmp_path / "moved"
+    databases.rename(moved)
+    engine, moved_report, hit = load_engine([moved], LoadOptions(), cache_dir)
+    assert hit
+    assert [file.path for file in moved_report.files] == [
+        file.path.replace(str(databases), str(moved)) for file in report.files
+    ]
+    assert all(str(moved) in file.path for file in moved_report.files)
+    assert _verdicts(engine)["body"] == ("Test.Body.UNOFFICIAL",)

@@ -23,6 +23,7 @@ directory, damaged file) falls back to compiling; it never fails a load.
 from __future__ import annotations
 
 import array
+import dataclasses
 import functools
 import hashlib
 import mmap
@@ -32,7 +33,6 @@ import stat
 import struct
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -118,7 +118,11 @@ def _code_fingerprint() -> bytes:
 
 
 def cache_key(paths: Sequence[str | os.PathLike[str]], options: LoadOptions, backend: str) -> str:
-    """A digest of the database files' names and content and of the engine's makers."""
+    """A digest of the database files' names and content and of the engine's makers.
+
+    Names count relative to the path given, so the same databases copied to
+    another directory (a new DatabaseDirectory, a benchmark's temporary one)
+    find the same engine; ``_rebased`` then fixes the paths in its report."""
     digest = hashlib.sha256()
     versions = (
         clamkit.__version__,
@@ -132,9 +136,11 @@ def cache_key(paths: Sequence[str | os.PathLike[str]], options: LoadOptions, bac
     digest.update(_code_fingerprint())
     for top in paths:
         top = Path(top)
-        files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]
+        # The loader reads a directory's files, not its subdirectories.
+        files = sorted(p for p in top.iterdir() if p.is_file()) if top.is_dir() else [top]
+        digest.update(b"\1dir" if top.is_dir() else b"\1file")
         for path in files:
-            digest.update(f"\0{path}\0".encode())
+            digest.update(f"\0{path.name}\0".encode())
             try:
                 with path.open("rb") as file:
                     digest.update(hashlib.file_digest(file, "sha256").digest())
@@ -163,17 +169,37 @@ def load_engine(
     backend = backend or prefilter.default_backend()
     directory = default_cache_dir() if cache_dir is None else cache_dir
     path = directory / f"engine-{cache_key(paths, options, backend)}.cache"
-    cached = _read(path)
+    tops = [str(top) for top in paths]
+    cached = _read(path, tops)
     if cached is not None:
         return cached[0], cached[1], True
     if compile_apart and _compiled_apart(paths, options, backend, directory, path):
-        cached = _read(path)
+        cached = _read(path, tops)
         if cached is not None:
             return cached[0], cached[1], False
     database = load_database(paths, options)
     engine = compile_engine(database, backend)
-    _write(directory, path, engine, database.report)
+    _write(directory, path, engine, database.report, tops)
     return engine, database.report, False
+
+
+def _rebased(report: LoadReport, old_tops: list[str], new_tops: list[str]) -> LoadReport:
+    """The report of a load from ``old_tops``, as if made from ``new_tops``."""
+    if old_tops == new_tops:
+        return report
+    pairs = sorted(zip(old_tops, new_tops, strict=True), key=lambda pair: -len(pair[0]))
+
+    def moved(text: str) -> str:
+        for old, new in pairs:
+            if old in text:
+                return text.replace(old, new)
+        return text
+
+    return dataclasses.replace(
+        report,
+        files=tuple(dataclasses.replace(file, path=moved(file.path)) for file in report.files),
+        warnings=tuple(moved(warning) for warning in report.warnings),
+    )
 
 
 def _compiled_apart(
@@ -192,7 +218,8 @@ def _compiled_apart(
         failure = None
         try:
             database = load_database(paths, options)
-            _write(directory, path, compile_engine(database, backend), database.report)
+            tops = [str(top) for top in paths]
+            _write(directory, path, compile_engine(database, backend), database.report, tops)
         except DatabaseError as error:
             failure = (str(error), error.summary, error.details)
         finally:
@@ -223,7 +250,7 @@ def _trusted_directory(directory: Path) -> bool:
     )
 
 
-def _read(path: Path) -> tuple[Engine, LoadReport] | None:
+def _read(path: Path, tops: list[str]) -> tuple[Engine, LoadReport] | None:
     if not _trusted_directory(path.parent):
         return None
     try:
@@ -258,13 +285,15 @@ def _read(path: Path) -> tuple[Engine, LoadReport] | None:
         # resident (the lazy buffers after it are mapped in as items are read).
         meta_end = len(FORMAT) + 16 + len(pieces[0])
         mapped.madvise(mmap.MADV_DONTNEED, 0, meta_end - meta_end % mmap.PAGESIZE)
-        return Engine(**state["engine"]), state["report"]
+        return Engine(**state["engine"]), _rebased(state["report"], state["tops"], tops)
     # A damaged or foreign file can fail in any way pickle can: compile instead.
     except Exception:
         return None
 
 
-def _write(directory: Path, path: Path, engine: Engine, report: LoadReport) -> None:
+def _write(
+    directory: Path, path: Path, engine: Engine, report: LoadReport, tops: list[str]
+) -> None:
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _trusted_directory(directory):
@@ -272,10 +301,11 @@ def _write(directory: Path, path: Path, engine: Engine, report: LoadReport) -> N
         state = {
             "engine": {
                 field.name: PickledItems.of(value) if field.name in LAZY_FIELDS else value
-                for field in fields(Engine)
+                for field in dataclasses.fields(Engine)
                 for value in (getattr(engine, field.name),)
             },
             "report": report,
+            "tops": tops,
         }
         buffers: list[pickle.PickleBuffer] = []
         meta = pickle.dumps(state, protocol=5, buffer_callback=buffers.append)
