@@ -23,6 +23,8 @@ directory, damaged file) falls back to compiling; it never fails a load.
 from __future__ import annotations
 
 import array
+import contextlib
+import ctypes
 import dataclasses
 import functools
 import hashlib
@@ -285,10 +287,18 @@ def _read(path: Path, tops: list[str]) -> tuple[Engine, LoadReport] | None:
         # resident (the lazy buffers after it are mapped in as items are read).
         meta_end = len(FORMAT) + 16 + len(pieces[0])
         mapped.madvise(mmap.MADV_DONTNEED, 0, meta_end - meta_end % mmap.PAGESIZE)
+        _return_freed_memory()
         return Engine(**state["engine"]), _rebased(state["report"], state["tops"], tops)
     # A damaged or foreign file can fail in any way pickle can: compile instead.
     except Exception:
         return None
+
+
+def _return_freed_memory() -> None:
+    """Hand the unpickling's freed temporaries back to the system (glibc keeps
+    them otherwise): about 6 MB less for every process that shares the engine."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _write(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import array
 import mmap
 import os
+import pickle
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -115,7 +116,7 @@ class HyperscanPrefilter:
     def __init__(self, groups: Groups, lengths: array.array) -> None:
         self._lengths = lengths
         self._overlap = max(lengths, default=1) - 1
-        self._serialised: dict[Target, bytes] = {}
+        self._serialised: dict[Target, Buffer] = {}
         for target, anchors in groups.items():
             if not anchors:
                 continue
@@ -135,14 +136,16 @@ class HyperscanPrefilter:
     def _open(self) -> None:
         self._databases = {}
         for target, serialised in self._serialised.items():
-            database = hyperscan.loadb(serialised, hyperscan.HS_MODE_BLOCK)
+            database = hyperscan.loadb(bytes(serialised), hyperscan.HS_MODE_BLOCK)
             database.scratch = hyperscan.Scratch(database)
             self._databases[target] = database
 
-    def __getstate__(self) -> tuple[array.array, dict[Target, bytes]]:
-        return self._lengths, self._serialised
+    # Pickled as the serialised databases, out of band: read back from the
+    # engine cache they stay views of its mapping instead of copies.
+    def __getstate__(self) -> tuple[array.array, dict[Target, pickle.PickleBuffer]]:
+        return self._lengths, {t: pickle.PickleBuffer(s) for t, s in self._serialised.items()}
 
-    def __setstate__(self, state: tuple[array.array, dict[Target, bytes]]) -> None:
+    def __setstate__(self, state: tuple[array.array, dict[Target, Buffer]]) -> None:
         self._lengths, self._serialised = state
         self._overlap = max(self._lengths, default=1) - 1
         self._open()
