@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,15 @@ def test_the_same_databases_elsewhere_share_the_engine(
     ]
     assert all(str(moved) in file.path for file in moved_report.files)
     assert _verdicts(engine)["body"] == ("Test.Body.UNOFFICIAL",)
+
+
+def test_a_cache_written_apart_appears_without_delaying_the_load(
+    databases: Path, cache_dir: Path
+) -> None:
+    engine, _, hit = load_engine([databases], LoadOptions(), cache_dir, write_apart=True)
+    assert not hit
+    assert _verdicts(engine)["eicar"] == ("Test.Hash.UNOFFICIAL",)
+    deadline = time.monotonic() + 30
+    while not list(cache_dir.glob("engine-*.cache")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert load_engine([databases], LoadOptions(), cache_dir)[2]

@@ -554,7 +554,9 @@ def _load_engine(
 
     try:
         paths = list(databases) or [bundled_database_dir()]
-        engine, load_report, _ = load_engine(paths, LoadOptions(detect_pua=detect_pua))
+        engine, load_report, _ = load_engine(
+            paths, LoadOptions(detect_pua=detect_pua), write_apart=True
+        )
     except MissingDefaultsError as error:
         report.error(str(error))
         return None

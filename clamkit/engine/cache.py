@@ -158,6 +158,7 @@ def load_engine(
     backend: str | None = None,
     *,
     compile_apart: bool = False,
+    write_apart: bool = False,
 ) -> tuple[Engine, LoadReport, bool]:
     """The engine for ``paths`` and its load report, from the cache when it
     holds them (third value True), else loaded, compiled and cached.
@@ -166,7 +167,11 @@ def load_engine(
     ``compile_apart``: on a miss, load and compile in a forked child that
     writes the cache, then read it back.  A compile peaks at three times the
     memory of the engine it makes, and a long-lived process (clamd's pool
-    leader) would keep that peak for good; the child returns it on exit."""
+    leader) would keep that peak for good; the child returns it on exit.
+
+    ``write_apart``: on a miss, write the cache from a detached child, so a
+    one-off scan (clamscan) starts scanning while the cache is written on
+    another core."""
     options = options or LoadOptions()
     backend = backend or prefilter.default_backend()
     directory = default_cache_dir() if cache_dir is None else cache_dir
@@ -181,8 +186,29 @@ def load_engine(
             return cached[0], cached[1], False
     database = load_database(paths, options)
     engine = compile_engine(database, backend)
-    _write(directory, path, engine, database.report, tops)
+    if write_apart:
+        _write_detached(directory, path, engine, database.report, tops)
+    else:
+        _write(directory, path, engine, database.report, tops)
     return engine, database.report, False
+
+
+def _write_detached(
+    directory: Path, path: Path, engine: Engine, report: LoadReport, tops: list[str]
+) -> None:
+    """``_write`` in a grandchild that nobody waits for (no zombie is left)."""
+    try:
+        child = os.fork()
+    except OSError:
+        return  # no process to spare: the next load compiles again
+    if child:
+        os.waitpid(child, 0)
+        return
+    try:
+        if not os.fork():
+            _write(directory, path, engine, report, tops)
+    finally:
+        os._exit(0)
 
 
 def _rebased(report: LoadReport, old_tops: list[str], new_tops: list[str]) -> LoadReport:

@@ -511,7 +511,7 @@ def _compile(database: Database, prefilter_backend: str | None) -> Engine:
         matchers=matchers,
         prefilter=build_prefilter(anchors.groups, anchors.lengths, prefilter_backend),
         secondary_prefilter=build_prefilter(
-            anchors.secondary_groups, anchors.lengths, prefilter_backend
+            anchors.secondary_groups, anchors.lengths, prefilter_backend, deferred=True
         ),
         anchors=anchors.frozen(),
         positional={target: tuple(ids) for target, ids in positional.items()},

@@ -82,14 +82,52 @@ def default_backend() -> str:
     return available_backends()[0]
 
 
-def build_prefilter(groups: Groups, lengths: array.array, backend: str | None = None) -> Prefilter:
-    """A prefilter over ``groups``; ``lengths[anchor_id]`` is each anchor's length."""
+def build_prefilter(
+    groups: Groups, lengths: array.array, backend: str | None = None, *, deferred: bool = False
+) -> Prefilter:
+    """A prefilter over ``groups``; ``lengths[anchor_id]`` is each anchor's length.
+    ``deferred``: built on first use (``DeferredPrefilter``)."""
     backend = backend or default_backend()
+    if deferred:
+        return DeferredPrefilter(groups, lengths, backend)
     if backend == "hyperscan":
         return HyperscanPrefilter(groups, lengths)
     if backend == "ahocorasick":
         return AhoCorasickPrefilter(groups, lengths)
     raise ValueError(f"unknown prefilter backend {backend!r}")
+
+
+class DeferredPrefilter:
+    """A prefilter built when first asked for hits, or when pickled.
+
+    The secondary prefilter (see ``compiler``) is needed only for large
+    views, and compiling its 80,000 anchors takes hyperscan seconds: a
+    one-off ``clamscan`` of small files should not wait for it.  A cached
+    engine holds it built.
+    """
+
+    def __init__(self, groups: Groups, lengths: array.array, backend: str) -> None:
+        self.backend = backend
+        self._arguments: tuple[Groups, array.array, str] | None = (groups, lengths, backend)
+        self._built: Prefilter | None = None
+
+    def built(self) -> Prefilter:
+        if self._built is None:
+            assert self._arguments is not None
+            self._built = build_prefilter(*self._arguments)
+            self._arguments = None
+        return self._built
+
+    def hits(self, view: Buffer, targets: frozenset[Target]) -> list[Hit]:
+        return self.built().hits(view, targets)
+
+    def __reduce__(self) -> tuple:
+        # Unpickled, it is the built prefilter itself.
+        return _itself, (self.built(),)
+
+
+def _itself(prefilter: Prefilter) -> Prefilter:
+    return prefilter
 
 
 def _chunks(view: Buffer, overlap: int) -> Iterable[tuple[int, Buffer, bool]]:
@@ -116,7 +154,7 @@ class HyperscanPrefilter:
     def __init__(self, groups: Groups, lengths: array.array) -> None:
         self._lengths = lengths
         self._overlap = max(lengths, default=1) - 1
-        self._serialised: dict[Target, Buffer] = {}
+        self._databases = {}
         for target, anchors in groups.items():
             if not anchors:
                 continue
@@ -130,25 +168,24 @@ class HyperscanPrefilter:
                 elements=len(anchors),
                 flags=[hyperscan.HS_FLAG_CASELESS if a.nocase else 0 for a in anchors],
             )
-            self._serialised[target] = hyperscan.dumpb(database)
-        self._open()
-
-    def _open(self) -> None:
-        self._databases = {}
-        for target, serialised in self._serialised.items():
-            database = hyperscan.loadb(bytes(serialised), hyperscan.HS_MODE_BLOCK)
-            database.scratch = hyperscan.Scratch(database)
             self._databases[target] = database
 
-    # Pickled as the serialised databases, out of band: read back from the
-    # engine cache they stay views of its mapping instead of copies.
+    # Pickled as the serialised databases, out of band (read back from the
+    # engine cache they are views of its mapping, not copies, until loaded).
     def __getstate__(self) -> tuple[array.array, dict[Target, pickle.PickleBuffer]]:
-        return self._lengths, {t: pickle.PickleBuffer(s) for t, s in self._serialised.items()}
+        return self._lengths, {
+            target: pickle.PickleBuffer(hyperscan.dumpb(database))
+            for target, database in self._databases.items()
+        }
 
     def __setstate__(self, state: tuple[array.array, dict[Target, Buffer]]) -> None:
-        self._lengths, self._serialised = state
+        self._lengths, serialised = state
         self._overlap = max(self._lengths, default=1) - 1
-        self._open()
+        self._databases = {}
+        for target, data in serialised.items():
+            database = hyperscan.loadb(bytes(data), hyperscan.HS_MODE_BLOCK)
+            database.scratch = hyperscan.Scratch(database)
+            self._databases[target] = database
 
     def hits(self, view: Buffer, targets: frozenset[Target]) -> list[Hit]:
         databases = [self._databases[t] for t in targets if t in self._databases]
