@@ -18,9 +18,6 @@ import re
 import struct
 from dataclasses import dataclass
 
-from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 __all__ = ["Decryptor", "empty_password_decryptor", "pdf_string"]
 
 # ISO 32000-1, 7.6.3.3: the padding that stands in for a missing password.
@@ -32,12 +29,22 @@ _LITERAL_ESCAPE = re.compile(rb"\\([0-7]{1,3}|\r\n|[\r\n]|.)", re.DOTALL)
 _NOT_HEX = re.compile(rb"[^0-9a-fA-F]+")
 
 
+# ``cryptography`` is imported by the functions that use it: it maps 8 MB
+# of native code into every scanner process, and few scans meet an
+# encrypted PDF.
+
+
 def rc4(key: bytes, data: bytes) -> bytes:
     """RC4 (keys of 5 to 256 bytes, as every PDF key is)."""
+    from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
+    from cryptography.hazmat.primitives.ciphers import Cipher
+
     return Cipher(ARC4(key), mode=None).decryptor().update(data)
 
 
 def _aes_cbc(key: bytes, iv: bytes, data: bytes, *, encrypt: bool = False) -> bytes:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     cipher = Cipher(algorithms.AES(key), modes.CBC(iv))
     worker = cipher.encryptor() if encrypt else cipher.decryptor()
     whole = len(data) // 16 * 16

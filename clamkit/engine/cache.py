@@ -309,10 +309,10 @@ def _read(path: Path, tops: list[str]) -> tuple[Engine, LoadReport] | None:
             position += size
         with collector_paused():
             state = pickle.loads(pieces[0], buffers=pieces[1:])
-        # The in-band part is now Python objects; its file pages need not stay
-        # resident (the lazy buffers after it are mapped in as items are read).
-        meta_end = len(FORMAT) + 16 + len(pieces[0])
-        mapped.madvise(mmap.MADV_DONTNEED, 0, meta_end - meta_end % mmap.PAGESIZE)
+        # What was read is now Python objects or hyperscan's own memory: no
+        # page of the file needs to stay resident (the lazy items map theirs
+        # back in as they are first used).
+        mapped.madvise(mmap.MADV_DONTNEED)
         _return_freed_memory()
         return Engine(**state["engine"]), _rebased(state["report"], state["tops"], tops)
     # A damaged or foreign file can fail in any way pickle can: compile instead.
