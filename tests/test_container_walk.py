@@ -319,3 +319,13 @@ def test_objects_of_five_bytes_or_fewer_are_not_scanned(tmp_path: Path) -> None:
     assert engine.scan_bytes(b"hello!", options).names == ("Tiny.6.UNOFFICIAL",)
     archive = zip_bytes([("five", b"hello"), ("six", b"hello!")])
     assert engine.scan_bytes(archive, options).names == ("Tiny.6.UNOFFICIAL",)
+
+
+def test_embedded_magic_search_crosses_chunk_boundaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    from clamkit.containers import embedded
+
+    data = b"MZ" + b"." * 5 + b"MZ" + b"." * 3 + b"MZMZ" + b"." * 7 + b"MZ"
+    expected = [i for i in range(1, len(data)) if data.startswith(b"MZ", i)]
+    monkeypatch.setattr(embedded, "CHUNK_SIZE", 4)
+    assert list(embedded._starts(data, b"MZ")) == expected
+    assert list(embedded._starts(memoryview(data), b"MZ")) == expected

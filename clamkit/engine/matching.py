@@ -32,7 +32,6 @@ passes and sometimes reports a name twice; clamkit reports each name once.
 from __future__ import annotations
 
 import hashlib
-import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -47,6 +46,7 @@ from clamkit.engine.filetypes import (
 from clamkit.engine.logic import byte_compare_matches, evaluate, pcre_matches
 from clamkit.engine.normalize import html_views, normalize_text
 from clamkit.engine.options import MiB, ScanOptions
+from clamkit.engine.prefilter import release_pages
 from clamkit.executables import (
     Broken,
     ExecutableKind,
@@ -320,16 +320,6 @@ def _verify_at(
         found.record(matcher_id, start)
 
 
-def _release(view: Buffer, start: int, length: int) -> None:
-    """Give back the pages of a mapped file once a pass is past them.
-
-    They stay in the page cache; the process's RSS no longer grows with the
-    file, and a later verification that looks back just maps them again.
-    """
-    if isinstance(view, mmap.mmap):
-        view.madvise(mmap.MADV_DONTNEED, start, min(length, len(view) - start))
-
-
 def _verify_hit(
     matcher_id: int,
     matcher: BodyMatcher,
@@ -521,7 +511,7 @@ def _digests(
             piece = view[position : position + CHUNK_SIZE]
             for hasher in hashers.values():
                 hasher.update(piece)
-            _release(data, position, CHUNK_SIZE)
+            release_pages(data, position, CHUNK_SIZE)
     return {algorithm: hasher.digest() for algorithm, hasher in hashers.items()}
 
 

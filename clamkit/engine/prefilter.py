@@ -137,10 +137,18 @@ def _chunks(view: Buffer, overlap: int) -> Iterable[tuple[int, Buffer, bool]]:
     for start in range(0, max(size, 1), CHUNK_SIZE):
         last = start + CHUNK_SIZE >= size
         yield start, whole[start : start + CHUNK_SIZE + overlap], last
-        if isinstance(view, mmap.mmap):
-            # The pages stay in the page cache; the process's RSS stops
-            # growing with the file, and a verifier looking back maps them again.
-            view.madvise(mmap.MADV_DONTNEED, start, min(CHUNK_SIZE, size - start))
+        release_pages(view, start, CHUNK_SIZE)
+
+
+def release_pages(view: Buffer, start: int, length: int) -> None:
+    """Give back the pages of a mapped file once a pass is past them.
+
+    They stay in the page cache; the process's memory stops growing with the
+    file, and a later look back (a verifier, a container reader) maps them
+    again.  Other buffers are left alone.
+    """
+    if isinstance(view, mmap.mmap):
+        view.madvise(mmap.MADV_DONTNEED, start, max(min(length, len(view) - start), 0))
 
 
 def _keep(start: int, last: bool) -> bool:
