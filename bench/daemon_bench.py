@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import importlib.util
 import json
 import os
@@ -559,14 +560,16 @@ def reload_under_load(daemon: Daemon, data: Data, scale: Scale) -> dict:
         with daemon.memory.phase("reload-steady"):
             time.sleep(scale.steady_seconds)
         with daemon.memory.phase("reloads"):
-            for number in range(scale.reloads):
-                started = time.perf_counter()
-                reply = daemon.request(b"zRELOAD\0")[1]
-                if reply != b"RELOADING\0":
-                    raise BenchError(f"RELOAD answered {reply!r}")
-                if not _wait_for_reloads(daemon, number + 1):
-                    unfinished.append(f"reload {number + 1} not done in {START_TIMEOUT:.0f} s")
-                reload_seconds.append(time.perf_counter() - started)
+            for number in range(1, scale.reloads + 1):
+                # Each reload's own peak too: one that recompiles stands out.
+                with daemon.memory.phase(f"reload-{number}"):
+                    started = time.perf_counter()
+                    reply = daemon.request(b"zRELOAD\0")[1]
+                    if reply != b"RELOADING\0":
+                        raise BenchError(f"RELOAD answered {reply!r}")
+                    if not _wait_for_reloads(daemon, number):
+                        unfinished.append(f"reload {number} not done in {START_TIMEOUT:.0f} s")
+                    reload_seconds.append(time.perf_counter() - started)
     finally:
         clients.stop.set()
         for thread in threads:
@@ -831,18 +834,20 @@ def hyperscan_version() -> str | None:
 
 
 def _tree_state() -> str | None:
-    """The commit, marked ``+dirty`` when clamkit/ differs from it (the working tree is run)."""
+    """The commit, with ``+dirty-<digest>`` when clamkit/ differs from it (the working tree
+    is what runs); the digest of the difference tells two dirty states apart."""
     commit = _commit()
     if commit is None:
         return None
-    status = subprocess.run(
-        ["git", "status", "--porcelain", "--", "clamkit"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+    difference = b"".join(
+        subprocess.run(
+            ["git", *command, "--", "clamkit"], cwd=PROJECT_ROOT, capture_output=True, check=False
+        ).stdout
+        for command in (("status", "--porcelain"), ("diff", "HEAD"))
     )
-    return commit + ("+dirty" if status.stdout.strip() else "")
+    if not difference:
+        return commit
+    return f"{commit}+dirty-{hashlib.sha256(difference).hexdigest()[:8]}"
 
 
 def measure_both(scale: Scale, seed: int) -> dict[str, dict]:
@@ -874,11 +879,17 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda number, _: sys.exit(128 + number))
     # clamkit's clamd (and its -V) runs from this checkout, whatever is installed.
     os.environ["PYTHONPATH"] = str(PROJECT_ROOT)
+    commit = _tree_state()
     try:
         details = measure_both(scale, args.seed)
     except (BenchError, OSError) as error:
         print(f"daemon_bench: {error}", file=sys.stderr)
         return 1
+    # Others may commit while the bench runs; a daemon started after that
+    # runs other code (and misses the engine cache, whose key includes it).
+    commit_at_end = _tree_state()
+    if commit_at_end != commit:
+        print(f"daemon_bench: clamkit changed during the run ({commit} -> {commit_at_end})")
     table = rows(details["reference"], details["clamkit"], scale)
     print(format_table(table))
     report = {
@@ -893,7 +904,8 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "hyperscan": hyperscan_version(),
         },
-        "clamkit_commit": _tree_state(),
+        "clamkit_commit": commit,
+        "clamkit_commit_at_end": commit_at_end,
         "versions": {kind.name: _version(list(kind.command)) for kind in (REFERENCE, CLAMKIT)},
         "config": config_text(Path("WORKDIR"), Path("DATABASE"), cache=False).splitlines(),
         "memory_figure_for_targets": "PSS (RSS shown); summed over all processes of a daemon",
