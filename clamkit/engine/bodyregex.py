@@ -794,8 +794,10 @@ def _lower_byte(value: int) -> int:
 def _effective_bits(values: frozenset[int], nocase: bool) -> float:
     """Bits of a byte set, counting what a lowercased search lets through."""
     if nocase:
+        # Every byte whose lowercase form is in the set: the set's own bytes
+        # lowered, plus the uppercase letter of each lowercase one.
         lowered = {_lower_byte(value) for value in values}
-        values = frozenset(value for value in range(256) if _lower_byte(value) in lowered)
+        values = frozenset(lowered | {value - 0x20 for value in lowered if 0x61 <= value <= 0x7A})
     return -math.log2(min(1.0, sum(_PROBABILITY[value] for value in values)))
 
 
