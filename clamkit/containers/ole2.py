@@ -15,8 +15,8 @@ also opened further, as the reference does:
   ``Heuristics.OLE2.ContainsMacros.XLM`` (its formulas are not extracted);
 * ``PowerPoint Document`` top-level records of type ExOleObjStg hold
   embedded objects, zlib compressed (the reference inflates them whatever
-  the record instance says); each is a member named ``pptXXXXXXXX.doc``
-  (the offset of its zlib data in the stream, in hex).
+  the record instance says); each is a member named ``ppt``, then the
+  offset of its zlib data in the stream as eight hex digits, then ``.doc``.
 
 Decompression (MS-OVBA, zlib) stops at the member budget.  A file olefile
 cannot open is a ContainerError.
