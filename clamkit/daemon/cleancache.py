@@ -22,17 +22,18 @@ PROBES = 4
 EMPTY = bytes(DIGEST_SIZE)
 
 
+def md5_of(path: str) -> tuple[bytes, int]:
+    """A file's MD5 digest and size, in one read: the cache's key, and the
+    hash ExtendedDetectionInfo logs."""
+    with open(path, "rb") as file:
+        digest = hashlib.file_digest(file, "md5").digest()
+        return digest, file.tell()
+
+
 class CleanCache:
     def __init__(self, entries: int) -> None:
         self.slots = max(PROBES, entries)
         self._table = mmap.mmap(-1, self.slots * DIGEST_SIZE)
-
-    @staticmethod
-    def digest_of(path: str) -> tuple[bytes, int]:
-        """The content's digest and size."""
-        with open(path, "rb") as file:
-            digest = hashlib.file_digest(file, "md5").digest()
-            return digest, file.tell()
 
     def _homes(self, digest: bytes) -> range:
         home = int.from_bytes(digest[:8], "little") % self.slots

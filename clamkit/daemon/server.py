@@ -84,14 +84,19 @@ class _Job:
     detail: str = ""
 
 
+def scanner_count(config: Config) -> int:
+    """How many scanner processes: scans are CPU-bound, so more than one per
+    core only adds memory."""
+    return max(1, min(config.number("MaxThreads"), os.cpu_count() or 1))
+
+
 def pool_settings(config: Config) -> PoolSettings:
     """What the scanner processes need from the configuration."""
     return PoolSettings(
         database_dir=str(config.text("DatabaseDirectory")),
         detect_pua=config.flag("DetectPUA"),
         official_only=config.flag("OfficialDatabaseOnly"),
-        # Scans are CPU-bound: more processes than cores only add memory.
-        workers=max(1, min(config.number("MaxThreads"), os.cpu_count() or 1)),
+        workers=scanner_count(config),
         scan_options=scan_options(config),
         extended_detection_info=config.flag("ExtendedDetectionInfo"),
         clean_cache_entries=0 if config.flag("DisableCache") else config.number("CacheSize"),
@@ -546,7 +551,7 @@ class _Client:
             # and scans one file at a time.  clamkit scans a few files ahead on
             # every worker and still answers in walk order; what SCAN's first
             # detection makes moot is cancelled unreported.
-            ahead = 2 * pool_settings(self.daemon.config).workers
+            ahead = 2 * scanner_count(self.daemon.config)
             upcoming = iter(items)
             pending: collections.deque[
                 tuple[ScanFile | Notice, asyncio.Future[JobResult] | None]

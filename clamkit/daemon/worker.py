@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import os
 import select
 import signal
@@ -34,7 +33,7 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from clamkit.daemon.cleancache import CleanCache
+from clamkit.daemon.cleancache import CleanCache, md5_of
 from clamkit.daemon.ipc import (
     BlockingReceiver,
     CancelJob,
@@ -57,16 +56,6 @@ OFFICIAL_SUFFIXES = frozenset({".cvd", ".cld"})
 
 # How often a scan looks for a cancellation from the network process.
 CANCEL_POLL_SECONDS = 0.05
-
-
-def _md5_of(path: str) -> tuple[str, int]:
-    digest = hashlib.md5()
-    size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 class _CancelWatch:
@@ -108,17 +97,20 @@ def _run_job(
     path = job.path if job.path is not None else f"/proc/self/fd/{fds[0]}"
     options = replace(settings.scan_options, allmatch=job.allmatch, should_stop=watch)
     try:
+        digest = file_size = None
         if cache is not None:
-            digest, size = cache.digest_of(path)
+            digest, file_size = md5_of(path)
             if digest in cache:
-                return JobResult(job.job_id, names=(), size=size, bytes_scanned=0)
+                return JobResult(job.job_id, names=(), size=file_size, bytes_scanned=0)
         started = time.monotonic()
         result = engine.scan_file(path, options)
         if cache is not None and _complete_and_clean(result.names, started, options, watch):
             cache.add(digest)
         md5 = size = None
         if result.names and settings.extended_detection_info:
-            md5, size = _md5_of(path)
+            if digest is None:
+                digest, file_size = md5_of(path)
+            md5, size = digest.hex(), file_size
     except OSError as error:
         return JobResult(job.job_id, error=error.strerror, errno=error.errno)
     except Exception as error:
