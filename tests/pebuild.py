@@ -88,6 +88,8 @@ PE_HEADERS = [
     ("no raw data", build_pe(sections=((0x1000, 0x1000, 0x200, 0),), size=0x400), False),
     ("alignments zero", build_pe(section_alignment=0, file_alignment=0), True),
     ("truncated", build_pe(size=0x100), False),
+    # The file ends inside the section table (it starts at 0x138).
+    ("section table cut off by the end", build_pe()[:0x150], False),
 ]
 
 

@@ -24,12 +24,13 @@ reference's, found by scanning crafted headers (``tests/pebuild.py``,
   within its raw size; below the aligned SizeOfHeaders it is its own offset.
   An entry point that maps nowhere in the file is refused.
 
-Refusals are ``NOT_EXECUTABLE`` (no PE header, a header or section table
-cut off by the end of the file, an overflowing raw range: the reference
-stays silent) or ``MALFORMED`` (reported as Heuristics.Broken.Executable
-with AlertBrokenExecutables).  A file with more than 96 sections, a zero
-alignment or a section address off its alignment still has its offsets
-placed, but is reported as broken too (``ExecutableLayout.malformed``).
+Refusals are ``NOT_EXECUTABLE`` (no PE header, a header cut off by the end
+of the file, an overflowing raw range: the reference stays silent) or
+``MALFORMED`` (among others a section table cut off by the end of the file:
+reported as Heuristics.Broken.Executable with AlertBrokenExecutables).
+A file with more than 96 sections, a zero alignment or a section address
+off its alignment still has its offsets placed, but is reported as broken
+too (``ExecutableLayout.malformed``).
 
 The import hash (``import_hash_text``) is the reference's: lower-case
 ``module.function`` names (module extension .dll/.ocx/.sys dropped, ``ordN``
@@ -96,8 +97,10 @@ def parse_pe(data: bytes) -> ExecutableLayout | Broken:
     table = optional + optional_size
     if optional_size < fixed:
         return MALFORMED
+    if table > size:
+        return NOT_EXECUTABLE  # the optional header is cut off
     if table + 40 * count > size:
-        return NOT_EXECUTABLE
+        return MALFORMED
     (directories,) = struct.unpack_from("<I", data, optional + fixed - 4)
     directories = min(directories, 16)
     if optional_size < fixed + 8 * directories:
