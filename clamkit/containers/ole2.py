@@ -236,14 +236,17 @@ def _walk_order(ole: olefile.OleFileIO) -> tuple[list[list[str]], list[list[str]
         entry = ole.direntries[sid]
         if entry is None:
             continue
-        path = [] if sid == 0 else [*parent, entry.name]
-        if entry.entry_type == olefile.STGTY_STREAM:
+        # Entry 0 is the root whatever type a damaged file gives it: it has
+        # no name to make a path of, only children.
+        is_root = sid == 0
+        path = [] if is_root else [*parent, entry.name]
+        if entry.entry_type == olefile.STGTY_STREAM and not is_root:
             streams.append(path)
-        elif entry.entry_type == olefile.STGTY_STORAGE:
+        elif entry.entry_type == olefile.STGTY_STORAGE and not is_root:
             storages.append(path)
         # Pushed in reverse: the left sibling is walked last.
         pending.append((entry.sid_left, parent))
-        if entry.entry_type in (olefile.STGTY_STORAGE, olefile.STGTY_ROOT):
+        if is_root or entry.entry_type == olefile.STGTY_STORAGE:
             pending.append((entry.sid_child, path))
         pending.append((entry.sid_right, parent))
     return streams, storages
