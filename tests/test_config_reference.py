@@ -51,8 +51,11 @@ def clamconf() -> str:
 
 
 def clamd_stderr(path: Path) -> tuple[int, str]:
+    # Run beside the config: a relative PidFile or LogFile in it (the
+    # "PidFile abc" case) lands there, not in the checkout.
     done = subprocess.run(
         [str(CLAMD), "-c", str(path), "--foreground"],
+        cwd=path.parent,
         capture_output=True,
         timeout=60,
         check=False,
