@@ -159,3 +159,35 @@ def test_a_cache_written_apart_appears_without_delaying_the_load(
     while not list(cache_dir.glob("engine-*.cache")) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert load_engine([databases], LoadOptions(), cache_dir)[2]
+
+
+def test_large_flat_arrays_are_read_in_place_and_scan_alike(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    """Large arrays come back as read-only views of the mapped cache file
+    (so every process and every reload share their pages), small ones as copies."""
+    directory = tmp_path / "many"
+    directory.mkdir()
+    # Distinct throughout, so that each has an anchor of its own.
+    bodies = [hashlib.sha1(bytes([n % 256, n // 256])).hexdigest().encode() for n in range(2000)]
+    (directory / "many.hdb").write_text(
+        "".join(
+            f"{hashlib.md5(body).hexdigest()}:{len(body)}:Hash.{n}\n"
+            for n, body in enumerate(bodies)
+        )
+    )
+    (directory / "many.ndb").write_text(
+        "".join(f"Body.{n}:0:*:{body.hex()}\n" for n, body in enumerate(bodies))
+    )
+    compiled, _, _ = load_engine([directory], LoadOptions(), cache_dir)
+    cached, _, hit = load_engine([directory], LoadOptions(), cache_dir)
+    assert hit
+    (hashes,) = cached.hashes.values()
+    in_place = [hashes.keys, hashes.names, cached.anchors.first_ref, cached.anchors.ref_matchers]
+    assert all(isinstance(array, memoryview) and array.readonly for array in in_place)
+    assert not isinstance(cached.hashes[next(iter(cached.hashes))].sizes, memoryview)
+    for number in (0, 777, 1999):
+        body = bodies[number]
+        assert cached.scan_bytes(body).names == compiled.scan_bytes(body).names
+        assert cached.scan_bytes(b"x" + body).names == (f"Body.{number}.UNOFFICIAL",)
+    assert cached.scan_bytes(b"clamkit" * 50).names == ()

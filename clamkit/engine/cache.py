@@ -12,7 +12,10 @@ signature objects) are pickled item by item into one buffer each
 random file touches almost none.  The file is mapped, and the buffers are
 handed to pickle out of band, so they are never copied: the pages are shared
 by every worker process and every later load of the same cache, and only
-those a scan reads become resident.
+those a scan reads become resident.  The flat arrays (hash keys, anchor
+tables, logical signatures' matcher lists) go out of band too and are read
+in place as ``memoryview``s of the mapping: a reload that reads the same
+cache file while the old engine still serves adds no second copy of them.
 
 A cache file is code to pickle: it is used only from a directory that
 belongs to this user and that nobody else may write, and written there
@@ -28,6 +31,7 @@ import ctypes
 import dataclasses
 import functools
 import hashlib
+import io
 import mmap
 import os
 import pickle
@@ -51,11 +55,16 @@ from clamkit.engine.compiler import Engine, compile_engine
 
 # Where the cache lives when the caller names no directory.
 CACHE_DIR_VARIABLE = "CLAMKIT_CACHE_DIR"
-FORMAT = b"clamkit-engine-cache-1\n"
+FORMAT = b"clamkit-engine-cache-2\n"
 # Engine fields stored as lazily unpickled items.
 LAZY_FIELDS = ("matchers", "body_signatures", "logical_signatures")
 # Cache files kept per directory: the current databases and the previous ones.
 KEEP = 2
+# Arrays smaller than this are pickled in band: a view would cost more than it saves.
+SHARED_ARRAY_BYTES = 4096
+# Out-of-band pieces start at multiples of this in the file, so that the
+# arrays read in place are aligned for their items.
+ALIGNMENT = 8
 
 _Item = TypeVar("_Item")
 
@@ -97,6 +106,21 @@ class PickledItems(Sequence[_Item], Generic[_Item]):
 
     def __reduce_ex__(self, protocol: int) -> tuple:
         return PickledItems, (pickle.PickleBuffer(self._blob), self._ends)
+
+
+class _SharingPickler(pickle.Pickler):
+    """Pickles large flat arrays with their bytes out of band, to be read
+    back in place by ``_shared_array`` as views of the mapped file."""
+
+    def reducer_override(self, obj: object) -> object:
+        if type(obj) is array.array and obj.itemsize * len(obj) >= SHARED_ARRAY_BYTES:
+            return _shared_array, (pickle.PickleBuffer(obj), obj.typecode)
+        return NotImplemented
+
+
+def _shared_array(buffer: bytes | memoryview, typecode: str) -> memoryview:
+    """An array as a read-only view (of the cache file's mapping, when read from one)."""
+    return memoryview(buffer).cast("B").cast(typecode)
 
 
 def default_cache_dir() -> Path:
@@ -304,7 +328,7 @@ def _read(path: Path, tops: list[str]) -> tuple[Engine, LoadReport] | None:
         pieces = []
         for _ in range(count + 1):
             (size,) = struct.unpack_from("<Q", whole, position)
-            position += 8
+            position += 8 + -(position + 8) % ALIGNMENT
             pieces.append(whole[position : position + size])
             position += size
         with collector_paused():
@@ -344,13 +368,15 @@ def _write(
             "tops": tops,
         }
         buffers: list[pickle.PickleBuffer] = []
-        meta = pickle.dumps(state, protocol=5, buffer_callback=buffers.append)
+        meta = io.BytesIO()
+        _SharingPickler(meta, protocol=5, buffer_callback=buffers.append).dump(state)
         temporary = directory / f".{path.name}.{os.getpid()}"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as file:
             file.write(FORMAT + struct.pack("<Q", len(buffers)))
-            for piece in (meta, *(buffer.raw() for buffer in buffers)):
+            for piece in (meta.getbuffer(), *(buffer.raw() for buffer in buffers)):
                 file.write(struct.pack("<Q", len(piece)))
+                file.write(bytes(-file.tell() % ALIGNMENT))
                 file.write(piece)
         os.replace(temporary, path)
         _prune(directory, path)

@@ -105,23 +105,29 @@ class BodyMatcher:
 _ANY_SIZE = (1 << 64) - 1
 
 
+# A flat array of numbers as compiled (``array.array``), or as read in place
+# from a cached engine's mapped file (a ``memoryview`` cast to the same type):
+# both index, slice, iterate and bisect alike.
+FlatArray = array.array | memoryview
+
+
 def _hash_key(digest: bytes, size: int | None) -> bytes:
     return digest + (_ANY_SIZE if size is None else size).to_bytes(8, "big")
 
 
 class _Keys(Sequence[bytes]):
-    """A sorted run of fixed-width keys in one bytes object, for ``bisect``."""
+    """A sorted run of fixed-width keys in one flat array, for ``bisect``."""
 
     __slots__ = ("_blob", "_width")
 
-    def __init__(self, blob: bytes, width: int) -> None:
+    def __init__(self, blob: FlatArray, width: int) -> None:
         self._blob, self._width = blob, width
 
     def __len__(self) -> int:
         return len(self._blob) // self._width if self._width else 0
 
     def __getitem__(self, index: int) -> bytes:  # type: ignore[override]
-        return self._blob[index * self._width : (index + 1) * self._width]
+        return bytes(self._blob[index * self._width : (index + 1) * self._width])
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -134,11 +140,11 @@ class HashIndex:
     several times has several names.
     """
 
-    keys: bytes
+    keys: FlatArray  # bytes ("B")
     width: int
-    names: bytes  # NUL-separated, in key order
-    name_ends: array.array
-    sizes: array.array  # sorted distinct sizes that have entries
+    names: FlatArray  # bytes ("B"): UTF-8, NUL-separated, in key order
+    name_ends: FlatArray
+    sizes: FlatArray  # sorted distinct sizes that have entries
     any_size: bool
 
     @classmethod
@@ -150,9 +156,9 @@ class HashIndex:
             ends.append(len(names))
         sizes = sorted({size for digest, size, _ in entries if size is not None})
         return cls(
-            keys=b"".join(key for key, _ in rows),
+            keys=array.array("B", b"".join(key for key, _ in rows)),
             width=len(rows[0][0]) if rows else 0,
-            names=bytes(names),
+            names=array.array("B", names),
             name_ends=ends,
             sizes=array.array("Q", sizes),
             any_size=any(size is None for _, size, _ in entries),
@@ -171,7 +177,7 @@ class HashIndex:
             index = bisect.bisect_left(keys, key)
             while index < len(keys) and keys[index] == key:
                 start = self.name_ends[index - 1] if index else 0
-                found.append(self.names[start : self.name_ends[index] - 1].decode())
+                found.append(bytes(self.names[start : self.name_ends[index] - 1]).decode())
                 index += 1
         return tuple(found)
 
@@ -187,11 +193,11 @@ class AnchorTable:
     per anchor: they hold the same facts in a tenth of the memory.
     """
 
-    lengths: array.array
-    first_ref: array.array
-    ref_matchers: array.array
-    ref_delta_min: array.array
-    ref_delta_max: array.array
+    lengths: FlatArray
+    first_ref: FlatArray
+    ref_matchers: FlatArray
+    ref_delta_min: FlatArray
+    ref_delta_max: FlatArray
     max_length: int
 
 
@@ -242,8 +248,8 @@ class IntRows:
     the 38,000 official logical signatures took 15 MB (an int object per
     entry); this way they take 1 MB."""
 
-    values: array.array
-    ends: array.array
+    values: FlatArray
+    ends: FlatArray
 
     @classmethod
     def of(cls, rows: Iterable[Iterable[int]]) -> IntRows:
@@ -256,7 +262,7 @@ class IntRows:
     def __len__(self) -> int:
         return len(self.ends)
 
-    def __getitem__(self, index: int) -> array.array:
+    def __getitem__(self, index: int) -> FlatArray:
         return self.values[self.ends[index - 1] if index else 0 : self.ends[index]]
 
 
