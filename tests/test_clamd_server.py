@@ -276,6 +276,57 @@ def test_reload_picks_up_new_signatures_and_keeps_serving_on_failure(tmp_path: P
         daemon.stop()
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(child) for child in task.read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_pool_leaders_come_from_one_spawner_that_a_reload_replaces_if_it_died(
+    tmp_path: Path,
+) -> None:
+    database = write_test_database(tmp_path / "db")
+    daemon = start_clamkit_clamd(tmp_path, "", database)
+    marker = b"clamkit spawner marker 13579"
+    try:
+        # The network process has one child, the spawner; the pool leader is
+        # the spawner's child (forked, sharing its imported code), and the
+        # workers are the leader's.
+        (spawner,) = _children(daemon.pid)
+        (leader,) = _children(spawner)
+        assert len(_children(leader)) >= 1
+        os.kill(spawner, signal.SIGKILL)
+        assert _wait_for(lambda: not _alive(spawner))
+        # The old pool serves on; the reload starts a new spawner.
+        assert send(daemon.unix_path, _instream(EICAR)) == f"stream: {EICAR_NAME} FOUND\0".encode()
+        (database / "marker.ndb").write_text(f"Spawner.Marker:0:*:{marker.hex()}\n")
+        assert send(daemon.unix_path, b"zRELOAD\0") == b"RELOADING\0"
+        assert _wait_for(
+            lambda: (
+                send(daemon.unix_path, _instream(marker))
+                == b"stream: Spawner.Marker.UNOFFICIAL FOUND\0"
+            )
+        )
+        (new_spawner,) = _children(daemon.pid)
+        assert new_spawner != spawner
+        # The old leader left once its workers had finished.
+        assert _wait_for(lambda: not _alive(leader))
+        (new_leader,) = _children(new_spawner)
+    finally:
+        daemon.stop()
+    # Stopping the daemon stops every scanner process.
+    assert not _alive(new_spawner)
+    assert not _alive(new_leader)
+
+
 def test_selfcheck_reloads_a_changed_database(tmp_path: Path) -> None:
     database = write_test_database(tmp_path / "db")
     daemon = start_clamkit_clamd(tmp_path, "SelfCheck 1", database)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import contextlib
 import pickle
 import socket
 import struct
@@ -44,9 +45,15 @@ class PoolSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StartLeader:
+    """To the spawner: fork a pool leader; its control socket travels as the fd."""
+
+
+@dataclass(frozen=True, slots=True)
 class PoolReady:
     """The pool loaded its database and compiled its engine."""
 
+    leader_pid: int
     signature_count: int
     database_version: int | None
     database_time: int | None  # seconds since the epoch
@@ -247,6 +254,11 @@ class Channel:
             await ready
         finally:
             remove(fd)
+
+    def stop_sending(self) -> None:
+        """Tell the other end nothing more is coming; its replies can still be read."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
         self.sock.close()

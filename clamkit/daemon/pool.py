@@ -1,7 +1,8 @@
-"""The network process's handle on one generation of scanner processes.
+"""The network process's handle on the scanner processes.
 
-``ScanPool.start`` spawns a pool leader (``clamkit.daemon.worker``), which
-loads the database; it returns once the engine is ready, or raises
+``LeaderSpawner.start`` runs the spawner (``clamkit.daemon.worker``) once;
+``start_pool`` has it fork a pool leader, which loads the database, and
+returns the ``ScanPool`` once the engine is ready, or raises
 ``PoolStartError`` with the reason.  ``scan`` hands one object (a path or a
 descriptor) to an idle worker and waits for its result, so the event loop
 never scans.  A reload starts a new pool and ``retire``s the old one: its
@@ -29,6 +30,7 @@ from clamkit.daemon.ipc import (
     PoolReady,
     PoolSettings,
     ScanJob,
+    StartLeader,
     WorkerAdded,
 )
 
@@ -52,26 +54,19 @@ class _Worker:
     channel: Channel
 
 
-class ScanPool:
-    """Scanner processes that share one compiled engine."""
+class LeaderSpawner:
+    """The spawner process, which forks every pool leader.
 
-    def __init__(
-        self, process: asyncio.subprocess.Process, control: Channel, ready: PoolReady
-    ) -> None:
-        self.ready = ready
+    Started once, before the first pool; if it has died since (the OOM
+    killer), the next ``start_pool`` starts another.
+    """
+
+    def __init__(self, process: asyncio.subprocess.Process, channel: Channel) -> None:
         self._process = process
-        self._control = control
-        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
-        self._workers: set[_Worker] = set()
-        self._busy = 0
-        self._retired = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._job_ids = itertools.count(1)
-        self._reclaiming: set[asyncio.Future[None]] = set()
-        self._watcher = asyncio.create_task(self._watch_control())
+        self._channel = channel
 
     @classmethod
-    async def start(cls, settings: PoolSettings) -> ScanPool:
+    async def start(cls) -> LeaderSpawner:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         # The scanner processes run the very package this process imported,
         # wherever it lives (an installed wheel or a source checkout).
@@ -96,6 +91,23 @@ class ScanPool:
             ) from None
         finally:
             theirs.close()
+        return cls(process, Channel(ours))
+
+    async def start_pool(self, settings: PoolSettings) -> ScanPool:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            try:
+                await self._channel.send(StartLeader(), (theirs.fileno(),))
+            except ChannelClosed:
+                await self.close()
+                replacement = await LeaderSpawner.start()
+                self._process, self._channel = replacement._process, replacement._channel
+                await self._channel.send(StartLeader(), (theirs.fileno(),))
+        except (ChannelClosed, PoolStartError):
+            ours.close()
+            raise
+        finally:
+            theirs.close()
         control = Channel(ours)
         try:
             await control.send(settings)
@@ -104,10 +116,30 @@ class ScanPool:
             reply = PoolFailed("the scanner process exited while loading the database")
         if not isinstance(reply, PoolReady):
             control.close()
-            await process.wait()
             message = reply.message if isinstance(reply, PoolFailed) else repr(reply)
             raise PoolStartError(message)
-        return cls(process, control, reply)
+        return ScanPool(control, reply)
+
+    async def close(self) -> None:
+        """Stop the spawner (the leaders it forked live on until retired)."""
+        self._channel.close()
+        await self._process.wait()
+
+
+class ScanPool:
+    """Scanner processes that share one compiled engine."""
+
+    def __init__(self, control: Channel, ready: PoolReady) -> None:
+        self.ready = ready
+        self._control = control
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._workers: set[_Worker] = set()
+        self._busy = 0
+        self._retired = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._job_ids = itertools.count(1)
+        self._reclaiming: set[asyncio.Future[None]] = set()
+        self._watcher = asyncio.create_task(self._watch_control())
 
     @property
     def live(self) -> int:
@@ -124,7 +156,7 @@ class ScanPool:
         so this overstates what the pool costs; it never understates it.
         """
         total = 0
-        for pid in (self._process.pid, *(worker.pid for worker in self._workers)):
+        for pid in (self.ready.leader_pid, *(worker.pid for worker in self._workers)):
             try:
                 with open(f"/proc/{pid}/statm") as statm:
                     total += int(statm.read().split()[1]) * _PAGE_SIZE
@@ -276,11 +308,12 @@ class ScanPool:
             self._discard(self._idle.get_nowait())
         if self._workers:
             await self._drained.wait()
-        # The watcher waits on the control socket: it must be gone before the
-        # socket closes, or its registration outlives the descriptor and
-        # silences whatever socket reuses the number next.
-        self._watcher.cancel()
+        # The leader stops replacing workers at the end of its control
+        # stream and exits once its workers have; its exit closes the
+        # socket, which ends the watcher.  (The watcher must be gone before
+        # the socket closes, or its registration outlives the descriptor and
+        # silences whatever socket reuses the number next.)
+        self._control.stop_sending()
         with contextlib.suppress(asyncio.CancelledError):
             await self._watcher
         self._control.close()
-        await self._process.wait()

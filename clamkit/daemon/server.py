@@ -39,7 +39,7 @@ from clamkit.daemon import lifecycle
 from clamkit.daemon.ipc import JobResult, PoolSettings
 from clamkit.daemon.listeners import Listener, ListenerError, close_listeners, open_listeners
 from clamkit.daemon.log import DaemonLog
-from clamkit.daemon.pool import PoolRetired, PoolStartError, ScanPool
+from clamkit.daemon.pool import LeaderSpawner, PoolRetired, PoolStartError, ScanPool
 from clamkit.daemon.virusevent import run_virus_event
 from clamkit.daemon.walk import (
     ACCESS_DENIED,
@@ -119,10 +119,16 @@ class Daemon:
     """The state shared by all connections of one running daemon."""
 
     def __init__(
-        self, config: Config, log: DaemonLog, pool: ScanPool, listeners: list[Listener]
+        self,
+        config: Config,
+        log: DaemonLog,
+        spawner: LeaderSpawner,
+        pool: ScanPool,
+        listeners: list[Listener],
     ) -> None:
         self.config = config
         self.log = log
+        self.spawner = spawner
         self.pool = pool
         self.listeners = listeners
         self.walk_rules = WalkRules.from_config(config)
@@ -200,7 +206,7 @@ class Daemon:
         if not self.config.flag("ConcurrentDatabaseReload"):
             self.scanning_allowed.clear()
         try:
-            new = await ScanPool.start(pool_settings(self.config))
+            new = await self.spawner.start_pool(pool_settings(self.config))
         except PoolStartError as error:
             self.log.error(f"reload db failed: {error}")
             self.log.warning("Database reload failed, keeping the previous instance")
@@ -655,24 +661,39 @@ async def _accept(daemon: Daemon, listener: Listener) -> None:
         task.add_done_callback(daemon.clients.discard)
 
 
-async def _serve(config: Config, log: DaemonLog, notice: lifecycle.ReadyNotice) -> int:
-    def fail(message: str, status: int = 1) -> int:
-        log.error(message)
-        notice.failed(message, status)
-        return status
+def _failed(log: DaemonLog, notice: lifecycle.ReadyNotice, message: str, status: int = 1) -> int:
+    """Start-up failed: log it, tell whoever waits for readiness, and give the exit status."""
+    log.error(message)
+    notice.failed(message, status)
+    return status
 
+
+async def _serve(config: Config, log: DaemonLog, notice: lifecycle.ReadyNotice) -> int:
     try:
         # As the reference: the daemon's user loads the database and owns
         # the socket it binds.
         if user := config.text("User"):
             lifecycle.drop_privileges(user, log)
     except lifecycle.LifecycleError as error:
-        return fail(str(error))
+        return _failed(log, notice, str(error))
     log.info(f"Reading databases from {config.text('DatabaseDirectory')}", terminal=False)
     try:
-        pool = await ScanPool.start(pool_settings(config))
+        spawner = await LeaderSpawner.start()
     except PoolStartError as error:
-        return fail(str(error))
+        return _failed(log, notice, str(error))
+    try:
+        return await _serve_with(config, log, notice, spawner)
+    finally:
+        await spawner.close()
+
+
+async def _serve_with(
+    config: Config, log: DaemonLog, notice: lifecycle.ReadyNotice, spawner: LeaderSpawner
+) -> int:
+    try:
+        pool = await spawner.start_pool(pool_settings(config))
+    except PoolStartError as error:
+        return _failed(log, notice, str(error))
     log.info(f"Loaded {pool.ready.signature_count} signatures.", terminal=False)
     for warning in pool.ready.warnings:
         log.warning(warning)
@@ -680,9 +701,9 @@ async def _serve(config: Config, log: DaemonLog, notice: lifecycle.ReadyNotice) 
         listeners = open_listeners(config, log)
     except (OSError, ListenerError) as error:
         await pool.retire()
-        return fail(str(error))
+        return _failed(log, notice, str(error))
     pid_file = config.text("PidFile")
-    daemon = Daemon(config, log, pool, listeners)
+    daemon = Daemon(config, log, spawner, pool, listeners)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, daemon.stopping.set)
     loop.add_signal_handler(signal.SIGINT, daemon.stopping.set)
@@ -694,7 +715,7 @@ async def _serve(config: Config, log: DaemonLog, notice: lifecycle.ReadyNotice) 
     except lifecycle.LifecycleError as error:
         close_listeners(listeners, log)
         await pool.retire()
-        return fail(str(error), status=2)
+        return _failed(log, notice, str(error), status=2)
     try:
         if config.number("SelfCheck") > 0:
             log.info(f"Self checking every {config.number('SelfCheck')} seconds.")

@@ -1,22 +1,27 @@
-"""The scanner processes: one pool leader that loads the engine, and its workers.
+"""The scanner processes: a spawner, one pool leader per engine, and its workers.
 
-Run as ``python -m clamkit.daemon.worker FD`` by ``pool.ScanPool``, with FD
-the control socket. The leader reads ``PoolSettings``, loads and compiles
-the database (or reads the compiled engine back from ``engine.cache``),
-makes the clean-file cache (``cleancache``), then forks the workers, which
-share the compiled engine and the cache copy-on-write (the collector is
-frozen first so it does not touch every object and undo the sharing). Each
-worker gets its own job socket, whose other end the leader hands to the
-network process (``WorkerAdded``). A worker that dies is replaced; when the
-control socket closes (the daemon exits or moved to a new pool after a
-reload) the leader stops replacing workers and leaves once they have
-finished their last job.
+Run as ``python -m clamkit.daemon.worker FD`` by ``pool.LeaderSpawner``,
+with FD the spawner's socket.  The spawner imports the scanner code once
+and then only forks: one pool leader for each control socket it is sent
+(``StartLeader``).  A leader reads ``PoolSettings``, loads and compiles the
+database (or reads the compiled engine back from ``engine.cache``), makes
+the clean-file cache (``cleancache``), then forks the workers, which share
+the compiled engine and the cache copy-on-write (the collector is frozen
+first so it does not touch every object and undo the sharing). Each worker
+gets its own job socket, whose other end the leader hands to the network
+process (``WorkerAdded``). A worker that dies is replaced; when the control
+socket closes (the daemon exits or moved to a new pool after a reload) the
+leader stops replacing workers and leaves once they have finished their
+last job.
 
 Why processes: scanning is pure Python and CPU-bound, so threads would be
 serialised by the GIL; forked workers scan on every core.  Why a separate
 leader: the network process never holds an engine, so a reload builds the
 new one in a new leader while the old workers keep scanning, and the
-network process stays small and fork-free.
+network process stays small and fork-free.  Why a spawner: a leader forked
+from it shares the interpreter and the imported code with every other
+generation instead of loading its own, so a reload adds the new engine and
+little else to the daemon's memory.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from clamkit.daemon.ipc import (
     PoolReady,
     PoolSettings,
     ScanJob,
+    StartLeader,
     WorkerAdded,
     send,
 )
@@ -219,6 +225,7 @@ def _lead(control: socket.socket) -> None:
     send(
         control,
         PoolReady(
+            leader_pid=os.getpid(),
             signature_count=engine.signature_count,
             database_version=newest.version if newest else None,
             database_time=newest.build_time_seconds if newest else None,
@@ -226,8 +233,10 @@ def _lead(control: socket.socket) -> None:
         ),
     )
     del report
-    # Objects alive now are shared with every worker; keep the collector off them.
-    gc.collect()
+    # Objects alive now are shared with every worker; keep the collector off
+    # them.  No collection first: many of the engine's objects sit in memory
+    # the leader still shares with the spawner, and a collection writes to
+    # every object it visits (the loader leaves no cycles behind to collect).
     gc.freeze()
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
@@ -261,16 +270,51 @@ def _lead(control: socket.socket) -> None:
                 workers.add(_start_worker(engine, settings, cache, control, wake_read))
 
 
+def _spawn_leaders(spawner: socket.socket) -> None:
+    """Fork a pool leader for each control socket the network process sends."""
+    receiver = BlockingReceiver(spawner)
+    # What is alive now is the imported code every leader shares: keep the
+    # leaders' collections off it.
+    gc.collect()
+    gc.freeze()
+    while True:
+        message, fds = receiver.receive()
+        if not isinstance(message, StartLeader) or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            continue
+        control = socket.socket(fileno=fds[0])
+        try:
+            pid = os.fork()
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                send(control, PoolFailed(f"Can't start a scanner process: {error.strerror}"))
+            control.close()
+            continue
+        if pid == 0:
+            try:
+                spawner.close()
+                # The leader waits for its own children (a compile, its workers).
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                with contextlib.suppress(ChannelClosed):
+                    _lead(control)
+                sys.stdout.flush()
+            finally:
+                os._exit(0)
+        control.close()
+
+
 def main() -> None:
-    control = socket.socket(fileno=int(sys.argv[1]))
+    spawner = socket.socket(fileno=int(sys.argv[1]))
     # The network process handles signals for the daemon; a terminal's
     # Ctrl-C must not kill scans behind its back.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    # Leaders that have finished are reaped by the kernel.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     with contextlib.suppress(ChannelClosed):
-        _lead(control)
-    sys.stdout.flush()
+        _spawn_leaders(spawner)
     os._exit(0)
 
 
