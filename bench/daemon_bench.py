@@ -545,8 +545,30 @@ def _wait_for_reloads(daemon: Daemon, count: int) -> bool:
     return True
 
 
-def reload_under_load(daemon: Daemon, data: Data, scale: Scale) -> dict:
-    """Peak memory with clients streaming, then during RELOADs with the same clients."""
+def _add_signature(directory: Path, number: int) -> Path:
+    """One more signature (matching none of the bench's data) in ``directory``."""
+    marker = f"clamkit bench database change {number}".encode()
+    path = directory / f"bench-change-{number}.ndb"
+    path.write_text(f"Bench.Change.{number}:0:*:{marker.hex()}\n")
+    return path
+
+
+def reload_under_load(
+    daemon: Daemon,
+    data: Data,
+    scale: Scale,
+    *,
+    reloads: int,
+    phase: str = "reload",
+    change: Path | None = None,
+) -> dict:
+    """Peak memory with clients streaming, then during ``reloads`` RELOADs with the same clients.
+
+    With ``change`` (the daemon's database directory) each reload follows a
+    new signature file there, as after a database update: the engine must
+    be built again (clamkit finds no compiled engine for it in its cache).
+    The files are removed at the end.
+    """
     clients = _Clients(daemon, data.mixed_requests)
     threads = [
         threading.Thread(target=clients.run, args=(number,))
@@ -556,29 +578,35 @@ def reload_under_load(daemon: Daemon, data: Data, scale: Scale) -> dict:
         thread.start()
     unfinished = []
     reload_seconds = []
+    added: list[Path] = []
+    done_before = daemon.log().count(RELOADED)
     try:
-        with daemon.memory.phase("reload-steady"):
+        with daemon.memory.phase(f"{phase}-steady"):
             time.sleep(scale.steady_seconds)
-        with daemon.memory.phase("reloads"):
-            for number in range(1, scale.reloads + 1):
+        with daemon.memory.phase(f"{phase}s"):
+            for number in range(1, reloads + 1):
+                if change is not None:
+                    added.append(_add_signature(change, number))
                 # Each reload's own peak too: one that recompiles stands out.
-                with daemon.memory.phase(f"reload-{number}"):
+                with daemon.memory.phase(f"{phase}-{number}"):
                     started = time.perf_counter()
                     reply = daemon.request(b"zRELOAD\0")[1]
                     if reply != b"RELOADING\0":
                         raise BenchError(f"RELOAD answered {reply!r}")
-                    if not _wait_for_reloads(daemon, number):
+                    if not _wait_for_reloads(daemon, done_before + number):
                         unfinished.append(f"reload {number} not done in {START_TIMEOUT:.0f} s")
                     reload_seconds.append(time.perf_counter() - started)
     finally:
         clients.stop.set()
         for thread in threads:
             thread.join()
-    steady = daemon.memory.peaks["reload-steady"]
-    peak = daemon.memory.peaks["reloads"]
+        for path in added:
+            path.unlink()
+    steady = daemon.memory.peaks[f"{phase}-steady"]
+    peak = daemon.memory.peaks[f"{phase}s"]
     return {
-        "reloads": scale.reloads,
-        "completed": scale.reloads - len(unfinished),
+        "reloads": reloads,
+        "completed": reloads - len(unfinished),
         "reload_seconds": reload_seconds,
         "scans": clients.tally.right + len(clients.tally.wrong),
         "steady": asdict(steady),
@@ -604,7 +632,12 @@ def measure(kind: DaemonKind, root: Path, database: Path, data: Data, scale: Sca
             )
             figures["concurrent"] = concurrent_streams(daemon, data, scale)
             figures["infected"] = infected_scans(daemon, data)
-        figures["reload"] = reload_under_load(daemon, data, scale)
+        figures["reload"] = reload_under_load(daemon, data, scale, reloads=scale.reloads)
+        # One reload: the engine cache keeps the current and the previous
+        # databases' engines, and the next start must still find this one's.
+        figures["changed_reload"] = reload_under_load(
+            daemon, data, scale, reloads=1, phase="changed-reload", change=database
+        )
         figures["memory"] = {name: asdict(peak) for name, peak in daemon.memory.peaks.items()}
     print(f"{kind.name}: clean-file cache ...", file=sys.stderr)
     with running(kind, root / f"{kind.name}-cache", database, cache=True) as daemon:
@@ -719,7 +752,8 @@ def _mib(memory: dict, key: str) -> float:
 
 
 def _wrong(figures: dict) -> int:
-    checked = [figures[name] for name in ("instream", "scan", "multiscan", "concurrent", "reload")]
+    names = ("instream", "scan", "multiscan", "concurrent", "reload", "changed_reload")
+    checked = [figures[name] for name in names]
     checked += figures["infected"].values()
     checked += [figures["cache"][run] for run in ("first", "control", "second")]
     return sum(len(scenario["wrong"]) for scenario in checked)
@@ -797,6 +831,19 @@ def rows(reference: dict, clamkit: dict, scale: Scale) -> list[Row]:
             lambda f: f["reload"]["rss_ratio"],
         ),
         row("RELOAD under load, slowest (s)", lambda f: max(f["reload"]["reload_seconds"])),
+        row(
+            "RELOAD after a database change, under load, peak/steady PSS",
+            lambda f: f["changed_reload"]["pss_ratio"],
+            own_at_most(1.3),
+        ),
+        row(
+            "RELOAD after a database change, under load, peak/steady RSS",
+            lambda f: f["changed_reload"]["rss_ratio"],
+        ),
+        row(
+            "RELOAD after a database change, under load, slowest (s)",
+            lambda f: max(f["changed_reload"]["reload_seconds"]),
+        ),
         row(
             f"cache on, MULTISCAN {files} again (files/s)",
             lambda f: f["cache"]["second"]["files_per_s"],
