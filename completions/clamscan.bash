@@ -20,12 +20,12 @@ _clamkit_clamscan()
         --database|-d)
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             return ;;
-        --follow-dir-symlinks|--follow-file-symlinks|--exclude|--exclude-dir|--include|--include-dir|--max-dir-recursion|--max-scantime|--max-filesize|--max-scansize|--max-files|--max-recursion|--max-embeddedpe|--max-htmlnormalize|--max-htmlnotags|--max-scriptnormalize|--max-partitions)
+        --follow-dir-symlinks|--follow-file-symlinks|--exclude|--exclude-dir|--include|--include-dir|--max-dir-recursion|--max-scantime|--max-filesize|--max-scansize|--max-files|--max-recursion|--max-embeddedpe|--max-htmlnormalize|--max-htmlnotags|--max-scriptnormalize|--max-partitions|--pcre-max-filesize)
             COMPREPLY=()
             return ;;
     esac
     if [[ $cur == -* ]]; then
-        mapfile -t COMPREPLY < <(compgen -W "--help -h --version -V --verbose -v --debug --quiet --stdout --no-summary --infected -i --suppress-ok-results -o --bell --database -d --log -l --recursive -r --allmatch -z --cross-fs --follow-dir-symlinks --follow-file-symlinks --file-list -f --remove --move --copy --exclude --exclude-dir --include --include-dir --detect-pua --max-dir-recursion --scan-mail --heuristic-alerts --heuristic-scan-precedence --scan-pe --scan-ole2 --scan-pdf --scan-html --scan-onenote --scan-archive --alert-broken --alert-encrypted --alert-encrypted-archive --alert-encrypted-doc --alert-macros --alert-exceeds-max --alert-partition-intersection --max-scantime --max-filesize --max-scansize --max-files --max-recursion --max-embeddedpe --max-htmlnormalize --max-htmlnotags --max-scriptnormalize --max-partitions" -- "$cur")
+        mapfile -t COMPREPLY < <(compgen -W "--help -h --version -V --verbose -v --debug --quiet --stdout --no-summary --infected -i --suppress-ok-results -o --bell --database -d --log -l --recursive -r --allmatch -z --cross-fs --follow-dir-symlinks --follow-file-symlinks --file-list -f --remove --move --copy --exclude --exclude-dir --include --include-dir --detect-pua --max-dir-recursion --scan-mail --heuristic-alerts --heuristic-scan-precedence --scan-pe --scan-ole2 --scan-pdf --scan-html --scan-onenote --scan-archive --alert-broken --alert-encrypted --alert-encrypted-archive --alert-encrypted-doc --alert-macros --alert-exceeds-max --alert-partition-intersection --max-scantime --max-filesize --max-scansize --max-files --max-recursion --max-embeddedpe --max-htmlnormalize --max-htmlnotags --max-scriptnormalize --max-partitions --pcre-max-filesize" -- "$cur")
         return
     fi
     mapfile -t COMPREPLY < <(compgen -f -- "$cur")

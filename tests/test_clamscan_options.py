@@ -67,6 +67,11 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("clamscan-options")
     (root / "db").mkdir()
     (root / "db" / "test.ndb").write_text("Test.Body:0:*:4549434152\n")
+    # A PCRE with its trigger, and one with a 20-byte window (the ``e`` flag).
+    (root / "db" / "pcre.ldb").write_text(
+        "Pcre.Test;Engine:81-255,Target:0;0&1;48454c4c4f;0/HELLOworld/\n"
+        "Pcre.Window;Engine:81-255,Target:0;0&1;48454c4c4f;100,20:0/HELLOworld/e\n"
+    )
     files = root / "files"
     for directory in ("t/d/sub", "t/e", "deep/a/b/c", "act", "rx"):
         (files / directory).mkdir(parents=True)
@@ -83,6 +88,13 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for level in ("deep", "deep/a", "deep/a/b", "deep/a/b/c"):
         (files / level / "e.com").write_bytes(EICAR)
     (files / "clean.txt").write_text("hello\n")
+    (files / "pcre").mkdir()
+    pcre_subject = b"A" * 100 + b"HELLOworld" + b"B" * 90  # 200 bytes
+    (files / "pcre" / "f").write_bytes(pcre_subject)
+    # Deflated: only the 200-byte member holds the subject, in a 5 KB file.
+    with zipfile.ZipFile(files / "pcre" / "z.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("in", pcre_subject)
+        archive.writestr("pad", b"C" * 5000)
     containers = files / "containers"
     containers.mkdir()
     with zipfile.ZipFile(containers / "two.zip", "w", zipfile.ZIP_DEFLATED) as archive:
@@ -298,6 +310,14 @@ CASES = {
         ("-d", DB, "--no-summary", "--max-partitions=2", "--alert-exceeds-max", "disks")
     ),
     "file size past 2 GiB": Case(("-d", DB, "--no-summary", "--max-filesize=3G", "t/a.com")),
+    # PCREMaxFileSize applies to each layer's size: the member's, not the zip's.
+    **{
+        f"pcre size limit {limit}": Case(
+            ("-d", DB, "--no-summary", "-z", f"--pcre-max-filesize={limit}", "pcre/f", "pcre/z.zip")
+        )
+        for limit in ("199", "200", "1000", "1K", "0")
+    },
+    "pcre size limit refused": Case(("--pcre-max-filesize=1x", "t")),
     # --move, --copy, --remove.
     "move": Case(
         ("-d", DB, "--move=act/q", "act/x.com", "act/src/../src/y.com", "clean.txt"),

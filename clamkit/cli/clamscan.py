@@ -169,6 +169,7 @@ ENGINE_OPTIONS: tuple[tuple[str, str, _Kind, str], ...] = (
     ("--max-htmlnotags", "max_htmlnotags", _Kind.SIZE, "Largest tag-free HTML text scanned"),
     ("--max-scriptnormalize", "max_scriptnormalize", _Kind.SIZE, "Largest script normalised"),
     ("--max-partitions", "max_partitions", _Kind.NUMBER, "Look at most into this many partitions"),
+    ("--pcre-max-filesize", "pcre_max_filesize", _Kind.SIZE, "Largest layer PCREs run on"),
 )
 
 

@@ -538,8 +538,7 @@ OPTIONS: tuple[Option, ...] = (
         "PCREMaxFileSize",
         _S,
         100 * MiB,
-        "Larger files are not matched against regular expressions.",
-        acted_on=False,
+        "Larger files (and layers) are not matched against PCRE subsignatures; 0: no limit.",
     ),
     # Bytecode
     _ignored(BYTECODE, "Bytecode", _B, True, "Run bytecode signatures."),

@@ -451,8 +451,12 @@ def _logical_matches(
     targets: frozenset[Target],
     found: _ViewMatches,
     layer: Layer,
+    options: ScanOptions,
 ) -> list[int]:
     """Indexes of the logical signatures that hold on this view, in load order."""
+    # As the reference: no PCRE runs on a layer over PCREMaxFileSize, even
+    # one whose window (the ``e`` flag) is smaller.
+    run_pcre = not 0 < options.pcre_max_filesize < len(layer.data)
     matchers = engine.matchers
     starts = found.starts
     candidates = set(engine.always_evaluate)
@@ -484,8 +488,12 @@ def _logical_matches(
         counts = [len(starts.get(matcher_id, ())) for matcher_id in sub_matchers]
         for sub_index, sub in enumerate(signature.subsignatures):
             if isinstance(sub, PcreSubsignature):
-                counts[sub_index] = pcre_matches(
-                    sub, view, evaluate(sub.trigger, counts), eof_resolves=found.eof_resolves
+                counts[sub_index] = (
+                    pcre_matches(
+                        sub, view, evaluate(sub.trigger, counts), eof_resolves=found.eof_resolves
+                    )
+                    if run_pcre
+                    else 0
                 )
             elif isinstance(sub, ByteCompareSubsignature):
                 trigger_starts = list(starts.get(sub_matchers[sub.trigger], ()))
@@ -612,7 +620,7 @@ def scan_layer(engine: Engine, layer: Layer, options: ScanOptions) -> LayerVerdi
         if position == 0 and report(_hash_names(engine.hashes, digests, size)):
             stop = True
             break
-        logical = _logical_matches(engine, view, targets, found, layer)
+        logical = _logical_matches(engine, view, targets, found, layer, options)
         if report([engine.logical_signatures[index].name for index in logical]):
             stop = True
             break

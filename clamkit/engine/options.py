@@ -30,12 +30,8 @@ class ScanOptions:
     max_htmlnormalize: int = 40 * MiB
     max_htmlnotags: int = 8 * MiB
     max_scriptnormalize: int = 20 * MiB
-    max_ziptypercg: int = 1 * MiB
     max_partitions: int = 50
-    max_iconspe: int = 100
-    max_rechwp3: int = 16
-    pcre_match_limit: int = 100_000
-    pcre_recmatch_limit: int = 2_000
+    # Layers larger than this are not matched against PCRE subsignatures.
     pcre_max_filesize: int = 100 * MiB
     # Which formats are looked into (clamd.conf Scan*).
     scan_archive: bool = True
