@@ -197,10 +197,31 @@ def test_session_answers_as_each_command_finishes(clamkit: RunningDaemon, tmp_pa
     assert replies == [b"2: PONG", f"1: {big}: OK".encode()]
 
 
-def test_multiscan_uses_every_scanner_process(clamkit: RunningDaemon) -> None:
+def test_multiscan_uses_every_scanner_process(clamkit: RunningDaemon, tree: Path) -> None:
+    # Idle ones may have stopped (IdleTimeout); MULTISCAN brings them all back.
+    send(clamkit.unix_path, f"zMULTISCAN {tree}\0".encode(), timeout=60)
     stats = send(clamkit.unix_path, b"zSTATS\0").decode()
     idle = int(re.search(r"idle (\d+)", stats).group(1))
     assert idle == min(os.cpu_count() or 1, 10)
+
+
+def test_idle_scanner_processes_stop_and_come_back_when_needed(tmp_path: Path) -> None:
+    daemon = start_clamkit_clamd(tmp_path, "IdleTimeout 1", write_test_database(tmp_path / "db"))
+    try:
+        (spawner,) = _children(daemon.pid)
+        (leader,) = _children(spawner)
+        assert _wait_for(lambda: not _children(leader), timeout=10)
+        stats = send(daemon.unix_path, b"zSTATS\0").decode()
+        assert re.search(r"THREADS: live 1 +idle 0 max \d+ idle-timeout 1\n", stats), stats
+        # A scan has a worker forked for it, which stops again once idle.
+        for _ in range(2):
+            assert (
+                send(daemon.unix_path, _instream(EICAR)) == f"stream: {EICAR_NAME} FOUND\0".encode()
+            )
+            assert len(_children(leader)) == 1
+            assert _wait_for(lambda: not _children(leader), timeout=10)
+    finally:
+        daemon.stop()
 
 
 def test_garbage_never_costs_a_descriptor(clamkit: RunningDaemon) -> None:

@@ -306,9 +306,8 @@ OPTIONS: tuple[Option, ...] = (
         "IdleTimeout",
         _N,
         30,
-        "Seconds an idle scanning thread waits for work before it ends; clamkit's scanner "
-        "processes stay, so the value only shows in STATS.",
-        acted_on=False,
+        "Seconds a scanner process waits for work before it ends; another is started "
+        "when a scan needs it.",
     ),
     # Directory scanning
     _o(

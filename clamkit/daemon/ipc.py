@@ -38,10 +38,12 @@ class PoolSettings:
     database_dir: str
     detect_pua: bool
     official_only: bool
-    workers: int
+    workers: int  # at most this many; the leader forks them all at first
     scan_options: ScanOptions
     extended_detection_info: bool
     clean_cache_entries: int = 0  # 0: DisableCache
+    # A worker idle this long is stopped (IdleTimeout); another is forked when needed.
+    idle_timeout: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +70,22 @@ class PoolFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class AddWorker:
+    """To a pool leader: fork one more worker (answered by WorkerAdded or WorkerNotAdded)."""
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerAdded:
     """A scanner process started; its end of the job socket travels as the fd."""
 
     pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerNotAdded:
+    """The leader could not fork a worker (``reason``: the system's error)."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,21 +7,30 @@ returns the ``ScanPool`` once the engine is ready, or raises
 descriptor) to an idle worker and waits for its result, so the event loop
 never scans.  A reload starts a new pool and ``retire``s the old one: its
 workers finish the jobs they hold, then their sockets close and they exit.
+
+Workers come and go as the reference's scanning threads do: the leader
+forks all of them at first; one idle for ``IdleTimeout`` seconds is stopped
+(its socket closed), and when a scan finds none idle the pool asks the
+leader for another, up to the pool's size.  This side decides both, so a
+job is never sent to a worker that is leaving.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import os
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import clamkit
 from clamkit.daemon.ipc import (
+    AddWorker,
     CancelJob,
     Channel,
     ChannelClosed,
@@ -32,12 +41,15 @@ from clamkit.daemon.ipc import (
     ScanJob,
     StartLeader,
     WorkerAdded,
+    WorkerNotAdded,
 )
 
 # Reply text when a worker process dies under a job (the kernel's OOM
 # killer, a fault in a C extension): the job fails, the daemon carries on.
 WORKER_LOST = "Scanner process lost"
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+# After the leader failed to fork a worker, ask again this much later.
+RETRY_WORKER_SECONDS = 1.0
 
 
 class PoolStartError(Exception):
@@ -52,6 +64,63 @@ class PoolRetired(Exception):
 class _Worker:
     pid: int
     channel: Channel
+
+
+class _IdleWorkers:
+    """Idle workers, the most recently used first; each is handed to
+    ``expire`` once it has stayed idle ``timeout`` seconds."""
+
+    def __init__(self, timeout: float, expire: Callable[[_Worker], None]) -> None:
+        self._timeout = timeout
+        self._expire = expire
+        self._stack: list[_Worker] = []
+        self._timers: dict[_Worker, asyncio.TimerHandle] = {}
+        self._waiters: collections.deque[asyncio.Future[_Worker]] = collections.deque()
+        self._loop = asyncio.get_running_loop()
+
+    def __len__(self) -> int:
+        return len(self._stack)
+
+    @property
+    def waiting(self) -> int:
+        """Scans waiting for a worker."""
+        return sum(not waiter.done() for waiter in self._waiters)
+
+    def put(self, worker: _Worker) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return
+        self._stack.append(worker)
+        self._timers[worker] = self._loop.call_later(self._timeout, self._expired, worker)
+
+    async def get(self) -> _Worker:
+        if self._stack:
+            worker = self._stack.pop()
+            self._timers.pop(worker).cancel()
+            return worker
+        waiter = self._loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # Handed a worker just as the wait was cancelled: keep it.
+            if waiter.done() and not waiter.cancelled():
+                self.put(waiter.result())
+            raise
+
+    def take_all(self) -> list[_Worker]:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        taken, self._stack = self._stack, []
+        return taken
+
+    def _expired(self, worker: _Worker) -> None:
+        del self._timers[worker]
+        self._stack.remove(worker)
+        self._expire(worker)
 
 
 class LeaderSpawner:
@@ -118,7 +187,7 @@ class LeaderSpawner:
             control.close()
             message = reply.message if isinstance(reply, PoolFailed) else repr(reply)
             raise PoolStartError(message)
-        return ScanPool(control, reply)
+        return ScanPool(control, reply, settings)
 
     async def close(self) -> None:
         """Stop the spawner (the leaders it forked live on until retired)."""
@@ -129,11 +198,15 @@ class LeaderSpawner:
 class ScanPool:
     """Scanner processes that share one compiled engine."""
 
-    def __init__(self, control: Channel, ready: PoolReady) -> None:
+    def __init__(self, control: Channel, ready: PoolReady, settings: PoolSettings) -> None:
         self.ready = ready
         self._control = control
-        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._size = settings.workers
+        self._idle = _IdleWorkers(settings.idle_timeout, self._discard)
         self._workers: set[_Worker] = set()
+        # Workers the leader is forking: all of them at first.
+        self._coming = settings.workers
+        self._requests: set[asyncio.Future[None]] = set()
         self._busy = 0
         self._retired = asyncio.Event()
         self._drained = asyncio.Event()
@@ -171,6 +244,8 @@ class ScanPool:
                 message, fds = await self._control.receive()
             except ChannelClosed:
                 return
+            if isinstance(message, WorkerAdded | WorkerNotAdded):
+                self._coming -= 1
             if isinstance(message, WorkerAdded) and fds:
                 worker = _Worker(message.pid, Channel(socket.socket(fileno=fds[0])))
                 for extra in fds[1:]:
@@ -179,10 +254,31 @@ class ScanPool:
                     worker.channel.close()
                     continue
                 self._workers.add(worker)
-                self._idle.put_nowait(worker)
+                self._idle.put(worker)
             else:
                 for fd in fds:
                     socket.close(fd)
+                if isinstance(message, WorkerNotAdded):
+                    asyncio.get_running_loop().call_later(
+                        RETRY_WORKER_SECONDS, self._grow_if_waited_for
+                    )
+
+    def _grow_if_waited_for(self) -> None:
+        if self._idle.waiting and not len(self._idle):
+            self._grow()
+
+    def _grow(self) -> None:
+        """Ask the leader for one more worker, unless the pool is full or retired."""
+        if self._retired.is_set() or len(self._workers) + self._coming >= self._size:
+            return
+        self._coming += 1
+        request = asyncio.ensure_future(self._ask_for_worker())
+        self._requests.add(request)
+        request.add_done_callback(self._requests.discard)
+
+    async def _ask_for_worker(self) -> None:
+        with contextlib.suppress(ChannelClosed):  # the leader is gone: nothing to grow
+            await self._control.send(AddWorker())
 
     async def scan(
         self,
@@ -204,7 +300,7 @@ class ScanPool:
                 await worker.channel.send(job, descriptors)
                 break
             except ChannelClosed:
-                # It died while idle: try the next one (the leader replaces it).
+                # It died while idle: try the next one (or have one forked).
                 self._discard(worker)
         self._busy += 1
         try:
@@ -230,6 +326,8 @@ class ScanPool:
         A scan that chose this pool just before a reload would otherwise wait
         for an idle worker that never comes: retired workers are not put back.
         """
+        if not len(self._idle):
+            self._grow()
         getting = asyncio.ensure_future(self._idle.get())
         retiring = asyncio.ensure_future(self._retired.wait())
         try:
@@ -254,7 +352,7 @@ class ScanPool:
         if self._retired.is_set():
             self._discard(worker)
         else:
-            self._idle.put_nowait(worker)
+            self._idle.put(worker)
 
     def _reclaim(self, worker: _Worker, job_id: int) -> None:
         """Cancel the worker's job and put it back once it has answered."""
@@ -298,14 +396,14 @@ class ScanPool:
     def _discard(self, worker: _Worker) -> None:
         self._workers.discard(worker)
         worker.channel.close()
-        if not self._workers:
+        if not self._workers and self._retired.is_set():
             self._drained.set()
 
     async def retire(self) -> None:
         """Let running jobs finish, then stop every process of this pool."""
         self._retired.set()
-        while not self._idle.empty():
-            self._discard(self._idle.get_nowait())
+        for worker in self._idle.take_all():
+            self._discard(worker)
         if self._workers:
             await self._drained.wait()
         # The leader stops replacing workers at the end of its control

@@ -100,6 +100,7 @@ def pool_settings(config: Config) -> PoolSettings:
         scan_options=scan_options(config),
         extended_detection_info=config.flag("ExtendedDetectionInfo"),
         clean_cache_entries=0 if config.flag("DisableCache") else config.number("CacheSize"),
+        idle_timeout=config.number("IdleTimeout"),
     )
 
 

@@ -9,10 +9,11 @@ the clean-file cache (``cleancache``), then forks the workers, which share
 the compiled engine and the cache copy-on-write (the collector is frozen
 first so it does not touch every object and undo the sharing). Each worker
 gets its own job socket, whose other end the leader hands to the network
-process (``WorkerAdded``). A worker that dies is replaced; when the control
-socket closes (the daemon exits or moved to a new pool after a reload) the
-leader stops replacing workers and leaves once they have finished their
-last job.
+process (``WorkerAdded``).  The network process stops idle workers and asks
+for new ones (``AddWorker``) as scans need them, which also replaces one
+that died; when the control socket closes (the daemon exits or moved to a
+new pool after a reload) the leader forks no more and leaves once its
+workers have finished their last job.
 
 Why processes: scanning is pure Python and CPU-bound, so threads would be
 serialised by the GIL; forked workers scan on every core.  Why a separate
@@ -40,6 +41,7 @@ from pathlib import Path
 
 from clamkit.daemon.cleancache import CleanCache, md5_of
 from clamkit.daemon.ipc import (
+    AddWorker,
     BlockingReceiver,
     CancelJob,
     ChannelClosed,
@@ -50,6 +52,7 @@ from clamkit.daemon.ipc import (
     ScanJob,
     StartLeader,
     WorkerAdded,
+    WorkerNotAdded,
     send,
 )
 from clamkit.database.loader import DatabaseError, LoadOptions
@@ -171,9 +174,17 @@ def _start_worker(
     cache: CleanCache | None,
     control: socket.socket,
     wake: int,
-) -> int:
+) -> int | None:
+    """Fork a worker and hand its job socket to the network process; None if
+    no process could be made (the network process is told, and asks again)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as error:
+        ours.close()
+        theirs.close()
+        send(control, WorkerNotAdded(error.strerror or str(error)))
+        return None
     if pid == 0:
         status = 1
         try:
@@ -244,30 +255,39 @@ def _lead(control: socket.socket) -> None:
     signal.signal(signal.SIGCHLD, lambda *_: None)
     # Made before the fork, so every worker shares it.
     cache = CleanCache(settings.clean_cache_entries) if settings.clean_cache_entries else None
-    workers = {
-        _start_worker(engine, settings, cache, control, wake_read) for _ in range(settings.workers)
-    }
-    replacing = True
-    while workers:
-        if replacing:
+    workers: set[int] = set()
+
+    def add_worker() -> None:
+        if (pid := _start_worker(engine, settings, cache, control, wake_read)) is not None:
+            workers.add(pid)
+
+    for _ in range(settings.workers):
+        add_worker()
+    # Workers stop when the network process closes their sockets (idle, or
+    # this pool retired) or die; it asks for new ones as scans need them.
+    serving = True
+    while serving or workers:
+        if serving:
             readable, _, _ = select.select([control, wake_read], [], [])
             if control in readable:
                 try:
-                    receiver.poll()
+                    while (message := receiver.poll()) is not None:
+                        request, fds = message
+                        for fd in fds:
+                            os.close(fd)
+                        if isinstance(request, AddWorker):
+                            add_worker()
                 except ChannelClosed:
-                    replacing = False
+                    serving = False
             if wake_read in readable:
                 os.read(wake_read, 512)
         else:
             os.read(wake_read, 512)
         while workers:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, _ = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 break
             workers.discard(pid)
-            clean_exit = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-            if replacing and not clean_exit:
-                workers.add(_start_worker(engine, settings, cache, control, wake_read))
 
 
 def _spawn_leaders(spawner: socket.socket) -> None:
