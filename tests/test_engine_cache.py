@@ -111,13 +111,17 @@ def test_an_unwritable_cache_directory_still_loads(databases: Path, tmp_path: Pa
     assert _verdicts(engine)["eicar"] == ("Test.Hash.UNOFFICIAL",)
 
 
-def test_pickled_items_is_a_lazy_sequence() -> None:
-    items = PickledItems.of([("a", 1), ("b", 2), ("c", 3)])
-    assert len(items) == 3
-    assert items[0] == ("a", 1)
-    assert items[-1] == ("c", 3)
-    assert list(items) == [("a", 1), ("b", 2), ("c", 3)]
-    assert items[1] is items[1]  # unpickled once
+def test_cached_items_are_unpickled_only_when_used(databases: Path, cache_dir: Path) -> None:
+    load_engine([databases], LoadOptions(), cache_dir)
+    cached, _, hit = load_engine([databases], LoadOptions(), cache_dir)
+    assert hit
+    items = cached.matchers
+    assert isinstance(items, PickledItems)
+    assert len(items) > 0 and not items._memo
+    first = items[0]
+    assert items[0] is first and list(items._memo) == [0]
+    assert items[-1] is items[len(items) - 1]
+    assert all(item is items[n] for n, item in enumerate(items))
 
 
 def test_compiling_apart_fills_the_cache_and_reports_load_errors(
@@ -191,3 +195,18 @@ def test_large_flat_arrays_are_read_in_place_and_scan_alike(
         assert cached.scan_bytes(body).names == compiled.scan_bytes(body).names
         assert cached.scan_bytes(b"x" + body).names == (f"Body.{number}.UNOFFICIAL",)
     assert cached.scan_bytes(b"clamkit" * 50).names == ()
+
+
+def test_a_failed_write_leaves_no_partial_file(
+    databases: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clamkit.engine import cache
+
+    def disk_full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache, "_write_state", disk_full)
+    engine, _, hit = load_engine([databases], LoadOptions(), cache_dir)
+    assert not hit
+    assert engine.scan_bytes(EICAR).names == ("Test.Hash.UNOFFICIAL",)
+    assert list(cache_dir.iterdir()) == []

@@ -7,15 +7,20 @@ engine (load options, clamkit's source, the prefilter's version, Python's), and
 reuses ``engine-<key>.cache`` when it exists.
 
 Strategy: the bulky parts of an engine (its 150,000 matchers and the
-signature objects) are pickled item by item into one buffer each
+signature objects) are pickled item by item into one run of the file each
 (``PickledItems``) and unpickled only when a scan first touches an item: a
-random file touches almost none.  The file is mapped, and the buffers are
-handed to pickle out of band, so they are never copied: the pages are shared
-by every worker process and every later load of the same cache, and only
-those a scan reads become resident.  The flat arrays (hash keys, anchor
-tables, logical signatures' matcher lists) go out of band too and are read
-in place as ``memoryview``s of the mapping: a reload that reads the same
-cache file while the old engine still serves adds no second copy of them.
+random file touches almost none.  The file is mapped and those runs are
+used in place, never copied: the pages are shared by every worker process
+and every later load of the same cache, and only those a scan reads become
+resident.  The flat arrays (hash keys, anchor tables, logical signatures'
+matcher lists) are read in place too, as ``memoryview``s of the mapping: a
+reload that reads the same cache file while the old engine still serves
+adds no second copy of them.
+
+The file is written as the pickler goes: each item, array and out-of-band
+buffer lands in the file when met, the pickle of the rest after them, and a
+table of where everything is at the end.  Writing thus never holds the
+pickled engine in memory beside the engine itself.
 
 A cache file is code to pickle: it is used only from a directory that
 belongs to this user and that nobody else may write, and written there
@@ -30,6 +35,7 @@ import contextlib
 import ctypes
 import dataclasses
 import functools
+import gc
 import hashlib
 import io
 import mmap
@@ -38,9 +44,9 @@ import pickle
 import stat
 import struct
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import BinaryIO, Generic, TypeVar
 
 import clamkit
 from clamkit.database.loader import (
@@ -55,16 +61,17 @@ from clamkit.engine.compiler import Engine, compile_engine
 
 # Where the cache lives when the caller names no directory.
 CACHE_DIR_VARIABLE = "CLAMKIT_CACHE_DIR"
-FORMAT = b"clamkit-engine-cache-2\n"
+FORMAT = b"clamkit-engine-cache-3\n"
 # Engine fields stored as lazily unpickled items.
 LAZY_FIELDS = ("matchers", "body_signatures", "logical_signatures")
 # Cache files kept per directory: the current databases and the previous ones.
 KEEP = 2
 # Arrays smaller than this are pickled in band: a view would cost more than it saves.
 SHARED_ARRAY_BYTES = 4096
-# Out-of-band pieces start at multiples of this in the file, so that the
-# arrays read in place are aligned for their items.
+# Pieces start at multiples of this in the file, so that the arrays read in
+# place are aligned for their items.
 ALIGNMENT = 8
+_OFFSET = struct.Struct("<Q")
 
 _Item = TypeVar("_Item")
 
@@ -74,20 +81,16 @@ class PickledItems(Sequence[_Item], Generic[_Item]):
 
     __slots__ = ("_blob", "_ends", "_memo")
 
-    def __init__(self, blob: bytes | memoryview, ends: array.array) -> None:
+    def __init__(self, blob: bytes | memoryview | _Piece, ends: array.array) -> None:
         self._blob = blob
         self._ends = ends  # item i is blob[ends[i - 1]:ends[i]]
         self._memo: dict[int, _Item] = {}
 
     @classmethod
-    def of(cls, items: Sequence[_Item]) -> PickledItems[_Item]:
-        pieces = [pickle.dumps(item, protocol=5) for item in items]
-        ends = array.array("Q")
-        total = 0
-        for piece in pieces:
-            total += len(piece)
-            ends.append(total)
-        return cls(b"".join(pieces), ends)
+    def written(cls, items: Sequence[_Item], file: _PieceFile) -> PickledItems[_Item]:
+        """The items pickled straight into ``file``: only a reader of it can use them."""
+        piece = file.write_run(_pickled_runs(items, ends := array.array("Q")))
+        return cls(piece, ends)
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -98,24 +101,80 @@ class PickledItems(Sequence[_Item], Generic[_Item]):
             if index < 0:
                 index += len(self._ends)
             start = self._ends[index - 1] if index else 0
-            item = self._memo[index] = pickle.loads(self._blob[start : self._ends[index]])
+            item = self._memo[index] = pickle.loads(self._blob[start : self._ends[index]])  # type: ignore[index]
         return item
 
     def __iter__(self) -> Iterator[_Item]:
         return (self[index] for index in range(len(self)))
 
     def __reduce_ex__(self, protocol: int) -> tuple:
-        return PickledItems, (pickle.PickleBuffer(self._blob), self._ends)
+        blob = self._blob if isinstance(self._blob, _Piece) else pickle.PickleBuffer(self._blob)
+        return PickledItems, (blob, self._ends)
+
+
+def _pickled_runs(items: Sequence[object], ends: array.array) -> Iterator[bytes]:
+    """Each item pickled, in order; ``ends`` gets where each ends."""
+    total = 0
+    for item in items:
+        run = pickle.dumps(item, protocol=5)
+        total += len(run)
+        ends.append(total)
+        yield run
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Piece:
+    """A run of the cache file, by its number in the file's table."""
+
+    number: int
+
+
+class _PieceFile:
+    """The cache file being written: pieces first, each where the next aligned offset is."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.table: list[tuple[int, int]] = []  # (offset, length) of each piece
+
+    def write_run(self, runs: Iterable[bytes | memoryview]) -> _Piece:
+        self._file.write(bytes(-self._file.tell() % ALIGNMENT))
+        start = self._file.tell()
+        for run in runs:
+            self._file.write(run)
+        self.table.append((start, self._file.tell() - start))
+        return _Piece(len(self.table) - 1)
 
 
 class _SharingPickler(pickle.Pickler):
-    """Pickles large flat arrays with their bytes out of band, to be read
-    back in place by ``_shared_array`` as views of the mapped file."""
+    """Pickles the engine into a ``_PieceFile``: large flat arrays and
+    out-of-band buffers go to the file as pieces, read back in place by
+    ``_shared_array`` and as the unpickler's buffers; ``_Piece``s are
+    persistent references to them."""
+
+    def __init__(self, meta: BinaryIO, pieces: _PieceFile) -> None:
+        self.pieces = pieces
+        self.buffer_pieces: list[int] = []
+        super().__init__(meta, protocol=5, buffer_callback=self._place_buffer)
+
+    def _place_buffer(self, buffer: pickle.PickleBuffer) -> None:
+        self.buffer_pieces.append(self.pieces.write_run([buffer.raw()]).number)
+
+    def persistent_id(self, obj: object) -> int | None:
+        return obj.number if isinstance(obj, _Piece) else None
 
     def reducer_override(self, obj: object) -> object:
         if type(obj) is array.array and obj.itemsize * len(obj) >= SHARED_ARRAY_BYTES:
-            return _shared_array, (pickle.PickleBuffer(obj), obj.typecode)
+            return _shared_array, (self.pieces.write_run([memoryview(obj).cast("B")]), obj.typecode)
         return NotImplemented
+
+
+class _PieceUnpickler(pickle.Unpickler):
+    def __init__(self, meta: BinaryIO, pieces: list[memoryview], buffer_pieces: list[int]) -> None:
+        super().__init__(meta, buffers=[pieces[number] for number in buffer_pieces])
+        self._pieces = pieces
+
+    def persistent_load(self, pid: object) -> memoryview:
+        return self._pieces[pid]  # type: ignore[index]
 
 
 def _shared_array(buffer: bytes | memoryview, typecode: str) -> memoryview:
@@ -208,13 +267,25 @@ def load_engine(
         cached = _read(path, tops)
         if cached is not None:
             return cached[0], cached[1], False
-    database = load_database(paths, options)
-    engine = compile_engine(database, backend)
+    engine, report = _compiled(paths, options, backend)
     if write_apart:
-        _write_detached(directory, path, engine, database.report, tops)
+        _write_detached(directory, path, engine, report, tops)
     else:
-        _write(directory, path, engine, database.report, tops)
-    return engine, database.report, False
+        _write(directory, path, engine, report, tops)
+    return engine, report, False
+
+
+def _compiled(
+    paths: Sequence[str | os.PathLike[str]], options: LoadOptions, backend: str
+) -> tuple[Engine, LoadReport]:
+    """Load and compile; the parsed database is let go before the cache is written."""
+    database = load_database(paths, options)
+    engine, report = compile_engine(database, backend), database.report
+    del database
+    # The parsed signatures hold reference cycles (loaded with the collector
+    # paused): collected now, they do not add to the peak of the write.
+    gc.collect()
+    return engine, report
 
 
 def _write_detached(
@@ -269,9 +340,8 @@ def _compiled_apart(
         os.close(readable)
         failure = None
         try:
-            database = load_database(paths, options)
-            tops = [str(top) for top in paths]
-            _write(directory, path, compile_engine(database, backend), database.report, tops)
+            engine, report = _compiled(paths, options, backend)
+            _write(directory, path, engine, report, [str(top) for top in paths])
         except DatabaseError as error:
             failure = (str(error), error.summary, error.details)
         finally:
@@ -322,17 +392,18 @@ def _read(path: Path, tops: list[str]) -> tuple[Engine, LoadReport] | None:
         whole = memoryview(mapped)
         if bytes(whole[: len(FORMAT)]) != FORMAT:
             return None
-        position = len(FORMAT)
-        (count,) = struct.unpack_from("<Q", whole, position)
-        position += 8
-        pieces = []
-        for _ in range(count + 1):
-            (size,) = struct.unpack_from("<Q", whole, position)
-            position += 8 + -(position + 8) % ALIGNMENT
-            pieces.append(whole[position : position + size])
-            position += size
+        # The trailer: its own offset last; in it the meta pickle's place,
+        # the pieces' table and which pieces are the pickle's buffers.
+        (position,) = _OFFSET.unpack_from(whole, len(whole) - _OFFSET.size)
+        numbers = array.array("Q")
+        numbers.frombytes(whole[position : len(whole) - _OFFSET.size])
+        meta_start, meta_length, piece_count = numbers[:3]
+        places = numbers[3 : 3 + 2 * piece_count]
+        pieces = [whole[places[i] : places[i] + places[i + 1]] for i in range(0, len(places), 2)]
+        buffer_pieces = list(numbers[3 + 2 * piece_count :])
+        meta = io.BytesIO(whole[meta_start : meta_start + meta_length])
         with collector_paused():
-            state = pickle.loads(pieces[0], buffers=pieces[1:])
+            state = _PieceUnpickler(meta, pieces, buffer_pieces).load()
         # What was read is now Python objects or hyperscan's own memory: no
         # page of the file needs to stay resident (the lazy items map theirs
         # back in as they are first used).
@@ -358,30 +429,45 @@ def _write(
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _trusted_directory(directory):
             return
-        state = {
-            "engine": {
-                field.name: PickledItems.of(value) if field.name in LAZY_FIELDS else value
-                for field in dataclasses.fields(Engine)
-                for value in (getattr(engine, field.name),)
-            },
-            "report": report,
-            "tops": tops,
-        }
-        buffers: list[pickle.PickleBuffer] = []
-        meta = io.BytesIO()
-        _SharingPickler(meta, protocol=5, buffer_callback=buffers.append).dump(state)
         temporary = directory / f".{path.name}.{os.getpid()}"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(FORMAT + struct.pack("<Q", len(buffers)))
-            for piece in (meta.getbuffer(), *(buffer.raw() for buffer in buffers)):
-                file.write(struct.pack("<Q", len(piece)))
-                file.write(bytes(-file.tell() % ALIGNMENT))
-                file.write(piece)
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(FORMAT)
+                _write_state(file, engine, report, tops)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
         os.replace(temporary, path)
         _prune(directory, path)
     except OSError:
         return
+
+
+def _write_state(file: BinaryIO, engine: Engine, report: LoadReport, tops: list[str]) -> None:
+    pieces = _PieceFile(file)
+    state = {
+        "engine": {
+            field.name: PickledItems.written(value, pieces) if field.name in LAZY_FIELDS else value
+            for field in dataclasses.fields(Engine)
+            for value in (getattr(engine, field.name),)
+        },
+        "report": report,
+        "tops": tops,
+    }
+    meta = io.BytesIO()
+    pickler = _SharingPickler(meta, pieces)
+    pickler.dump(state)
+    file.write(bytes(-file.tell() % ALIGNMENT))
+    meta_start = file.tell()
+    file.write(meta.getbuffer())
+    trailer = array.array("Q", [meta_start, meta.tell(), len(pieces.table)])
+    for offset, length in pieces.table:
+        trailer.extend((offset, length))
+    trailer.extend(pickler.buffer_pieces)
+    trailer_start = file.tell()
+    file.write(trailer.tobytes())
+    file.write(_OFFSET.pack(trailer_start))
 
 
 def _prune(directory: Path, newest: Path) -> None:
