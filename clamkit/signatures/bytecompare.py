@@ -113,7 +113,7 @@ def _parse_options(field: str, text: str) -> tuple[ByteCompareBase, bool, bool, 
     endian: str | None = None
     exact = False
     position = 0
-    while position < len(field) and not field[position].isdigit():
+    while position < len(field) and not "0" <= field[position] <= "9":
         letter = field[position]
         if letter in _BASES:
             if base is not None and base is not _BASES[letter]:

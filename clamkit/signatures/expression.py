@@ -166,7 +166,7 @@ def _group_modifier(text: str, close: int) -> tuple[tuple[str, int, int] | None,
             distinct = second[0]
     end = close + 2
     # Like the reference, skip the digits and commas after the first character.
-    while end + 1 < len(text) and (text[end + 1].isdigit() or text[end + 1] == ","):
+    while end + 1 < len(text) and ("0" <= text[end + 1] <= "9" or text[end + 1] == ","):
         end += 1
     return (operator, value, distinct), end
 

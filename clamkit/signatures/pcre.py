@@ -541,7 +541,7 @@ class _Translator:
             raise _Untranslatable
         if char in "gk":
             return self._reference(char)
-        if char.isdigit() and char != "0":
+        if "1" <= char <= "9":
             reference = self._numbered_reference(byte)
             if reference is not None:
                 return reference

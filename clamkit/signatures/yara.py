@@ -564,7 +564,7 @@ class _Condition:
         self.position += 1
         unit = _SIZE_UNITS.get(text[-2:], 1)
         digits = text[:-2] if unit > 1 else text
-        if not digits.isdigit():
+        if not (digits.isascii() and digits.isdigit()):
             raise _Unsupported(f"filesize compared with {text!r}")
         value = int(digits) * unit
         ranges = {
@@ -602,7 +602,7 @@ class _Condition:
         if text.startswith("#"):
             self.position += 1
             return self._count(SubRef(self._index("$" + text[1:])))
-        if text in ("any", "all") or text.isdigit():
+        if text in ("any", "all") or (text.isascii() and text.isdigit()):
             self.position += 1
             return self._of(text)
         if text == "none":
@@ -627,7 +627,7 @@ class _Condition:
     def _number(self) -> int:
         text = self._peek_text()
         self.position += 1
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return int(text)
         if text.startswith("0x"):
             return int(text, 16)
