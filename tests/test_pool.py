@@ -1,10 +1,17 @@
-"""The pool's idle workers: most recently used first, stopped after IdleTimeout, never lost."""
+"""The network side of the scanner processes, without processes: idle workers
+(most recently used first, stopped after IdleTimeout, never lost) and a
+spawner that cannot be reached."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 
-from clamkit.daemon.pool import _IdleWorkers, _Worker
+import pytest
+
+from clamkit.daemon.ipc import Channel, PoolSettings
+from clamkit.daemon.pool import LeaderSpawner, PoolStartError, _IdleWorkers, _Worker
+from clamkit.engine.options import DEFAULT_OPTIONS
 
 
 def _worker(pid: int) -> _Worker:
@@ -47,5 +54,39 @@ def test_a_waiting_scan_gets_the_next_worker_and_a_cancelled_one_loses_none() ->
         await asyncio.gather(cancelled, return_exceptions=True)
         assert idle.waiting == 0
         assert [worker.pid for worker in idle.take_all()] == [4]
+
+    asyncio.run(run())
+
+
+class _ExitedProcess:
+    async def wait(self) -> int:
+        return 0
+
+
+def _dead_spawner() -> LeaderSpawner:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    theirs.close()
+    return LeaderSpawner(_ExitedProcess(), Channel(ours))  # type: ignore[arg-type]
+
+
+def test_a_spawner_that_is_gone_is_started_again_or_the_pool_start_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = PoolSettings("/nonexistent", False, False, 1, DEFAULT_OPTIONS, False)
+
+    async def run() -> None:
+        started: list[LeaderSpawner] = []
+
+        async def start_another() -> LeaderSpawner:
+            started.append(_dead_spawner())
+            return started[-1]
+
+        monkeypatch.setattr(LeaderSpawner, "start", start_another)
+        # The new spawner is gone too: an error for the log, not ChannelClosed.
+        spawner = _dead_spawner()
+        with pytest.raises(PoolStartError, match="spawner exited"):
+            await spawner.start_pool(settings)
+        assert len(started) == 1
+        await spawner.close()
 
     asyncio.run(run())

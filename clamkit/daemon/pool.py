@@ -172,9 +172,12 @@ class LeaderSpawner:
                 replacement = await LeaderSpawner.start()
                 self._process, self._channel = replacement._process, replacement._channel
                 await self._channel.send(StartLeader(), (theirs.fileno(),))
-        except (ChannelClosed, PoolStartError):
+        except PoolStartError:
             ours.close()
             raise
+        except ChannelClosed:
+            ours.close()
+            raise PoolStartError("Can't start a scanner process: the spawner exited") from None
         finally:
             theirs.close()
         control = Channel(ours)
@@ -406,7 +409,7 @@ class ScanPool:
             self._discard(worker)
         if self._workers:
             await self._drained.wait()
-        # The leader stops replacing workers at the end of its control
+        # The leader stops forking workers at the end of its control
         # stream and exits once its workers have; its exit closes the
         # socket, which ends the watcher.  (The watcher must be gone before
         # the socket closes, or its registration outlives the descriptor and
