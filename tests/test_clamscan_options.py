@@ -12,12 +12,14 @@ files they act on before each side runs.
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import os
 import shutil
 import struct
 import subprocess
 import sys
+import tarfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +69,10 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("clamscan-options")
     (root / "db").mkdir()
     (root / "db" / "test.ndb").write_text("Test.Body:0:*:4549434152\n")
+    # One matching a member's name (in its container's own bytes), one its content.
+    (root / "db" / "order.ndb").write_text(
+        f"Container.Name:0:*:{b'membername'.hex()}\nMember.Body:0:*:{b'memberbody'.hex()}\n"
+    )
     # A PCRE with its trigger, and one with a 20-byte window (the ``e`` flag).
     (root / "db" / "pcre.ldb").write_text(
         "Pcre.Test;Engine:81-255,Target:0;0&1;48454c4c4f;0/HELLOworld/\n"
@@ -88,6 +94,15 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for level in ("deep", "deep/a", "deep/a/b", "deep/a/b/c"):
         (files / level / "e.com").write_bytes(EICAR)
     (files / "clean.txt").write_text("hello\n")
+    (files / "order").mkdir()
+    with zipfile.ZipFile(files / "order" / "o.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("membername", b"xx memberbody yy" * 10)
+    with tarfile.open(files / "order" / "o.tar", "w") as archive:
+        entry = tarfile.TarInfo("membername")
+        entry.size = len(b"xx memberbody yy")
+        archive.addfile(entry, io.BytesIO(b"xx memberbody yy"))
+    tar = (files / "order" / "o.tar").read_bytes()
+    (files / "order" / "o.tar.gz").write_bytes(gzip.compress(tar))
     (files / "pcre").mkdir()
     pcre_subject = b"A" * 100 + b"HELLOworld" + b"B" * 90  # 200 bytes
     (files / "pcre" / "f").write_bytes(pcre_subject)
@@ -310,6 +325,10 @@ CASES = {
         ("-d", DB, "--no-summary", "--max-partitions=2", "--alert-exceeds-max", "disks")
     ),
     "file size past 2 GiB": Case(("-d", DB, "--no-summary", "--max-filesize=3G", "t/a.com")),
+    # A container's members are matched before its own bytes: the member's name wins.
+    "members before the container": Case(
+        ("-d", DB, "--no-summary", "order/o.zip", "order/o.tar", "order/o.tar.gz")
+    ),
     # PCREMaxFileSize applies to each layer's size: the member's, not the zip's.
     **{
         f"pcre size limit {limit}": Case(

@@ -100,14 +100,20 @@ def test_container_chain_reaches_every_layer(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(scanner, "scan_layer", spy)
     data = zlib.compress(tar_bytes([("inner.zip", zip_bytes([("p", PAYLOAD)]))]), wbits=31)
-    assert scan_names(data) == (PAYLOAD_NAME,)
+    # As the reference, a container's members are matched before its own
+    # bytes: the innermost layer first, and with allmatch every layer.
+    assert scan_names(data, allmatch=True) == (PAYLOAD_NAME,)
     t = FileType
     assert seen == [
-        (t.CL_TYPE_GZ, ()),
-        (t.CL_TYPE_POSIX_TAR, (t.CL_TYPE_GZ,)),
-        (t.CL_TYPE_ZIP, (t.CL_TYPE_GZ, t.CL_TYPE_POSIX_TAR)),
         (t.CL_TYPE_BINARY_DATA, (t.CL_TYPE_GZ, t.CL_TYPE_POSIX_TAR, t.CL_TYPE_ZIP)),
+        (t.CL_TYPE_ZIP, (t.CL_TYPE_GZ, t.CL_TYPE_POSIX_TAR)),
+        (t.CL_TYPE_POSIX_TAR, (t.CL_TYPE_GZ,)),
+        (t.CL_TYPE_GZ, ()),
     ]
+    # Without it, the scan ends at the payload: the outer layers' own bytes are not matched.
+    seen.clear()
+    assert scan_names(data) == (PAYLOAD_NAME,)
+    assert seen == [(t.CL_TYPE_BINARY_DATA, (t.CL_TYPE_GZ, t.CL_TYPE_POSIX_TAR, t.CL_TYPE_ZIP))]
 
 
 # -- MaxFiles ----------------------------------------------------------------------

@@ -117,6 +117,19 @@ _UNLIMITED = 1 << 62
 _ENCRYPTION_ALERTS = frozenset({"alert_encrypted_archive", "alert_encrypted_doc"})
 
 
+# Types whose own bytes the reference matches before it opens them (it
+# unpacks executables after their raw scan); containers are opened first.
+_RAW_FIRST = frozenset(
+    {
+        FileType.CL_TYPE_MSEXE,
+        FileType.CL_TYPE_ELF,
+        FileType.CL_TYPE_MACHO,
+        FileType.CL_TYPE_MACHO_UNIBIN,
+        FileType.CL_TYPE_BINARY_DATA,
+    }
+)
+
+
 class _StopScan(Exception):
     """A limit or the caller ended the whole scan; what was found stands."""
 
@@ -218,13 +231,25 @@ class _Walk:
         if len(data) <= TINY_OBJECT:
             return  # the reference neither scans nor counts such scraps
         file_type = imposed or detect_file_type(bytes(data[:TYPE_DETECTION_BYTES]), len(data))
+        raw_first = imposed is not None or file_type in _RAW_FIRST
+        if raw_first:
+            self.match(data, file_type, containers)
+        if self.done or imposed is not None:
+            return
+        self.open_containers(data, file_type, containers, depth)
+        if not raw_first and not self.done:
+            self.match(data, file_type, containers)
+
+    def match(self, data: Buffer, file_type: FileType, containers: tuple[FileType, ...]) -> None:
         verdict = scan_layer(self.engine, Layer(data, file_type, containers), self.options)
         self.bytes_scanned += verdict.bytes_scanned
         for name in verdict.names:
             if name not in self.names:
                 self.names.append(name)
-        if self.done or imposed is not None:
-            return
+
+    def open_containers(
+        self, data: Buffer, file_type: FileType, containers: tuple[FileType, ...], depth: int
+    ) -> None:
         inner = (*containers, file_type)
         for container, gate in registry.FORMATS:
             if (gate is None or getattr(self.options, gate)) and container.recognise(
