@@ -1,12 +1,14 @@
 """Scan one object (a file, a buffer or a stream) with a compiled ``Engine``, containers included.
 
 Strategy: the data is reached through a buffer (an mmap for files, so the
-page cache holds it rather than our heap), typed from its first bytes and
-handed to ``matching.scan_layer`` as the top-level ``Layer``.  Then, unless
-a name already ends the scan, every registered container format that
-recognises the object yields its members one at a time; each member is
-typed and walked the same way, depth first, with the chain of container
-types it was found in.
+page cache holds it rather than our heap) and typed from its first bytes.
+Every registered container format that recognises the object yields its
+members one at a time; each member is typed and walked the same way, depth
+first, with the chain of container types it was found in.  Then, unless a
+name already ends the scan, the object's own bytes are matched
+(``matching.scan_layer``): the reference names a member's signature before
+its container's.  Executables and unclassified data are matched first and
+opened after, as the reference unpacks them after their raw scan.
 
 Limits, as the reference applies them (observed on ClamAV 1.4):
 
