@@ -244,18 +244,18 @@ def test_max_scantime(register: object) -> None:
 
 def test_alerts_need_their_option_and_yield_to_signatures(register: object) -> None:
     def produce(extraction: Extraction) -> Iterator[Member | Alert]:
-        yield Alert("Heuristics.Test.Alert", "alert_broken_media")
+        yield Alert("Heuristics.Test.Alert", "alert_ole2_macros")
         yield Member("payload", PAYLOAD)
 
     register(produce)  # type: ignore[operator]
     data = _fake_file()
     assert scan_names(data) == (PAYLOAD_NAME,)
-    assert scan_names(data, alert_broken_media=True) == (PAYLOAD_NAME,)
-    assert scan_names(data, alert_broken_media=True, allmatch=True) == (
+    assert scan_names(data, alert_ole2_macros=True) == (PAYLOAD_NAME,)
+    assert scan_names(data, alert_ole2_macros=True, allmatch=True) == (
         PAYLOAD_NAME,
         "Heuristics.Test.Alert",
     )
-    assert scan_names(data, alert_broken_media=True, heuristic_scan_precedence=True) == (
+    assert scan_names(data, alert_ole2_macros=True, heuristic_scan_precedence=True) == (
         "Heuristics.Test.Alert",
     )
 

@@ -43,7 +43,6 @@ FIELD_OPTIONS: tuple[tuple[str, str], ...] = (
     ("heuristic_scan_precedence", "HeuristicScanPrecedence"),
     ("alert_exceeds_max", "AlertExceedsMax"),
     ("alert_broken_executables", "AlertBrokenExecutables"),
-    ("alert_broken_media", "AlertBrokenMedia"),
     ("alert_encrypted", "AlertEncrypted"),
     ("alert_ole2_macros", "AlertOLE2Macros"),
     ("alert_partition_intersection", "AlertPartitionIntersection"),

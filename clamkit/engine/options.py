@@ -53,7 +53,6 @@ class ScanOptions:
     alert_encrypted_archive: bool = False
     alert_encrypted_doc: bool = False
     alert_broken_executables: bool = False
-    alert_broken_media: bool = False
     alert_ole2_macros: bool = False
     alert_partition_intersection: bool = False
     # Polled between layers and chunks; True ends the scan early (a client
