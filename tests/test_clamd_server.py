@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.daemon_bench import children
 from tests.daemons import (
     EICAR,
     EICAR_NAME,
@@ -208,9 +209,9 @@ def test_multiscan_uses_every_scanner_process(clamkit: RunningDaemon, tree: Path
 def test_idle_scanner_processes_stop_and_come_back_when_needed(tmp_path: Path) -> None:
     daemon = start_clamkit_clamd(tmp_path, "IdleTimeout 1", write_test_database(tmp_path / "db"))
     try:
-        (spawner,) = _children(daemon.pid)
-        (leader,) = _children(spawner)
-        assert _wait_for(lambda: not _children(leader), timeout=10)
+        (spawner,) = children(daemon.pid)
+        (leader,) = children(spawner)
+        assert _wait_for(lambda: not children(leader), timeout=10)
         stats = send(daemon.unix_path, b"zSTATS\0").decode()
         assert re.search(r"THREADS: live 1 +idle 0 max \d+ idle-timeout 1\n", stats), stats
         # A scan has a worker forked for it, which stops again once idle.
@@ -218,8 +219,8 @@ def test_idle_scanner_processes_stop_and_come_back_when_needed(tmp_path: Path) -
             assert (
                 send(daemon.unix_path, _instream(EICAR)) == f"stream: {EICAR_NAME} FOUND\0".encode()
             )
-            assert len(_children(leader)) == 1
-            assert _wait_for(lambda: not _children(leader), timeout=10)
+            assert len(children(leader)) == 1
+            assert _wait_for(lambda: not children(leader), timeout=10)
     finally:
         daemon.stop()
 
@@ -297,13 +298,6 @@ def test_reload_picks_up_new_signatures_and_keeps_serving_on_failure(tmp_path: P
         daemon.stop()
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        found += [int(child) for child in task.read_text().split()]
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
@@ -321,9 +315,9 @@ def test_pool_leaders_come_from_one_spawner_that_a_reload_replaces_if_it_died(
         # The network process has one child, the spawner; the pool leader is
         # the spawner's child (forked, sharing its imported code), and the
         # workers are the leader's.
-        (spawner,) = _children(daemon.pid)
-        (leader,) = _children(spawner)
-        assert len(_children(leader)) >= 1
+        (spawner,) = children(daemon.pid)
+        (leader,) = children(spawner)
+        assert len(children(leader)) >= 1
         os.kill(spawner, signal.SIGKILL)
         assert _wait_for(lambda: not _alive(spawner))
         # The old pool serves on; the reload starts a new spawner.
@@ -336,11 +330,11 @@ def test_pool_leaders_come_from_one_spawner_that_a_reload_replaces_if_it_died(
                 == b"stream: Spawner.Marker.UNOFFICIAL FOUND\0"
             )
         )
-        (new_spawner,) = _children(daemon.pid)
+        (new_spawner,) = children(daemon.pid)
         assert new_spawner != spawner
         # The old leader left once its workers had finished.
         assert _wait_for(lambda: not _alive(leader))
-        (new_leader,) = _children(new_spawner)
+        (new_leader,) = children(new_spawner)
     finally:
         daemon.stop()
     # Stopping the daemon stops every scanner process.

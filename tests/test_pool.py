@@ -9,6 +9,7 @@ import socket
 
 import pytest
 
+from clamkit.daemon import pool
 from clamkit.daemon.ipc import Channel, PoolSettings
 from clamkit.daemon.pool import LeaderSpawner, PoolStartError, _IdleWorkers, _Worker
 from clamkit.engine.options import DEFAULT_OPTIONS
@@ -63,10 +64,11 @@ class _ExitedProcess:
         return 0
 
 
-def _dead_spawner() -> LeaderSpawner:
+def _dead_spawner() -> tuple[_ExitedProcess, Channel]:
+    """A spawner process that has exited, and the closed end of its socket."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     theirs.close()
-    return LeaderSpawner(_ExitedProcess(), Channel(ours))  # type: ignore[arg-type]
+    return _ExitedProcess(), Channel(ours)
 
 
 def test_a_spawner_that_is_gone_is_started_again_or_the_pool_start_fails(
@@ -75,15 +77,15 @@ def test_a_spawner_that_is_gone_is_started_again_or_the_pool_start_fails(
     settings = PoolSettings("/nonexistent", False, False, 1, DEFAULT_OPTIONS, False)
 
     async def run() -> None:
-        started: list[LeaderSpawner] = []
+        started: list[tuple[_ExitedProcess, Channel]] = []
 
-        async def start_another() -> LeaderSpawner:
+        async def start_another() -> tuple[_ExitedProcess, Channel]:
             started.append(_dead_spawner())
             return started[-1]
 
-        monkeypatch.setattr(LeaderSpawner, "start", start_another)
+        monkeypatch.setattr(pool, "_run_spawner", start_another)
         # The new spawner is gone too: an error for the log, not ChannelClosed.
-        spawner = _dead_spawner()
+        spawner = LeaderSpawner(*_dead_spawner())  # type: ignore[arg-type]
         with pytest.raises(PoolStartError, match="spawner exited"):
             await spawner.start_pool(settings)
         assert len(started) == 1

@@ -136,31 +136,7 @@ class LeaderSpawner:
 
     @classmethod
     async def start(cls) -> LeaderSpawner:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        # The scanner processes run the very package this process imported,
-        # wherever it lives (an installed wheel or a source checkout).
-        package_root = str(Path(clamkit.__file__).resolve().parent.parent)
-        search_path = os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))
-        try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "clamkit.daemon.worker",
-                str(theirs.fileno()),
-                pass_fds=(theirs.fileno(),),
-                stdin=asyncio.subprocess.DEVNULL,
-                env={**os.environ, "PYTHONPATH": search_path},
-            )
-        except OSError as error:
-            # The interpreter cannot be run (the User switch dropped the
-            # right to execute it, or processes ran out): say so, not a traceback.
-            ours.close()
-            raise PoolStartError(
-                f"Can't start a scanner process ({sys.executable}): {error.strerror}"
-            ) from None
-        finally:
-            theirs.close()
-        return cls(process, Channel(ours))
+        return cls(*await _run_spawner())
 
     async def start_pool(self, settings: PoolSettings) -> ScanPool:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -169,8 +145,7 @@ class LeaderSpawner:
                 await self._channel.send(StartLeader(), (theirs.fileno(),))
             except ChannelClosed:
                 await self.close()
-                replacement = await LeaderSpawner.start()
-                self._process, self._channel = replacement._process, replacement._channel
+                self._process, self._channel = await _run_spawner()
                 await self._channel.send(StartLeader(), (theirs.fileno(),))
         except PoolStartError:
             ours.close()
@@ -196,6 +171,35 @@ class LeaderSpawner:
         """Stop the spawner (the leaders it forked live on until retired)."""
         self._channel.close()
         await self._process.wait()
+
+
+async def _run_spawner() -> tuple[asyncio.subprocess.Process, Channel]:
+    """Start a spawner process: it and the network process's end of its socket."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    # The scanner processes run the very package this process imported,
+    # wherever it lives (an installed wheel or a source checkout).
+    package_root = str(Path(clamkit.__file__).resolve().parent.parent)
+    search_path = os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "clamkit.daemon.worker",
+            str(theirs.fileno()),
+            pass_fds=(theirs.fileno(),),
+            stdin=asyncio.subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": search_path},
+        )
+    except OSError as error:
+        # The interpreter cannot be run (the User switch dropped the
+        # right to execute it, or processes ran out): say so, not a traceback.
+        ours.close()
+        raise PoolStartError(
+            f"Can't start a scanner process ({sys.executable}): {error.strerror}"
+        ) from None
+    finally:
+        theirs.close()
+    return process, Channel(ours)
 
 
 class ScanPool:

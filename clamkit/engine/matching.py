@@ -339,9 +339,27 @@ def _verify_hit(
             _verify_at(matcher_id, matcher, view, start, size, found)
     elif matcher_id not in found.searched:
         found.searched.add(matcher_id)
-        window = found.window(matcher, size)
-        if window is not None:
-            _search(matcher_id, matcher, view, window, found)
+        _look_in_window(matcher_id, matcher, view, size, found, positional=False)
+
+
+def _look_in_window(
+    matcher_id: int,
+    matcher: BodyMatcher,
+    view: Buffer,
+    size: int,
+    found: _ViewMatches,
+    *,
+    positional: bool,
+) -> None:
+    """Without an anchor hit: verify the matcher at the one position its
+    offset allows (``positional``), or search its whole window."""
+    window = found.window(matcher, size)
+    if window is None:
+        return
+    if positional:
+        _verify_at(matcher_id, matcher, view, window[0], size, found)
+    else:
+        _search(matcher_id, matcher, view, window, found)
 
 
 def _match_view(
@@ -362,14 +380,10 @@ def _match_view(
     for target in targets:
         for matcher_id in engine.positional.get(target, ()):
             matcher = matchers[matcher_id]
-            window = found.window(matcher, size)
-            if window is not None:
-                _verify_at(matcher_id, matcher, view, window[0], size, found)
+            _look_in_window(matcher_id, matcher, view, size, found, positional=True)
         for matcher_id in engine.unanchored.get(target, ()):
             matcher = matchers[matcher_id]
-            window = found.window(matcher, size)
-            if window is not None:
-                _search(matcher_id, matcher, view, window, found)
+            _look_in_window(matcher_id, matcher, view, size, found, positional=False)
     return found
 
 
@@ -437,11 +451,8 @@ def _secondary_found(
                     break
                 _verify_hit(matcher_id, matcher, anchor_start, ref, table, view, size, found)
         else:
-            window = found.window(matcher, size)
-            if window is not None and kind == SECONDARY_POSITIONAL:
-                _verify_at(matcher_id, matcher, view, window[0], size, found)
-            elif window is not None:
-                _search(matcher_id, matcher, view, window, found)
+            positional = kind == SECONDARY_POSITIONAL
+            _look_in_window(matcher_id, matcher, view, size, found, positional=positional)
     return matcher_id in found.starts
 
 

@@ -29,6 +29,7 @@ from clamkit.signatures.model import (
     ByteCompareSubsignature,
     ByteComparison,
     SignatureError,
+    is_decimal,
 )
 
 __all__ = ["c_integer", "parse_byte_compare", "read_number"]
@@ -63,7 +64,7 @@ def parse_byte_compare(text: str) -> ByteCompareSubsignature:
     open_at = text.find("(")
     close_at = text.find(")", open_at + 1)
     trigger_text = text[:open_at]
-    if open_at <= 0 or not trigger_text.isdigit() or not trigger_text.isascii():
+    if open_at <= 0 or not is_decimal(trigger_text):
         raise SignatureError(f"byte compare {text!r} must start with a subsignature index and '('")
     trigger = int(trigger_text)
     if trigger > MAX_TRIGGER:
@@ -113,7 +114,7 @@ def _parse_options(field: str, text: str) -> tuple[ByteCompareBase, bool, bool, 
     endian: str | None = None
     exact = False
     position = 0
-    while position < len(field) and not "0" <= field[position] <= "9":
+    while position < len(field) and not is_decimal(field[position]):
         letter = field[position]
         if letter in _BASES:
             if base is not None and base is not _BASES[letter]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 
-from clamkit.signatures.model import And, Count, Expression, Or, SignatureError, SubRef
+from clamkit.signatures.model import And, Count, Expression, Or, SignatureError, SubRef, is_decimal
 
 __all__ = ["expression_indexes", "parse_expression"]
 
@@ -75,7 +75,7 @@ def _scan_uint(text: str) -> tuple[int, int] | None:
     if position < len(text) and text[position] in "+-":
         position += 1
     start = position
-    while position < len(text) and text[position].isdigit() and text[position].isascii():
+    while position < len(text) and is_decimal(text[position]):
         position += 1
     if position == start:
         return None
@@ -166,7 +166,7 @@ def _group_modifier(text: str, close: int) -> tuple[tuple[str, int, int] | None,
             distinct = second[0]
     end = close + 2
     # Like the reference, skip the digits and commas after the first character.
-    while end + 1 < len(text) and ("0" <= text[end + 1] <= "9" or text[end + 1] == ","):
+    while end + 1 < len(text) and (is_decimal(text[end + 1]) or text[end + 1] == ","):
         end += 1
     return (operator, value, distinct), end
 

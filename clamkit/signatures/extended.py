@@ -31,6 +31,7 @@ from clamkit.signatures.model import (
     Offset,
     SignatureError,
     Target,
+    is_decimal,
 )
 from clamkit.signatures.offsets import parse_offset
 from clamkit.signatures.pattern import parse_pattern
@@ -46,7 +47,7 @@ class UnsupportedFeature(SignatureError):
 
 def _number(text: str, what: str) -> int:
     # The reference accepts digits only, and an empty field as 0.
-    if text and not (text.isascii() and text.isdigit()):
+    if text and not is_decimal(text):
         raise SignatureError(f"{what} must be a decimal number, got {text!r}")
     return c_atoi(text)
 

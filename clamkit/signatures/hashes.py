@@ -18,7 +18,13 @@ from __future__ import annotations
 
 from clamkit.signatures.construct import constructor
 from clamkit.signatures.ignore import IgnoreList, Skip
-from clamkit.signatures.model import AllowListEntry, HashAlgorithm, HashSignature, SignatureError
+from clamkit.signatures.model import (
+    AllowListEntry,
+    HashAlgorithm,
+    HashSignature,
+    SignatureError,
+    is_decimal,
+)
 
 # The reference accepts wildcard sizes only from signatures declaring at least
 # this functionality level.
@@ -36,7 +42,7 @@ class MalformedHashError(SignatureError):
 
 def c_atoi(text: str) -> int:
     """C ``atoi`` as the reference applies it to FLEVEL fields: unsigned 32-bit."""
-    if len(text) < 10 and text.isascii() and text.isdigit():
+    if len(text) < 10 and is_decimal(text):
         return int(text)
     rest = text.lstrip(_C_SPACE)
     negative = rest[:1] == "-"
@@ -75,14 +81,14 @@ def _size(text: str, min_flevel: int | None) -> int | None:
                 f"{WILDCARD_SIZE_MIN_FLEVEL} for wildcard size hash signatures"
             )
         return None
-    if text.isascii() and text.isdigit():
+    if is_decimal(text):
         value = int(text)
     else:
         rest = text.lstrip(_C_SPACE)
         sign = -1 if rest[:1] == "-" else 1
         if rest[:1] in ("+", "-"):
             rest = rest[1:]
-        if not (rest.isascii() and rest.isdigit()):
+        if not is_decimal(rest):
             raise SignatureError(f"Invalid value for the size field: {text!r}")
         value = sign * int(rest)
     if not 1 <= value <= _MAX_SIZE:

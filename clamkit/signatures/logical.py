@@ -48,6 +48,7 @@ from clamkit.signatures.model import (
     SubsignatureModifiers,
     Target,
     TargetDescription,
+    is_decimal,
 )
 from clamkit.signatures.offsets import parse_offset
 from clamkit.signatures.pattern import parse_pattern
@@ -166,7 +167,7 @@ def _parse_description(text: str) -> TargetDescription:
 
 def _number(key: str, text: str) -> int:
     # The reference takes digits only, and an empty text as 0.
-    if text and not (text.isdigit() and text.isascii()):
+    if text and not is_decimal(text):
         raise SignatureError(f"invalid number {text!r} for {key}")
     return int(text) if text else 0
 

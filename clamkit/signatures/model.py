@@ -18,6 +18,13 @@ class SignatureError(ValueError):
     """A database line that cannot be parsed; the loader adds file and line."""
 
 
+def is_decimal(text: str) -> bool:
+    """Whether ``text`` is one or more ASCII digits, the only numbers a
+    database line may hold (``str.isdigit`` alone also takes superscripts,
+    which ``int`` then refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 # ---------------------------------------------------------------------------
 # Target types (ClamAV's numbering, used by .ndb and the logical ``Target:`` key)
 

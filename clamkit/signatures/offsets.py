@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from clamkit.signatures.model import ANY_OFFSET, Offset, OffsetKind, SignatureError
+from clamkit.signatures.model import ANY_OFFSET, Offset, OffsetKind, SignatureError, is_decimal
 
 __all__ = ["parse_offset"]
 
@@ -53,7 +53,7 @@ def parse_offset(text: str) -> Offset:
     base, comma, shift_text = text.partition(",")
     shift = None
     if comma:
-        if not (shift_text.isascii() and shift_text.isdigit()):
+        if not is_decimal(shift_text):
             raise SignatureError(f"invalid offset {text!r}: the shift after ',' must be a number")
         shift = int(shift_text)
     if base.startswith("VI"):

@@ -48,6 +48,7 @@ from clamkit.signatures.model import (
     PatternElement,
     SignatureError,
     SubsignatureModifiers,
+    is_decimal,
 )
 
 __all__ = ["INLINE_GAP_LIMIT", "MAX_ANCHORED_GAP", "is_part_split", "parse_pattern"]
@@ -212,7 +213,7 @@ class _Parser:
         return body
 
     def _number(self, digits: str, at: int) -> int:
-        if not (digits.isascii() and digits.isdigit()):
+        if not is_decimal(digits):
             raise self.error(f"expected a decimal number, got {digits!r}", at)
         value = int(digits)
         if value > _MAX_GAP:

@@ -56,6 +56,7 @@ from clamkit.signatures.model import (
     SubRef,
     SubsignatureModifiers,
     TargetDescription,
+    is_decimal,
 )
 from clamkit.signatures.pattern import parse_pattern
 from clamkit.signatures.pcre import translate_pcre
@@ -564,7 +565,7 @@ class _Condition:
         self.position += 1
         unit = _SIZE_UNITS.get(text[-2:], 1)
         digits = text[:-2] if unit > 1 else text
-        if not (digits.isascii() and digits.isdigit()):
+        if not is_decimal(digits):
             raise _Unsupported(f"filesize compared with {text!r}")
         value = int(digits) * unit
         ranges = {
@@ -602,7 +603,7 @@ class _Condition:
         if text.startswith("#"):
             self.position += 1
             return self._count(SubRef(self._index("$" + text[1:])))
-        if text in ("any", "all") or (text.isascii() and text.isdigit()):
+        if text in ("any", "all") or is_decimal(text):
             self.position += 1
             return self._of(text)
         if text == "none":
@@ -627,7 +628,7 @@ class _Condition:
     def _number(self) -> int:
         text = self._peek_text()
         self.position += 1
-        if text.isascii() and text.isdigit():
+        if is_decimal(text):
             return int(text)
         if text.startswith("0x"):
             return int(text, 16)
