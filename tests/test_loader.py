@@ -110,18 +110,20 @@ def test_single_files_and_upper_case_extensions(tmp_path: Path) -> None:
 def test_the_garbage_collector_is_paused_and_restored(tmp_path: Path, enabled: bool) -> None:
     states = []
 
-    def load_path(_: object, path: Path) -> None:
+    def load_file(_: object, unit: loader.LoadUnit) -> None:
         states.append(gc.isenabled())
-        if path.name == "broken":
+        if unit.path.name == "broken.hdb":
             raise DatabaseError("broken", loader.MALFORMED)
 
+    for name in ("fine.hdb", "broken.hdb"):
+        (tmp_path / name).touch()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(loader._Loader, "load_path", load_path)
+        patch.setattr(loader._Loader, "load_file", load_file)
         (gc.enable if enabled else gc.disable)()
         try:
-            load_database([tmp_path / "fine"])
+            load_database([tmp_path / "fine.hdb"])
             with pytest.raises(DatabaseError):
-                load_database([tmp_path / "broken"])
+                load_database([tmp_path / "broken.hdb"])
             states.append(gc.isenabled())
         finally:
             gc.enable()

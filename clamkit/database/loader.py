@@ -3,6 +3,9 @@
 Public API: ``load_database(paths, options) -> Database``; ``LoadOptions``,
 ``Database``, ``LoadReport``, ``LoadedFile``, ``DatabaseError``;
 ``collector_paused()``, which a load runs under (the compiler may too).
+A load reads ``load_units(paths)`` in order; ``load_unit`` loads one of them
+alone, given the names ignored by the units before it, for an engine cached
+per database file (``engine.cache``).
 
 Strategy: every path is a directory (its database files, not recursive), a
 single database file or a .cvd/.cld/.cud container, whose members are loaded
@@ -61,6 +64,7 @@ from clamkit.signatures.model import (
     AllowListEntry,
     BodySignature,
     HashSignature,
+    IgnoreEntry,
     LogicalSignature,
     PcreSubsignature,
     SignatureError,
@@ -215,11 +219,44 @@ class LoadReport:
     reference_only: int
 
 
+    @classmethod
+    def joined(cls, reports: Sequence[LoadReport], warnings: Sequence[str] = ()) -> LoadReport:
+        """The report of loading what ``reports`` describe, in order, as one load;
+        ``warnings`` come first (those of listing the directories)."""
+        counts: Counter[str] = Counter()
+        skipped: Counter[str] = Counter()
+        for report in reports:
+            counts.update(report.counts)
+            skipped.update(report.skipped)
+        return cls(
+            files=tuple(file for report in reports for file in report.files),
+            counts=dict(counts),
+            skipped=dict(skipped),
+            warnings=(*warnings, *(warning for report in reports for warning in report.warnings)),
+            cvd_headers=tuple(header for report in reports for header in report.cvd_headers),
+            reference_only=sum(report.reference_only for report in reports),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LoadUnit:
+    """One database file of a load, in the order the load reads them.
+
+    ``warnings`` are what listing its directory said before it (duplicate
+    .cvd/.cld pairs); ``from_directory``: found in a directory, not named.
+    """
+
+    path: Path
+    from_directory: bool
+    warnings: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Database:
     """``section_hashes`` (.mdb/.msb) and ``import_hashes`` (.imp) are hash
     signatures whose size and digest are those of a PE section's raw data and
-    of a PE's import text."""
+    of a PE's import text.  ``ignored``: the names this load's ignore lists
+    added (they drop signatures of the units loaded after it)."""
 
     hash_signatures: tuple[HashSignature, ...]
     allow_list: tuple[AllowListEntry, ...]
@@ -228,6 +265,7 @@ class Database:
     report: LoadReport
     section_hashes: tuple[HashSignature, ...] = ()
     import_hashes: tuple[HashSignature, ...] = ()
+    ignored: frozenset[str] = frozenset()
 
     @property
     def signature_count(self) -> int:
@@ -242,9 +280,89 @@ def load_database(paths: Sequence[str | Path], options: LoadOptions = LoadOption
     """Load every path in order; raises ``DatabaseError`` on the first problem."""
     loader = _Loader(options)
     with collector_paused():
-        for path in paths:
-            loader.load_path(Path(path))
+        for unit in load_units(paths):
+            loader.warnings.extend(unit.warnings)
+            loader.load_file(unit)
         return loader.database()
+
+
+def load_unit(
+    unit: LoadUnit, options: LoadOptions = LoadOptions(), ignored: frozenset[str] = frozenset()
+) -> Database:
+    """One unit alone, as ``load_database`` would load it after units whose
+    ignore lists named ``ignored``; the unit's own ``warnings`` are not its
+    content and are left to the caller."""
+    loader = _Loader(options, ignored)
+    with collector_paused():
+        loader.load_file(unit)
+        return loader.database()
+
+
+def load_units(paths: Sequence[str | Path]) -> Iterator[LoadUnit]:
+    """The files a load of ``paths`` reads, in order; a path that cannot be
+    listed raises ``DatabaseError`` when reached, as the load would."""
+    for top in map(Path, paths):
+        if top.is_dir():
+            yield from _directory_units(top)
+        elif top.exists():
+            yield LoadUnit(top, from_directory=False)
+        else:
+            message = f"No such file or directory: {top}"
+            raise DatabaseError(message, CANT_STAT, (f"cl_load(): {message}",))
+
+
+def _directory_units(directory: Path) -> Iterator[LoadUnit]:
+    try:
+        names = sorted(entry.name for entry in directory.iterdir() if entry.is_file())
+    except OSError as exc:
+        message = f"Can't open directory {directory}: {exc.strerror}"
+        raise DatabaseError(message, CANT_OPEN) from None
+    names = [name for name in names if is_database_name(name)]
+    if not names:
+        message = f"cli_loaddbdir: No supported database files found in {directory}"
+        raise DatabaseError(message, CANT_OPEN)
+    names, warnings = _drop_older_duplicates(directory, names)
+
+    def order(name: str) -> int:
+        kind = _FORMATS[_extension(name)].kind
+        return 0 if kind is _Kind.IGNORE else 1 if kind is _Kind.CONTAINER else 2
+
+    for number, name in enumerate(sorted(names, key=order)):
+        yield LoadUnit(directory / name, from_directory=True, warnings=() if number else warnings)
+
+
+def _drop_older_duplicates(directory: Path, names: list[str]) -> tuple[list[str], tuple[str, ...]]:
+    """Of NAME.cvd and NAME.cld, keep the newer one, as the reference does;
+    also the warnings it prints."""
+    by_stem: dict[str, list[str]] = {}
+    for name in names:
+        if _extension(name) in ("cvd", "cld"):
+            by_stem.setdefault(name.rpartition(".")[0], []).append(name)
+    dropped: set[str] = set()
+    warnings = []
+    for pair in by_stem.values():
+        if len(pair) != 2:
+            continue
+        try:
+            versions = [_header_version(directory / name) for name in pair]
+        except (OSError, cvd.CvdError):
+            continue  # loading the broken one reports the problem
+        first, second = (str(directory / name) for name in pair)
+        if versions[0] == versions[1]:
+            warnings.append(
+                f"Detected duplicate databases {first} and {second}, "
+                "please manually remove one of them"
+            )
+            dropped.add(next(name for name in pair if _extension(name) == "cvd"))
+            continue
+        older = pair[0] if versions[0] < versions[1] else pair[1]
+        warnings.append(
+            f"Detected duplicate databases {first} and {second}. "
+            f"The {directory / older} database is older and will not be loaded, "
+            "you should manually remove it from the database directory."
+        )
+        dropped.add(older)
+    return [name for name in names if name not in dropped], tuple(warnings)
 
 
 @contextlib.contextmanager
@@ -331,9 +449,10 @@ def _unsupported(feature: str) -> str:
 
 
 class _Loader:
-    def __init__(self, options: LoadOptions) -> None:
+    def __init__(self, options: LoadOptions, ignored: frozenset[str] = frozenset()) -> None:
         self.options = options
-        self.ignored = IgnoreList()
+        self._ignored_before = ignored
+        self.ignored = IgnoreList(map(IgnoreEntry, ignored))
         self.hashes: list[HashSignature] = []
         self.allow_list: list[AllowListEntry] = []
         self.bodies: list[BodySignature] = []
@@ -392,70 +511,13 @@ class _Loader:
             report,
             tuple(self.section_hashes),
             tuple(self.import_hashes),
+            self.ignored.names - self._ignored_before,
         )
 
-    # -- paths ---------------------------------------------------------------
+    # -- files ---------------------------------------------------------------
 
-    def load_path(self, path: Path) -> None:
-        if path.is_dir():
-            self._load_directory(path)
-        elif path.exists():
-            self._load_file(path, from_directory=False)
-        else:
-            message = f"No such file or directory: {path}"
-            raise DatabaseError(message, CANT_STAT, (f"cl_load(): {message}",))
-
-    def _load_directory(self, directory: Path) -> None:
-        try:
-            names = sorted(entry.name for entry in directory.iterdir() if entry.is_file())
-        except OSError as exc:
-            message = f"Can't open directory {directory}: {exc.strerror}"
-            raise DatabaseError(message, CANT_OPEN) from None
-        names = [name for name in names if is_database_name(name)]
-        if not names:
-            message = f"cli_loaddbdir: No supported database files found in {directory}"
-            raise DatabaseError(message, CANT_OPEN)
-        names = self._drop_older_duplicates(directory, names)
-
-        def order(name: str) -> int:
-            kind = _FORMATS[_extension(name)].kind
-            return 0 if kind is _Kind.IGNORE else 1 if kind is _Kind.CONTAINER else 2
-
-        for name in sorted(names, key=order):
-            self._load_file(directory / name, from_directory=True)
-
-    def _drop_older_duplicates(self, directory: Path, names: list[str]) -> list[str]:
-        """Of NAME.cvd and NAME.cld, keep the newer one, as the reference does."""
-        by_stem: dict[str, list[str]] = {}
-        for name in names:
-            if _extension(name) in ("cvd", "cld"):
-                by_stem.setdefault(name.rpartition(".")[0], []).append(name)
-        dropped: set[str] = set()
-        for pair in by_stem.values():
-            if len(pair) != 2:
-                continue
-            try:
-                versions = [_header_version(directory / name) for name in pair]
-            except (OSError, cvd.CvdError):
-                continue  # loading the broken one reports the problem
-            first, second = (str(directory / name) for name in pair)
-            if versions[0] == versions[1]:
-                self.warnings.append(
-                    f"Detected duplicate databases {first} and {second}, "
-                    "please manually remove one of them"
-                )
-                dropped.add(next(name for name in pair if _extension(name) == "cvd"))
-                continue
-            older = pair[0] if versions[0] < versions[1] else pair[1]
-            self.warnings.append(
-                f"Detected duplicate databases {first} and {second}. "
-                f"The {directory / older} database is older and will not be loaded, "
-                "you should manually remove it from the database directory."
-            )
-            dropped.add(older)
-        return [name for name in names if name not in dropped]
-
-    def _load_file(self, path: Path, *, from_directory: bool) -> None:
+    def load_file(self, unit: LoadUnit) -> None:
+        path, from_directory = unit.path, unit.from_directory
         extension = _extension(path.name)
         fmt = _FORMATS.get(extension)
         if fmt is None:

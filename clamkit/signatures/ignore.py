@@ -65,6 +65,10 @@ class IgnoreList:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.rstrip(" ") in self._names
 
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(self._names)
+
     def __bool__(self) -> bool:
         return bool(self._names)
 
