@@ -1,5 +1,6 @@
-"""The on-disk engine cache: reused while the databases are unchanged, never
-trusted from a directory others may write, never a reason for a load to fail."""
+"""The on-disk engine cache: one part per database file, reused while the file
+(and the ignore lists before it) are unchanged, never trusted from a
+directory others may write, never a reason for a load to fail."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from clamkit.database.loader import DatabaseError, LoadOptions
 from clamkit.engine.cache import PickledItems, load_engine
+from clamkit.engine.options import ScanOptions
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 SAMPLES = {
@@ -46,12 +48,32 @@ def _verdicts(engine) -> dict[str, tuple[str, ...]]:
     return {name: engine.scan_bytes(data).names for name, data in SAMPLES.items()}
 
 
+def _cache_files(cache_dir: Path) -> set[str]:
+    return {path.name for path in cache_dir.glob("engine-*.cache")}
+
+
+@pytest.fixture
+def compiled_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the database files compiled (not read from the cache), in order."""
+    from clamkit.engine import cache
+
+    names: list[str] = []
+    compiled = cache._compiled
+
+    def counting(unit, *arguments):
+        names.append(unit.path.name)
+        return compiled(unit, *arguments)
+
+    monkeypatch.setattr(cache, "_compiled", counting)
+    return names
+
+
 def test_a_second_load_comes_from_the_cache_and_scans_alike(
     databases: Path, cache_dir: Path
 ) -> None:
     compiled, report, hit = load_engine([databases], LoadOptions(), cache_dir)
     assert not hit
-    assert len(list(cache_dir.glob("engine-*.cache"))) == 1
+    assert len(_cache_files(cache_dir)) == 3  # one per database file
     cached, cached_report, hit = load_engine([databases], LoadOptions(), cache_dir)
     assert hit
     assert cached_report == report
@@ -68,15 +90,67 @@ def test_a_second_load_comes_from_the_cache_and_scans_alike(
     )
 
 
-def test_changed_databases_or_options_are_compiled_again(databases: Path, cache_dir: Path) -> None:
+def test_only_changed_or_added_files_are_compiled_again(
+    databases: Path, cache_dir: Path, compiled_files: list[str]
+) -> None:
     load_engine([databases], LoadOptions(), cache_dir)
-    assert not load_engine([databases], LoadOptions(detect_pua=True), cache_dir)[2]
+    assert compiled_files == ["test.hdb", "test.ldb", "test.ndb"]
+    first = _cache_files(cache_dir)
+    compiled_files.clear()
     (databases / "test.ndb").write_text(f"Test.Other:0:*:{b'nothing'.hex()}\n")
+    (databases / "added.ndb").write_text(f"Test.Added:0:*:{b'to see'.hex()}\n")
     engine, _, hit = load_engine([databases], LoadOptions(), cache_dir)
     assert not hit
-    assert engine.scan_bytes(SAMPLES["clean"]).names == ("Test.Other.UNOFFICIAL",)
-    # Only the newest two are kept.
-    assert len(list(cache_dir.glob("engine-*.cache"))) == 2
+    assert compiled_files == ["added.ndb", "test.ndb"]
+    assert engine.signature_count == 4
+    assert engine.scan_bytes(SAMPLES["clean"], ScanOptions(allmatch=True)).names == (
+        "Test.Other.UNOFFICIAL",
+        "Test.Added.UNOFFICIAL",
+    )
+    assert _verdicts(engine)["logical"] == ("Test.Logical.UNOFFICIAL",)
+    assert first <= _cache_files(cache_dir)  # the previous databases' parts are kept
+    compiled_files.clear()
+    assert not load_engine([databases], LoadOptions(detect_pua=True), cache_dir)[2]
+    assert len(compiled_files) == 4  # other options: all compiled again
+
+
+def test_the_previous_load_is_kept_and_older_parts_pruned(databases: Path, cache_dir: Path) -> None:
+    """Kept: the parts of this load and of the one before."""
+    parts = []
+    for generation in range(4):
+        (databases / "test.ndb").write_text(
+            "".join(
+                f"Body.{generation}.{n}:0:*:{f'{generation} {n}'.encode().hex()}\n"
+                for n in range(300)
+            )
+        )
+        before = _cache_files(cache_dir)
+        load_engine([databases], LoadOptions(), cache_dir)
+        (new,) = _cache_files(cache_dir) - before if generation else [None]
+        parts.append(new)
+    kept = _cache_files(cache_dir)
+    assert parts[3] in kept and parts[2] in kept
+    assert parts[1] not in kept
+    assert len(kept) == 4  # test.hdb's, test.ldb's and two of test.ndb's
+
+
+def test_an_ignore_list_recompiles_what_it_may_drop(
+    databases: Path, cache_dir: Path, compiled_files: list[str]
+) -> None:
+    load_engine([databases], LoadOptions(), cache_dir)
+    compiled_files.clear()
+    (databases / "local.ign2").write_text("Test.Body\n")
+    engine, report, _ = load_engine([databases], LoadOptions(), cache_dir)
+    # Ignore lists are read first: every file after it may lose signatures.
+    assert compiled_files == ["local.ign2", "test.hdb", "test.ldb", "test.ndb"]
+    assert _verdicts(engine)["body"] == ()
+    assert report.skipped == {"ignored by .ign/.ign2": 1}
+    assert engine.signature_count == 2
+    compiled_files.clear()
+    (databases / "local.ign2").unlink()
+    engine, _, hit = load_engine([databases], LoadOptions(), cache_dir)
+    assert hit and not compiled_files
+    assert _verdicts(engine)["body"] == ("Test.Body.UNOFFICIAL",)
 
 
 def test_a_directory_others_may_write_is_not_trusted(databases: Path, cache_dir: Path) -> None:
@@ -85,18 +159,18 @@ def test_a_directory_others_may_write_is_not_trusted(databases: Path, cache_dir:
     assert not list(cache_dir.iterdir())
     os.chmod(cache_dir, 0o700)
     load_engine([databases], LoadOptions(), cache_dir)
-    (cache_file,) = cache_dir.iterdir()
-    assert cache_file.stat().st_mode & 0o777 == 0o600
+    cache_file = next(cache_dir.iterdir())
+    assert all(path.stat().st_mode & 0o777 == 0o600 for path in cache_dir.iterdir())
     os.chmod(cache_file, 0o666)  # a file others could have replaced
     assert not load_engine([databases], LoadOptions(), cache_dir)[2]
 
 
 def test_a_damaged_cache_file_is_compiled_over(databases: Path, cache_dir: Path) -> None:
     load_engine([databases], LoadOptions(), cache_dir)
-    (cache_file,) = cache_dir.iterdir()
-    data = bytearray(cache_file.read_bytes())
-    data[len(data) // 2 :] = b"\xff" * (len(data) - len(data) // 2)
-    cache_file.write_bytes(bytes(data))
+    for cache_file in cache_dir.iterdir():
+        data = bytearray(cache_file.read_bytes())
+        data[len(data) // 2 :] = b"\xff" * (len(data) - len(data) // 2)
+        cache_file.write_bytes(bytes(data))
     engine, _, hit = load_engine([databases], LoadOptions(), cache_dir)
     assert not hit
     assert _verdicts(engine)["body"] == ("Test.Body.UNOFFICIAL",)
@@ -112,8 +186,9 @@ def test_an_unwritable_cache_directory_still_loads(databases: Path, tmp_path: Pa
 
 
 def test_cached_items_are_unpickled_only_when_used(databases: Path, cache_dir: Path) -> None:
-    load_engine([databases], LoadOptions(), cache_dir)
-    cached, _, hit = load_engine([databases], LoadOptions(), cache_dir)
+    # One file: its engine is the cached part itself, not a join.
+    load_engine([databases / "test.ldb"], LoadOptions(), cache_dir)
+    cached, _, hit = load_engine([databases / "test.ldb"], LoadOptions(), cache_dir)
     assert hit
     items = cached.matchers
     assert isinstance(items, PickledItems)
@@ -130,7 +205,7 @@ def test_compiling_apart_fills_the_cache_and_reports_load_errors(
     engine, _, hit = load_engine([databases], LoadOptions(), cache_dir, compile_apart=True)
     assert not hit
     assert _verdicts(engine)["logical"] == ("Test.Logical.UNOFFICIAL",)
-    assert len(list(cache_dir.glob("engine-*.cache"))) == 1
+    assert len(_cache_files(cache_dir)) == 3
     (databases / "broken.ndb").write_text("not a signature\n")
     with pytest.raises(DatabaseError) as raised:
         load_engine([databases], LoadOptions(), cache_dir, compile_apart=True)
@@ -160,7 +235,7 @@ def test_a_cache_written_apart_appears_without_delaying_the_load(
     assert not hit
     assert _verdicts(engine)["eicar"] == ("Test.Hash.UNOFFICIAL",)
     deadline = time.monotonic() + 30
-    while not list(cache_dir.glob("engine-*.cache")) and time.monotonic() < deadline:
+    while len(_cache_files(cache_dir)) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert load_engine([databases], LoadOptions(), cache_dir)[2]
 

@@ -1,10 +1,17 @@
-"""The compiled engine kept on disk, keyed by the databases' content.
+"""The compiled engine kept on disk, one part per database file, keyed by content.
 
 Loading 122,000 signatures and compiling them takes seconds; reading the
-result back takes a few hundredths of one.  ``load_engine`` hashes every file
-under the database paths together with everything else that shapes the
-engine (load options, clamkit's source, the prefilter's version, Python's), and
-reuses ``engine-<key>.cache`` when it exists.
+result back takes a few hundredths of one.  ``load_engine`` compiles each
+database file of a load on its own (``database.loader.load_unit``) and
+caches it as ``engine-<key>.cache``, the key a digest of the file's name and
+content, of the names the ignore lists before it drop, and of everything
+else that shapes an engine (load options, clamkit's source, the
+prefilter's version, Python's); the parts are joined (``engine.join``).
+So a database update compiles only the files it changed or added: a
+reload after a ``daily`` update does not compile ``main`` again, and a
+compile never holds more than one file's signatures in memory.  Each load
+marks its parts with one modification time; the parts of the last ``KEEP``
+loads are kept.
 
 Strategy: the bulky parts of an engine (its 150,000 matchers and the
 signature objects) are pickled item by item into one run of the file each
@@ -44,6 +51,7 @@ import pickle
 import stat
 import struct
 import sys
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Generic, TypeVar
@@ -53,25 +61,28 @@ from clamkit.database.loader import (
     DatabaseError,
     LoadOptions,
     LoadReport,
+    LoadUnit,
     collector_paused,
-    load_database,
+    load_unit,
+    load_units,
 )
 from clamkit.engine import prefilter
 from clamkit.engine.compiler import Engine, compile_engine
+from clamkit.engine.join import join_engines
 
 # Where the cache lives when the caller names no directory.
 CACHE_DIR_VARIABLE = "CLAMKIT_CACHE_DIR"
 FORMAT = b"clamkit-engine-cache-3\n"
 # Engine fields stored as lazily unpickled items.
 LAZY_FIELDS = ("matchers", "body_signatures", "logical_signatures")
-# Cache files kept per directory: the current databases and the previous ones.
-KEEP = 2
 # Arrays smaller than this are pickled in band: a view would cost more than it saves.
 SHARED_ARRAY_BYTES = 4096
 # Pieces start at multiples of this in the file, so that the arrays read in
 # place are aligned for their items.
 ALIGNMENT = 8
 _OFFSET = struct.Struct("<Q")
+# Loads whose cached parts are kept per directory: the current databases and the previous ones.
+KEEP = 2
 
 _Item = TypeVar("_Item")
 
@@ -202,12 +213,8 @@ def _code_fingerprint() -> bytes:
     return digest.digest()
 
 
-def cache_key(paths: Sequence[str | os.PathLike[str]], options: LoadOptions, backend: str) -> str:
-    """A digest of the database files' names and content and of the engine's makers.
-
-    Names count relative to the path given, so the same databases copied to
-    another directory (a new DatabaseDirectory, a benchmark's temporary one)
-    find the same engine; ``_rebased`` then fixes the paths in its report."""
+def _maker_digest(options: LoadOptions, backend: str) -> bytes:
+    """A digest of everything besides the databases that shapes an engine."""
     digest = hashlib.sha256()
     versions = (
         clamkit.__version__,
@@ -219,19 +226,37 @@ def cache_key(paths: Sequence[str | os.PathLike[str]], options: LoadOptions, bac
     )
     digest.update(repr(versions).encode())
     digest.update(_code_fingerprint())
-    for top in paths:
-        top = Path(top)
-        # The loader reads a directory's files, not its subdirectories.
-        files = sorted(p for p in top.iterdir() if p.is_file()) if top.is_dir() else [top]
-        digest.update(b"\1dir" if top.is_dir() else b"\1file")
-        for path in files:
-            digest.update(f"\0{path.name}\0".encode())
-            try:
-                with path.open("rb") as file:
-                    digest.update(hashlib.file_digest(file, "sha256").digest())
-            except OSError:
-                digest.update(b"unreadable")  # the load itself reports it
+    return digest.digest()
+
+
+def part_key(maker: bytes, unit: LoadUnit, ignored: frozenset[str]) -> str:
+    """A digest of one database file's name and content, of the names ignored
+    before it, and of the engine's makers (``_maker_digest``).
+
+    The file's directory does not count, so the same databases copied
+    elsewhere (a new DatabaseDirectory, a benchmark's temporary one) find
+    the same engine; ``_rebased`` then fixes the paths in its report."""
+    digest = hashlib.sha256(maker)
+    digest.update(b"\1dir" if unit.from_directory else b"\1file")
+    digest.update(f"\0{unit.path.name}\0".encode())
+    try:
+        with unit.path.open("rb") as file:
+            digest.update(hashlib.file_digest(file, "sha256").digest())
+    except OSError:
+        digest.update(b"unreadable")  # the load itself reports it
+    for name in sorted(ignored):
+        digest.update(b"\0ignored\0" + name.encode(errors="surrogateescape"))
     return digest.hexdigest()[:32]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Part:
+    """The compiled engine of one database file, its load report, and the
+    names its ignore lists add for the files after it."""
+
+    engine: Engine
+    report: LoadReport
+    ignored: frozenset[str]
 
 
 def load_engine(
@@ -243,8 +268,9 @@ def load_engine(
     compile_apart: bool = False,
     write_apart: bool = False,
 ) -> tuple[Engine, LoadReport, bool]:
-    """The engine for ``paths`` and its load report, from the cache when it
-    holds them (third value True), else loaded, compiled and cached.
+    """The engine for ``paths`` and its load report, each database file's
+    part from the cache when it holds it (third value: all did), else
+    loaded, compiled and cached; the parts joined (``engine.join``).
     ``cache_dir`` None: ``default_cache_dir()``.  Raises what ``load_database`` raises.
 
     ``compile_apart``: on a miss, load and compile in a forked child that
@@ -258,40 +284,59 @@ def load_engine(
     options = options or LoadOptions()
     backend = backend or prefilter.default_backend()
     directory = default_cache_dir() if cache_dir is None else cache_dir
-    path = directory / f"engine-{cache_key(paths, options, backend)}.cache"
-    tops = [str(top) for top in paths]
-    cached = _read(path, tops)
-    if cached is not None:
-        return cached[0], cached[1], True
-    if compile_apart and _compiled_apart(paths, options, backend, directory, path):
-        cached = _read(path, tops)
-        if cached is not None:
-            return cached[0], cached[1], False
-    engine, report = _compiled(paths, options, backend)
-    if write_apart:
-        _write_detached(directory, path, engine, report, tops)
-    else:
-        _write(directory, path, engine, report, tops)
-    return engine, report, False
+    maker = _maker_digest(options, backend)
+    stamp = time.time_ns()
+    parts: list[_Part] = []
+    warnings: list[str] = []
+    used: list[Path] = []
+    unwritten: list[tuple[Path, _Part, str]] = []
+    ignored: frozenset[str] = frozenset()
+    all_cached = True
+    for unit in load_units(paths):
+        warnings.extend(unit.warnings)
+        path = directory / f"engine-{part_key(maker, unit, ignored)}.cache"
+        part = _read(path, str(unit.path))
+        if part is None:
+            all_cached = False
+            if compile_apart and _compiled_apart(unit, options, ignored, backend, directory, path):
+                part = _read(path, str(unit.path))
+            if part is None:
+                part = _compiled(unit, options, ignored, backend)
+                unwritten.append((path, part, str(unit.path)))
+        parts.append(part)
+        used.append(path)
+        ignored |= part.ignored
+    _mark_used(used, stamp)
+    if unwritten and write_apart:
+        _write_detached(directory, unwritten, stamp)
+    elif not all_cached:
+        _write_all(directory, unwritten, stamp)
+    engine = join_engines([part.engine for part in parts])
+    report = LoadReport.joined([part.report for part in parts], warnings)
+    return engine, report, all_cached
 
 
-def _compiled(
-    paths: Sequence[str | os.PathLike[str]], options: LoadOptions, backend: str
-) -> tuple[Engine, LoadReport]:
+def _compiled(unit: LoadUnit, options: LoadOptions, ignored: frozenset[str], backend: str) -> _Part:
     """Load and compile; the parsed database is let go before the cache is written."""
-    database = load_database(paths, options)
-    engine, report = compile_engine(database, backend), database.report
+    database = load_unit(unit, options, ignored)
+    part = _Part(compile_engine(database, backend), database.report, database.ignored)
     del database
     # The parsed signatures hold reference cycles (loaded with the collector
     # paused): collected now, they do not add to the peak of the write.
     gc.collect()
-    return engine, report
+    return part
 
 
-def _write_detached(
-    directory: Path, path: Path, engine: Engine, report: LoadReport, tops: list[str]
-) -> None:
-    """``_write`` in a grandchild that nobody waits for (no zombie is left)."""
+def _write_all(directory: Path, parts: list[tuple[Path, _Part, str]], stamp: int) -> None:
+    """Write ``parts`` as parts of the load marked ``stamp``; drop older loads' parts."""
+    for path, part, unit_path in parts:
+        _write(directory, path, part, unit_path)
+    _mark_used((path for path, _, _ in parts), stamp)
+    _prune(directory)
+
+
+def _write_detached(directory: Path, parts: list[tuple[Path, _Part, str]], stamp: int) -> None:
+    """``_write_all`` in a grandchild that nobody waits for (no zombie is left)."""
     try:
         child = os.fork()
     except OSError:
@@ -301,22 +346,18 @@ def _write_detached(
         return
     try:
         if not os.fork():
-            _write(directory, path, engine, report, tops)
+            _write_all(directory, parts, stamp)
     finally:
         os._exit(0)
 
 
-def _rebased(report: LoadReport, old_tops: list[str], new_tops: list[str]) -> LoadReport:
-    """The report of a load from ``old_tops``, as if made from ``new_tops``."""
-    if old_tops == new_tops:
+def _rebased(report: LoadReport, old_path: str, new_path: str) -> LoadReport:
+    """The report of a load of ``old_path``, as if made from ``new_path``."""
+    if old_path == new_path:
         return report
-    pairs = sorted(zip(old_tops, new_tops, strict=True), key=lambda pair: -len(pair[0]))
 
     def moved(text: str) -> str:
-        for old, new in pairs:
-            if old in text:
-                return text.replace(old, new)
-        return text
+        return text.replace(old_path, new_path)
 
     return dataclasses.replace(
         report,
@@ -326,8 +367,9 @@ def _rebased(report: LoadReport, old_tops: list[str], new_tops: list[str]) -> Lo
 
 
 def _compiled_apart(
-    paths: Sequence[str | os.PathLike[str]],
+    unit: LoadUnit,
     options: LoadOptions,
+    ignored: frozenset[str],
     backend: str,
     directory: Path,
     path: Path,
@@ -340,8 +382,7 @@ def _compiled_apart(
         os.close(readable)
         failure = None
         try:
-            engine, report = _compiled(paths, options, backend)
-            _write(directory, path, engine, report, [str(top) for top in paths])
+            _write(directory, path, _compiled(unit, options, ignored, backend), str(unit.path))
         except DatabaseError as error:
             failure = (str(error), error.summary, error.details)
         finally:
@@ -372,7 +413,7 @@ def _trusted_directory(directory: Path) -> bool:
     )
 
 
-def _read(path: Path, tops: list[str]) -> tuple[Engine, LoadReport] | None:
+def _read(path: Path, unit_path: str) -> _Part | None:
     if not _trusted_directory(path.parent):
         return None
     try:
@@ -409,7 +450,11 @@ def _read(path: Path, tops: list[str]) -> tuple[Engine, LoadReport] | None:
         # back in as they are first used).
         mapped.madvise(mmap.MADV_DONTNEED)
         _return_freed_memory()
-        return Engine(**state["engine"]), _rebased(state["report"], state["tops"], tops)
+        return _Part(
+            Engine(**state["engine"]),
+            _rebased(state["report"], state["path"], unit_path),
+            state["ignored"],
+        )
     # A damaged or foreign file can fail in any way pickle can: compile instead.
     except Exception:
         return None
@@ -422,9 +467,7 @@ def _return_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def _write(
-    directory: Path, path: Path, engine: Engine, report: LoadReport, tops: list[str]
-) -> None:
+def _write(directory: Path, path: Path, part: _Part, unit_path: str) -> None:
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _trusted_directory(directory):
@@ -434,26 +477,26 @@ def _write(
         try:
             with os.fdopen(descriptor, "wb") as file:
                 file.write(FORMAT)
-                _write_state(file, engine, report, tops)
+                _write_state(file, part, unit_path)
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
         os.replace(temporary, path)
-        _prune(directory, path)
     except OSError:
         return
 
 
-def _write_state(file: BinaryIO, engine: Engine, report: LoadReport, tops: list[str]) -> None:
+def _write_state(file: BinaryIO, part: _Part, unit_path: str) -> None:
     pieces = _PieceFile(file)
     state = {
         "engine": {
             field.name: PickledItems.written(value, pieces) if field.name in LAZY_FIELDS else value
             for field in dataclasses.fields(Engine)
-            for value in (getattr(engine, field.name),)
+            for value in (getattr(part.engine, field.name),)
         },
-        "report": report,
-        "tops": tops,
+        "report": part.report,
+        "ignored": part.ignored,
+        "path": unit_path,
     }
     meta = io.BytesIO()
     pickler = _SharingPickler(meta, pieces)
@@ -470,9 +513,23 @@ def _write_state(file: BinaryIO, engine: Engine, report: LoadReport, tops: list[
     file.write(_OFFSET.pack(trailer_start))
 
 
-def _prune(directory: Path, newest: Path) -> None:
-    """Keep the newest ``KEEP`` cache files of the directory."""
-    caches = sorted(directory.glob("engine-*.cache"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for stale in caches[KEEP:]:
-        if stale != newest:
-            stale.unlink(missing_ok=True)
+def _mark_used(paths: Iterable[Path], stamp: int) -> None:
+    """Give the parts of one load the same modification time: a load is a
+    generation (see ``_prune``)."""
+    for path in paths:
+        with contextlib.suppress(OSError):  # not written (yet): nothing to mark
+            os.utime(path, ns=(stamp, stamp))
+
+
+def _prune(directory: Path) -> None:
+    """Keep the parts of the newest ``KEEP`` loads (each load marks its parts
+    with one modification time), so going back to the previous databases
+    does not compile."""
+    try:
+        caches = [(path.stat().st_mtime_ns, path) for path in directory.glob("engine-*.cache")]
+    except OSError:
+        return  # another load pruned at the same time
+    kept = sorted({stamp for stamp, _ in caches}, reverse=True)[:KEEP]
+    for stamp, path in caches:
+        if stamp not in kept:
+            path.unlink(missing_ok=True)

@@ -31,7 +31,7 @@ import array
 import bisect
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -163,6 +163,16 @@ class HashIndex:
             sizes=array.array("Q", sizes),
             any_size=any(size is None for _, size, _ in entries),
         )
+
+    def entries(self) -> Iterator[tuple[bytes, int | None, str]]:
+        """(digest, size or None, name) of every entry: what ``of`` was given."""
+        width = self.width
+        for index in range(len(self.name_ends)):
+            key = bytes(self.keys[index * width : (index + 1) * width])
+            size = int.from_bytes(key[-8:], "big")
+            start = self.name_ends[index - 1] if index else 0
+            name = bytes(self.names[start : self.name_ends[index] - 1]).decode()
+            yield key[:-8], None if size == _ANY_SIZE else size, name
 
     def wanted_for(self, size: int) -> bool:
         if self.any_size:

@@ -130,6 +130,23 @@ def _itself(prefilter: Prefilter) -> Prefilter:
     return prefilter
 
 
+class JoinedPrefilter:
+    """The prefilters of several engines joined into one (``engine.join``):
+    each part's anchor ids are shifted by the part's base, the hits merged."""
+
+    def __init__(self, parts: Sequence[tuple[Prefilter, int]]) -> None:
+        self.backend = parts[0][0].backend
+        self._parts = tuple(parts)
+
+    def hits(self, view: Buffer, targets: frozenset[Target]) -> list[Hit]:
+        found: list[Hit] = []
+        for prefilter, base in self._parts:
+            hits = prefilter.hits(view, targets)
+            found.extend(hits if not base else [(start, i + base) for start, i in hits])
+        found.sort()
+        return found
+
+
 def _chunks(view: Buffer, overlap: int) -> Iterable[tuple[int, Buffer, bool]]:
     """(start, piece, last) over the view; each piece overlaps the next by ``overlap``."""
     size = len(view)
