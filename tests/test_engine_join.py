@@ -11,8 +11,9 @@ import pytest
 
 from clamkit.database.loader import LoadOptions, LoadUnit, load_database, load_unit, load_units
 from clamkit.engine import ScanOptions, compile_engine
-from clamkit.engine.compiler import Engine
+from clamkit.engine.compiler import Engine, HashIndexes
 from clamkit.engine.join import ChainedItems, join_engines
+from clamkit.signatures.model import HashAlgorithm
 
 ALLOWED = b"a file both a hash signature and the allow list name"
 SAMPLES = {
@@ -57,7 +58,10 @@ def databases(tmp_path: Path) -> Path:
     (directory / "e.hdb").write_text(
         _md5_line(SAMPLES["hash one"], "E.Hash") + _md5_line(ALLOWED, "E.Allowed")
     )
-    (directory / "f.hdb").write_text(_md5_line(SAMPLES["hash two"], "F.Hash"))
+    # Another file of the same algorithm, naming a file the first names too.
+    (directory / "f.hdb").write_text(
+        _md5_line(SAMPLES["hash two"], "F.Hash") + _md5_line(SAMPLES["hash one"], "A.Earlier")
+    )
     (directory / "g.fp").write_text(_md5_line(ALLOWED, "G.Allow"))
     return directory
 
@@ -75,7 +79,12 @@ def test_joined_parts_find_what_one_compile_finds(databases: Path, allmatch: boo
         expected = whole.scan_bytes(data, options).names
         found = joined.scan_bytes(data, options).names
         assert found == expected, name
-    assert joined.signature_count == whole.signature_count == 12
+    assert joined.signature_count == whole.signature_count == 13
+    assert isinstance(joined.hashes[HashAlgorithm.MD5], HashIndexes)
+    assert joined.scan_bytes(SAMPLES["hash one"], ScanOptions(allmatch=True)).names[:2] == (
+        "A.Earlier.UNOFFICIAL",
+        "E.Hash.UNOFFICIAL",
+    )
     assert joined.scan_bytes(SAMPLES["allowed"]).names == ()
     assert joined.scan_bytes(SAMPLES["hash two"]).names == ("F.Hash.UNOFFICIAL",)
     assert set(joined.scan_bytes(SAMPLES["many"], ScanOptions(allmatch=True)).names) == {
@@ -85,6 +94,15 @@ def test_joined_parts_find_what_one_compile_finds(databases: Path, allmatch: boo
         "A.AtEnd.UNOFFICIAL",
         "C.Always.UNOFFICIAL",
     }
+
+
+def test_the_part_with_most_matchers_keeps_its_numbers(databases: Path) -> None:
+    parts = _parts(databases)
+    largest = max(parts, key=lambda part: len(part.matchers))
+    assert largest is not parts[0]
+    joined = join_engines(parts)
+    assert all(joined.matchers[n] is largest.matchers[n] for n in range(len(largest.matchers)))
+    assert joined.logical_signatures[0] is largest.logical_signatures[0]
 
 
 def test_one_part_is_its_own_join(databases: Path) -> None:

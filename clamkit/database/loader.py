@@ -218,7 +218,6 @@ class LoadReport:
     cvd_headers: tuple[cvd.CvdHeader, ...]
     reference_only: int
 
-
     @classmethod
     def joined(cls, reports: Sequence[LoadReport], warnings: Sequence[str] = ()) -> LoadReport:
         """The report of loading what ``reports`` describe, in order, as one load;

@@ -313,6 +313,7 @@ def load_engine(
         _write_all(directory, unwritten, stamp)
     engine = join_engines([part.engine for part in parts])
     report = LoadReport.joined([part.report for part in parts], warnings)
+    _return_freed_memory()  # the join's temporaries
     return engine, report, all_cached
 
 

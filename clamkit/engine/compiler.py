@@ -31,7 +31,7 @@ import array
 import bisect
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -164,16 +164,6 @@ class HashIndex:
             any_size=any(size is None for _, size, _ in entries),
         )
 
-    def entries(self) -> Iterator[tuple[bytes, int | None, str]]:
-        """(digest, size or None, name) of every entry: what ``of`` was given."""
-        width = self.width
-        for index in range(len(self.name_ends)):
-            key = bytes(self.keys[index * width : (index + 1) * width])
-            size = int.from_bytes(key[-8:], "big")
-            start = self.name_ends[index - 1] if index else 0
-            name = bytes(self.names[start : self.name_ends[index] - 1]).decode()
-            yield key[:-8], None if size == _ANY_SIZE else size, name
-
     def wanted_for(self, size: int) -> bool:
         if self.any_size:
             return True
@@ -181,15 +171,45 @@ class HashIndex:
         return at < len(self.sizes) and self.sizes[at] == size
 
     def lookup(self, digest: bytes, size: int) -> tuple[str, ...]:
+        return tuple(name for key in _lookup_keys(digest, size) for name in self.names_for(key))
+
+    def names_for(self, key: bytes) -> list[str]:
+        """The names listed under ``key``, in name order."""
         keys = _Keys(self.keys, self.width)
         found: list[str] = []
-        for key in (_hash_key(digest, size), _hash_key(digest, None)):
-            index = bisect.bisect_left(keys, key)
-            while index < len(keys) and keys[index] == key:
-                start = self.name_ends[index - 1] if index else 0
-                found.append(bytes(self.names[start : self.name_ends[index] - 1]).decode())
-                index += 1
-        return tuple(found)
+        index = bisect.bisect_left(keys, key)
+        while index < len(keys) and keys[index] == key:
+            start = self.name_ends[index - 1] if index else 0
+            found.append(bytes(self.names[start : self.name_ends[index] - 1]).decode())
+            index += 1
+        return found
+
+
+def _lookup_keys(digest: bytes, size: int) -> tuple[bytes, bytes]:
+    """The keys a file's digest is looked up under: its size, then any size."""
+    return _hash_key(digest, size), _hash_key(digest, None)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class HashIndexes:
+    """Several ``HashIndex``es of one algorithm read as one (``engine.join``):
+    the same answers as one index of all their entries, without building it."""
+
+    parts: tuple[HashIndex, ...]
+
+    def wanted_for(self, size: int) -> bool:
+        return any(part.wanted_for(size) for part in self.parts)
+
+    def lookup(self, digest: bytes, size: int) -> tuple[str, ...]:
+        return tuple(
+            name
+            for key in _lookup_keys(digest, size)
+            for name in sorted(name for part in self.parts for name in part.names_for(key))
+        )
+
+
+# The hash signatures of one kind, by algorithm.
+HashTable = dict[HashAlgorithm, HashIndex | HashIndexes]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -290,10 +310,10 @@ class Engine:
     """Everything a scan needs; built once, never changed, shared by all scans."""
 
     signature_count: int
-    hashes: dict[HashAlgorithm, HashIndex]
-    allow_list: dict[HashAlgorithm, HashIndex]
-    section_hashes: dict[HashAlgorithm, HashIndex]
-    import_hashes: dict[HashAlgorithm, HashIndex]
+    hashes: HashTable
+    allow_list: HashTable
+    section_hashes: HashTable
+    import_hashes: HashTable
     body_signatures: tuple[BodySignature, ...]
     logical_signatures: tuple[LogicalSignature, ...]
     matchers: tuple[BodyMatcher, ...]
@@ -330,9 +350,7 @@ class Engine:
         return scanner.scan_fileobj(self, fileobj, options)
 
 
-def _hash_indexes(
-    entries: Iterable[HashSignature | AllowListEntry],
-) -> dict[HashAlgorithm, HashIndex]:
+def _hash_indexes(entries: Iterable[HashSignature | AllowListEntry]) -> HashTable:
     by_algorithm: dict[HashAlgorithm, list[tuple[bytes, int | None, str]]] = defaultdict(list)
     for entry in entries:
         by_algorithm[entry.algorithm].append((entry.digest, entry.size, entry.name))

@@ -8,14 +8,18 @@ signatures, matchers and anchors are numbered after those of the parts
 before it, the parts' prefilters run side by side and their hits are merged
 in order (``JoinedPrefilter``).
 
-Strategy: what holds no numbers is used as it is: the signature and matcher
+Strategy: the part with the most matchers (``main.ldb``, ``main.cvd``) is
+numbered first, so its numbers need no shifting: its matchers are used as
+they are and its tables are copied as bytes.  The others follow in load
+order.  What holds no numbers is used as it is: the signature and matcher
 sequences are chained (a later part's matchers are copied, with shifted
-numbers, when first read), and a hash index that only one part has stays
-that part's (for a cached part, a view of its file).  The flat tables that
+numbers, when first read), and the parts' hash indexes are searched in
+turn (``HashIndexes``; for a cached part, views of its file).  The flat tables that
 hold numbers (anchor references, logical signatures' matcher lists) are
-copied once, shifted.  The only differences from one compile of everything:
-a pattern used in two files gets a matcher in each, and names found at the
-same offset by two files come in file order.
+copied once.  The differences from one compile of everything: a pattern
+used in two files gets a matcher in each, and when signatures of two files
+match one file, their names come in the parts' order (without allmatch:
+the first is the one reported).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from clamkit.engine.compiler import (
     Engine,
     FlatArray,
     HashIndex,
+    HashIndexes,
+    HashTable,
     IntRows,
 )
 from clamkit.engine.prefilter import JoinedPrefilter, Prefilter
@@ -45,6 +51,8 @@ def join_engines(engines: Sequence[Engine]) -> Engine:
     """One engine that finds what each of ``engines`` finds, in their order."""
     if len(engines) == 1:
         return engines[0]
+    largest = max(range(len(engines)), key=lambda number: len(engines[number].matchers))
+    engines = [engines[largest], *engines[:largest], *engines[largest + 1 :]]
     matcher_bases = _starts(len(engine.matchers) for engine in engines)
     body_bases = _starts(len(engine.body_signatures) for engine in engines)
     logical_bases = _starts(len(engine.logical_signatures) for engine in engines)
@@ -172,17 +180,15 @@ def _matcher_renumbering(body_base: int, logical_base: int) -> Callable[[BodyMat
     return renumbered
 
 
-def _joined_indexes(
-    indexes: Sequence[Mapping[HashAlgorithm, HashIndex]],
-) -> dict[HashAlgorithm, HashIndex]:
+def _joined_indexes(indexes: Sequence[HashTable]) -> HashTable:
     by_algorithm: dict[HashAlgorithm, list[HashIndex]] = {}
     for part in indexes:
         for algorithm, index in part.items():
-            by_algorithm.setdefault(algorithm, []).append(index)
+            by_algorithm.setdefault(algorithm, []).extend(
+                index.parts if isinstance(index, HashIndexes) else [index]
+            )
     return {
-        algorithm: parts[0]
-        if len(parts) == 1
-        else HashIndex.of([entry for index in parts for entry in index.entries()])
+        algorithm: parts[0] if len(parts) == 1 else HashIndexes(tuple(parts))
         for algorithm, parts in by_algorithm.items()
     }
 

@@ -67,7 +67,7 @@ from clamkit.signatures.model import (
 )
 
 if TYPE_CHECKING:
-    from clamkit.engine.compiler import AnchorTable, BodyMatcher, Engine, HashIndex
+    from clamkit.engine.compiler import AnchorTable, BodyMatcher, Engine, HashTable
 
 # How much of a view the automaton sees at once: large enough that the
 # per-chunk overhead vanishes, small enough to bound the decoded copy.
@@ -514,9 +514,7 @@ def _logical_matches(
     return matched
 
 
-def _digests(
-    data: Buffer, size: int, tables: list[dict[HashAlgorithm, HashIndex]]
-) -> dict[HashAlgorithm, bytes]:
+def _digests(data: Buffer, size: int, tables: list[HashTable]) -> dict[HashAlgorithm, bytes]:
     wanted = {
         algorithm
         for table in tables
@@ -534,9 +532,7 @@ def _digests(
     return {algorithm: hasher.digest() for algorithm, hasher in hashers.items()}
 
 
-def _hash_names(
-    table: dict[HashAlgorithm, HashIndex], digests: dict[HashAlgorithm, bytes], size: int
-) -> list[str]:
+def _hash_names(table: HashTable, digests: dict[HashAlgorithm, bytes], size: int) -> list[str]:
     names: list[str] = []
     for algorithm in HashAlgorithm:  # MD5, SHA1, SHA256: a stable report order
         index = table.get(algorithm)
@@ -671,7 +667,7 @@ def _pe_hash_names(engine: Engine, data: Buffer, executable: _Executable) -> lis
     return names
 
 
-def _piece_hash_names(table: dict[HashAlgorithm, HashIndex], piece: Buffer) -> list[str]:
+def _piece_hash_names(table: HashTable, piece: Buffer) -> list[str]:
     """Names of ``table``'s signatures for the digest and size of ``piece``."""
     size = len(piece)
     return _hash_names(table, _digests(piece, size, [table]), size)
