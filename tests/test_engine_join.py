@@ -13,6 +13,7 @@ from clamkit.database.loader import LoadOptions, LoadUnit, load_database, load_u
 from clamkit.engine import ScanOptions, compile_engine
 from clamkit.engine.compiler import Engine, HashIndexes
 from clamkit.engine.join import ChainedItems, join_engines
+from clamkit.engine.prefilter import available_backends
 from clamkit.signatures.model import HashAlgorithm
 
 ALLOWED = b"a file both a hash signature and the allow list name"
@@ -66,14 +67,17 @@ def databases(tmp_path: Path) -> Path:
     return directory
 
 
-def _parts(directory: Path) -> list[Engine]:
-    return [compile_engine(load_unit(unit)) for unit in load_units([directory])]
+def _parts(directory: Path, backend: str | None = None) -> list[Engine]:
+    return [compile_engine(load_unit(unit), backend) for unit in load_units([directory])]
 
 
+@pytest.mark.parametrize("backend", available_backends())
 @pytest.mark.parametrize("allmatch", [False, True])
-def test_joined_parts_find_what_one_compile_finds(databases: Path, allmatch: bool) -> None:
-    whole = compile_engine(load_database([databases]))
-    joined = join_engines(_parts(databases))
+def test_joined_parts_find_what_one_compile_finds(
+    databases: Path, allmatch: bool, backend: str
+) -> None:
+    whole = compile_engine(load_database([databases]), backend)
+    joined = join_engines(_parts(databases, backend))
     options = ScanOptions(allmatch=allmatch)
     for name, data in SAMPLES.items():
         expected = whole.scan_bytes(data, options).names

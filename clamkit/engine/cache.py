@@ -72,7 +72,7 @@ from clamkit.engine.join import join_engines
 
 # Where the cache lives when the caller names no directory.
 CACHE_DIR_VARIABLE = "CLAMKIT_CACHE_DIR"
-FORMAT = b"clamkit-engine-cache-3\n"
+FORMAT = b"clamkit-engine-cache-4\n"
 # Engine fields stored as lazily unpickled items.
 LAZY_FIELDS = ("matchers", "body_signatures", "logical_signatures")
 # Arrays smaller than this are pickled in band: a view would cost more than it saves.
@@ -229,7 +229,7 @@ def _maker_digest(options: LoadOptions, backend: str) -> bytes:
     return digest.digest()
 
 
-def part_key(maker: bytes, unit: LoadUnit, ignored: frozenset[str]) -> str:
+def _part_key(maker: bytes, unit: LoadUnit, ignored: frozenset[str]) -> str:
     """A digest of one database file's name and content, of the names ignored
     before it, and of the engine's makers (``_maker_digest``).
 
@@ -294,7 +294,7 @@ def load_engine(
     all_cached = True
     for unit in load_units(paths):
         warnings.extend(unit.warnings)
-        path = directory / f"engine-{part_key(maker, unit, ignored)}.cache"
+        path = directory / f"engine-{_part_key(maker, unit, ignored)}.cache"
         part = _read(path, str(unit.path))
         if part is None:
             all_cached = False
