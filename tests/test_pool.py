@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from clamkit.daemon import pool
-from clamkit.daemon.ipc import Channel, PoolSettings
+from clamkit.daemon.ipc import CancelJob, Channel, JobResult, PoolReady, PoolSettings
 from clamkit.daemon.pool import LeaderSpawner, PoolStartError, _IdleWorkers, _Worker
 from clamkit.engine.options import DEFAULT_OPTIONS
 
@@ -90,5 +90,64 @@ def test_a_spawner_that_is_gone_is_started_again_or_the_pool_start_fails(
             await spawner.start_pool(settings)
         assert len(started) == 1
         await spawner.close()
+
+    asyncio.run(run())
+
+
+class _ScriptedChannel:
+    """A worker's or leader's channel: records what is sent, answers from a queue."""
+
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+        self.answers: asyncio.Queue[tuple[object, list[int]]] = asyncio.Queue()
+
+    async def send(self, message: object, fds: tuple[int, ...] = ()) -> None:
+        self.sent.append(message)
+
+    async def receive(self) -> tuple[object, list[int]]:
+        return await self.answers.get()
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_answer_that_arrives_as_its_scan_is_cancelled_frees_the_worker() -> None:
+    """The answer is read, then the scan is cancelled before it resumes (its
+    client left): the worker must go back to idle, not wait forever for an
+    answer already taken."""
+
+    async def run() -> None:
+        settings = PoolSettings("/nonexistent", False, False, 1, DEFAULT_OPTIONS, False)
+        ready = PoolReady(1, signature_count=0, database_version=None, database_time=None)
+        scan_pool = pool.ScanPool(_ScriptedChannel(), ready, settings)  # type: ignore[arg-type]
+        worker = _Worker(2, _ScriptedChannel())  # type: ignore[arg-type]
+        scan_pool._coming = 0
+        scan_pool._workers.add(worker)
+        scan_pool._idle.put(worker)
+        channel: _ScriptedChannel = worker.channel  # type: ignore[assignment]
+        scan = asyncio.ensure_future(scan_pool.scan(path="/scanned"))
+        while not channel.sent:
+            await asyncio.sleep(0)
+        (job,) = channel.sent
+        channel.answers.put_nowait((JobResult(job.job_id, names=("Found",)), []))
+        # Each turn of the loop runs one step: the answer is taken in one, the
+        # scan would resume in the next; this cancels it between the two.
+        while not channel.answers.empty():
+            await asyncio.sleep(0)
+        scan.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await scan
+        for _ in range(100):
+            if len(scan_pool._idle) == 1:
+                break
+            await asyncio.sleep(0.01)
+        assert len(scan_pool._idle) == 1, "the worker waits for an answer it was already given"
+        assert channel.sent[1:] == [CancelJob(job.job_id)]
+        # And the next scan gets it and its own answer.
+        second = asyncio.ensure_future(scan_pool.scan(path="/next"))
+        while len(channel.sent) < 3:
+            await asyncio.sleep(0)
+        channel.answers.put_nowait((JobResult(channel.sent[2].job_id), []))
+        assert (await second).names == ()
 
     asyncio.run(run())

@@ -64,6 +64,15 @@ class PoolRetired(Exception):
 class _Worker:
     pid: int
     channel: Channel
+    # The read of the job's answer under way: kept across a cancelled scan,
+    # so an answer that arrived as the scan was cancelled is not lost
+    # (and the reclaim that follows does not wait for it forever).
+    answer: asyncio.Future[tuple[object, list[int]]] | None = None
+
+    def next_answer(self) -> asyncio.Future[tuple[object, list[int]]]:
+        if self.answer is None:
+            self.answer = asyncio.ensure_future(self.channel.receive())
+        return self.answer
 
 
 class _IdleWorkers:
@@ -378,22 +387,20 @@ class ScanPool:
         task.add_done_callback(self._reclaiming.discard)
 
     async def _result(self, worker: _Worker, job_id: int, gone: asyncio.Event | None) -> JobResult:
-        receiving = asyncio.ensure_future(worker.channel.receive())
+        receiving = worker.next_answer()
         if gone is not None:
             leaving = asyncio.ensure_future(gone.wait())
             try:
+                # asyncio.wait leaves ``receiving`` running when this is cancelled.
                 done, _ = await asyncio.wait(
                     {receiving, leaving}, return_when=asyncio.FIRST_COMPLETED
                 )
-            except asyncio.CancelledError:
-                # Channel.receive keeps what it has read: a later receive resumes it.
-                receiving.cancel()
-                raise
             finally:
                 leaving.cancel()
             if receiving not in done:
                 await worker.channel.send(CancelJob(job_id))
-        message, fds = await receiving
+        message, fds = await asyncio.shield(receiving)
+        worker.answer = None
         for fd in fds:
             socket.close(fd)
         if not isinstance(message, JobResult):
@@ -402,6 +409,8 @@ class ScanPool:
 
     def _discard(self, worker: _Worker) -> None:
         self._workers.discard(worker)
+        if worker.answer is not None:
+            worker.answer.cancel()
         worker.channel.close()
         if not self._workers and self._retired.is_set():
             self._drained.set()
