@@ -13,7 +13,6 @@ reference in one call.
 
 from __future__ import annotations
 
-import functools
 import shutil
 import struct
 import subprocess
@@ -26,25 +25,47 @@ from test_executables import elf64
 from clamkit.database.loader import load_database
 from clamkit.engine import ScanOptions, compile_engine
 
+# A second section whose raw data lies past the end of a 0x400-byte file
+# (the last field: raw offset 0xF0000000 plus 0x20000000 overflows 32 bits).
+_TEXT = (0x1000, 0x1000, 0x200, 0x200)
+_PAST_END = (0x2000, 0x1000, 0xF0000000, 0x20000000)
 
-@functools.cache
+
 def extra_pe_headers() -> dict[str, bytes]:
-    """Headers beyond pebuild's table, found on the reference while probing.
-
-    Built on first use: some images are gigabytes long, which collection must not pay.
-    """
+    """Headers beyond pebuild's table, found on the reference while probing."""
     return {
         "virtual address not aligned": build_pe(
             sections=((0x1010, 0x1000, 0x200, 0x200),), entry=0x1010
         ),
-        "raw offset plus size overflows": build_pe(
-            sections=((0x1000, 0x1000, 0x200, 0x200), (0x2000, 0x1000, 0xF0000000, 0x20000000))
+        "raw offset plus size overflows inside the file": build_pe(
+            sections=(_TEXT, (0x2000, 0x1000, 0x300, 0xFFFFFF00)), size=0x400
+        ),
+        "raw data past the end, overflowing": build_pe(sections=(_TEXT, _PAST_END), size=0x400),
+        "raw data past the end at a high address": build_pe(
+            sections=(_TEXT, (0x80000000, 0x1000, 0xF0000000, 0x20000000)), size=0x400
+        ),
+        "raw data past the end with a 2 GiB virtual size": build_pe(
+            sections=(_TEXT, (0x2000, 0x80000000, 0xF0000000, 0x20000000)), size=0x400
+        ),
+        "raw data past the end, then a gap": build_pe(
+            sections=(_TEXT, _PAST_END, (0x5000, 0x1000, 0x400, 0x200)), size=0x600
+        ),
+        "raw data past the end leaves no gap behind": build_pe(
+            sections=(_TEXT, (0x5000, 0x1000, 0x9000, 0x200)), size=0x400
         ),
         "second section's raw data past the end": build_pe(
             sections=((0x1000, 0x1000, 0x200, 0x200), (0x2000, 0x1000, 0x3000, 0x200))
         ),
-        "gap between sections": build_pe(
+        "gap between sections": build_pe(sections=(_TEXT, (0x5000, 0x1000, 0x400, 0x200))),
+        "gap between sections at a high address": build_pe(
             sections=((0x1000, 0x1000, 0x200, 0x200), (0x90909000, 0x1000, 0x400, 0x200))
+        ),
+        "first section after a gap": build_pe(
+            sections=((0x2000, 0x1000, 0x200, 0x200),), entry=0x2000
+        ),
+        "97 sections in a row": build_pe(
+            section_count=97,
+            sections=tuple((0x1000 * (n + 1), 0x1000, 0x200, 0x200) for n in range(97)),
         ),
         "virtual size 0x7fffd000": build_pe(sections=((0x1000, 0x7FFFD000, 0x200, 0x200),)),
         "virtual size 0x80000000": build_pe(sections=((0x1000, 0x80000000, 0x200, 0x200),)),

@@ -15,22 +15,28 @@ reference's, found by scanning crafted headers (``tests/pebuild.py``,
   data directories (16 at most), and a complete section table;
 - section addresses are aligned down, sizes up (virtual ones to
   SectionAlignment, raw ones to FileAlignment; an alignment of 0 aligns
-  nothing); raw sizes are cut at the end of the file; sections must follow
-  each other in memory without gaps (unless there are more than 96 of
-  them), a virtual size must stay below 2 GiB, and raw offset plus raw size
-  must not overflow 32 bits;
+  nothing); raw sizes are cut at the end of the file; a section's address
+  and virtual size must stay below 2 GiB, and its raw offset plus raw size
+  must not overflow 32 bits; the first section should start right after
+  the headers (SizeOfHeaders, aligned), each next one where the one before
+  ends;
+- a section whose raw data starts at or past the end of the file has no
+  data and takes no part in the layout checks (its raw range may even
+  overflow); only an address or virtual size of 2 GiB or more refuses the
+  file then, silently;
 - an RVA (the entry point's, the import and resource tables') becomes a
   file offset through the last section whose aligned virtual range holds it
   within its raw size; below the aligned SizeOfHeaders it is its own offset.
   An entry point that maps nowhere in the file is refused.
 
 Refusals are ``NOT_EXECUTABLE`` (no PE header, a header cut off by the end
-of the file, an overflowing raw range: the reference stays silent) or
-``MALFORMED`` (among others a section table cut off by the end of the file:
-reported as Heuristics.Broken.Executable with AlertBrokenExecutables).
-A file with more than 96 sections, a zero alignment or a section address
-off its alignment still has its offsets placed, but is reported as broken
-too (``ExecutableLayout.malformed``).
+of the file, a section past the end at an address out of range: the
+reference stays silent) or ``MALFORMED`` (among others a section table cut
+off by the end of the file: reported as Heuristics.Broken.Executable with
+AlertBrokenExecutables).  A file with a zero alignment, a section address
+off its alignment, or sections that do not follow each other in memory (a
+gap or an overlap) still has its offsets placed, but is reported as broken
+too (``ExecutableLayout.malformed``); the number of sections does not count.
 
 The import hash (``import_hash_text``) is the reference's: lower-case
 ``module.function`` names (module extension .dll/.ocx/.sys dropped, ``ordN``
@@ -60,10 +66,9 @@ _SECTION_ENTRY = struct.Struct("<8sIIII16x")  # name, virtual size, address, raw
 _PE32_PLUS = 0x20B
 _IMPORT_DIRECTORY = 1
 _RESOURCE_DIRECTORY = 2
-# More sections than this make the reference report the file as broken
-# (while still placing offsets in it).
-_MAX_SECTIONS = 96
 _MAX_VIRTUAL_SIZE = 0x7FFFFFFF
+# A section address from here up makes the reference refuse the file.
+_HIGH_ADDRESS = 0x80000000
 # Import tables are bounded so that a crafted one cannot make a scan loop
 # for long: more than any real program imports.
 _MAX_IMPORT_DESCRIPTORS = 4096
@@ -108,18 +113,17 @@ def parse_pe(data: bytes) -> ExecutableLayout | Broken:
     (entry,) = struct.unpack_from("<I", data, optional + 16)
     section_alignment, file_alignment = struct.unpack_from("<II", data, optional + 32)
     (headers,) = struct.unpack_from("<I", data, optional + 60)
-    malformed = count > _MAX_SECTIONS or not (section_alignment and file_alignment)
+    malformed = not (section_alignment and file_alignment)
     sections = []
-    next_virtual = None
+    headers_size = _align_up(headers, section_alignment)
+    # Where the next section must start: the first one right after the headers.
+    next_virtual = headers_size
     for name, virtual_size, virtual, raw_size, raw in _SECTION_ENTRY.iter_unpack(
         data[table : table + 40 * count]
     ):
-        if raw + raw_size > 0xFFFFFFFF:
-            return NOT_EXECUTABLE
-        if virtual_size > _MAX_VIRTUAL_SIZE:
-            return MALFORMED
         start = _align_down(raw, file_alignment)
         length = _align_up(raw_size, file_alignment)
+        out_of_range = virtual_size > _MAX_VIRTUAL_SIZE or virtual >= _HIGH_ADDRESS
         section = Section(
             name.rstrip(b"\0"),
             _align_down(virtual, section_alignment),
@@ -127,16 +131,21 @@ def parse_pe(data: bytes) -> ExecutableLayout | Broken:
             start,
             max(0, min(length, size - start)),
         )
-        if (
-            count <= _MAX_SECTIONS
-            and next_virtual is not None
-            and section.virtual_address != next_virtual
-        ):
+        if length and start >= size:
+            # Its data starts past the end of the file: a truncated file, not
+            # a malformed one.  The section is kept without data and left out
+            # of the layout checks, even if its raw range overflows.
+            if out_of_range:
+                return NOT_EXECUTABLE
+            sections.append(section)
+            continue
+        if out_of_range or raw + raw_size > 0xFFFFFFFF:
             return MALFORMED
+        if section.virtual_address != next_virtual:
+            malformed = True  # a gap or an overlap: placed, but reported
         malformed = malformed or section.virtual_address != virtual
         next_virtual = section.virtual_address + section.virtual_size
         sections.append(section)
-    headers_size = _align_up(headers, section_alignment)
     entry_point = _rva_offset(sections, headers_size, size, entry)
     if entry_point is None:
         return MALFORMED
