@@ -67,6 +67,30 @@ def extra_pe_headers() -> dict[str, bytes]:
             section_count=97,
             sections=tuple((0x1000 * (n + 1), 0x1000, 0x200, 0x200) for n in range(97)),
         ),
+        "raw data past the end, first": build_pe(
+            sections=((0x1000, 0x1000, 0xF0000000, 0x20000000), (0x2000, 0x1000, 0x200, 0x200)),
+            entry=0x2000,
+            size=0x400,
+        ),
+        "raw data past the end, misaligned": build_pe(
+            sections=(_TEXT, (0x2010, 0x1000, 0xF0000000, 0x20000000)), size=0x400
+        ),
+        "raw data past the end holds the entry point": build_pe(
+            sections=(_TEXT, _PAST_END), entry=0x2010, size=0x400
+        ),
+        "raw data past the end, then a 2 GiB virtual size": build_pe(
+            sections=((0x1000, 0x1000, 0x9000, 0x200), (0x2000, 0x90909090, 0x400, 0x200)),
+            entry=0x200,
+            size=0x600,
+        ),
+        "no raw data, past the end, after a gap": build_pe(
+            sections=(_TEXT, (0x5000, 0x1000, 0x9000, 0)), size=0x400
+        ),
+        "sections overlap": build_pe(sections=(_TEXT, (0x1800, 0x1000, 0x400, 0x200))),
+        "first section at address 0": build_pe(sections=((0x0, 0x1000, 0x200, 0x200),), entry=0x10),
+        "first section at a high address": build_pe(
+            sections=((0x90909000, 0x1000, 0x200, 0x200),), entry=0x90909000
+        ),
         "virtual size 0x7fffd000": build_pe(sections=((0x1000, 0x7FFFD000, 0x200, 0x200),)),
         "virtual size 0x80000000": build_pe(sections=((0x1000, 0x80000000, 0x200, 0x200),)),
         "second virtual size 0x90000000": build_pe(
