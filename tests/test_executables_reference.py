@@ -19,83 +19,101 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from pebuild import PE_HEADERS, build_pe
+from pebuild import PE_HEADERS, TEXT_SECTION, Section, build_pe
 from test_executables import elf64
 
 from clamkit.database.loader import load_database
 from clamkit.engine import ScanOptions, compile_engine
 
-# A second section whose raw data lies past the end of a 0x400-byte file
-# (the last field: raw offset 0xF0000000 plus 0x20000000 overflows 32 bits).
-_TEXT = (0x1000, 0x1000, 0x200, 0x200)
+# Raw data past the end of a 0x400-byte file, whose raw offset plus size
+# (0xF0000000 + 0x20000000) overflows 32 bits.
 _PAST_END = (0x2000, 0x1000, 0xF0000000, 0x20000000)
+
+# Headers beyond pebuild's table, found on the reference while probing:
+# (name, sections, other build_pe arguments).
+_EXTRA_HEADERS: tuple[tuple[str, tuple[Section, ...], dict[str, int]], ...] = (
+    ("virtual address not aligned", ((0x1010, 0x1000, 0x200, 0x200),), {"entry": 0x1010}),
+    (
+        "raw offset plus size overflows inside the file",
+        (TEXT_SECTION, (0x2000, 0x1000, 0x300, 0xFFFFFF00)),
+        {"size": 0x400},
+    ),
+    ("raw data past the end, overflowing", (TEXT_SECTION, _PAST_END), {"size": 0x400}),
+    (
+        "raw data past the end at a high address",
+        (TEXT_SECTION, (0x80000000, 0x1000, 0xF0000000, 0x20000000)),
+        {"size": 0x400},
+    ),
+    (
+        "raw data past the end with a 2 GiB virtual size",
+        (TEXT_SECTION, (0x2000, 0x80000000, 0xF0000000, 0x20000000)),
+        {"size": 0x400},
+    ),
+    (
+        "raw data past the end, then a gap",
+        (TEXT_SECTION, _PAST_END, (0x5000, 0x1000, 0x400, 0x200)),
+        {"size": 0x600},
+    ),
+    (
+        "raw data past the end leaves no gap behind",
+        (TEXT_SECTION, (0x5000, 0x1000, 0x9000, 0x200)),
+        {"size": 0x400},
+    ),
+    ("second section's raw data past the end", (TEXT_SECTION, (0x2000, 0x1000, 0x3000, 0x200)), {}),
+    ("gap between sections", (TEXT_SECTION, (0x5000, 0x1000, 0x400, 0x200)), {}),
+    (
+        "gap between sections at a high address",
+        (TEXT_SECTION, (0x90909000, 0x1000, 0x400, 0x200)),
+        {},
+    ),
+    ("first section after a gap", ((0x2000, 0x1000, 0x200, 0x200),), {"entry": 0x2000}),
+    (
+        "97 sections in a row",
+        tuple((0x1000 * (n + 1), 0x1000, 0x200, 0x200) for n in range(97)),
+        {"section_count": 97},
+    ),
+    (
+        "raw data past the end, first",
+        ((0x1000, 0x1000, 0xF0000000, 0x20000000), (0x2000, 0x1000, 0x200, 0x200)),
+        {"entry": 0x2000, "size": 0x400},
+    ),
+    (
+        "raw data past the end, misaligned",
+        (TEXT_SECTION, (0x2010, 0x1000, 0xF0000000, 0x20000000)),
+        {"size": 0x400},
+    ),
+    (
+        "raw data past the end holds the entry point",
+        (TEXT_SECTION, _PAST_END),
+        {"entry": 0x2010, "size": 0x400},
+    ),
+    (
+        "raw data past the end, then a 2 GiB virtual size",
+        ((0x1000, 0x1000, 0x9000, 0x200), (0x2000, 0x90909090, 0x400, 0x200)),
+        {"entry": 0x200, "size": 0x600},
+    ),
+    (
+        "no raw data, past the end, after a gap",
+        (TEXT_SECTION, (0x5000, 0x1000, 0x9000, 0)),
+        {"size": 0x400},
+    ),
+    ("sections overlap", (TEXT_SECTION, (0x1800, 0x1000, 0x400, 0x200)), {}),
+    ("first section at address 0", ((0x0, 0x1000, 0x200, 0x200),), {"entry": 0x10}),
+    (
+        "first section at a high address",
+        ((0x90909000, 0x1000, 0x200, 0x200),),
+        {"entry": 0x90909000},
+    ),
+    ("virtual size 0x7fffd000", ((0x1000, 0x7FFFD000, 0x200, 0x200),), {}),
+    ("virtual size 0x80000000", ((0x1000, 0x80000000, 0x200, 0x200),), {}),
+    ("second virtual size 0x90000000", (TEXT_SECTION, (0x2000, 0x90000000, 0x400, 0x200)), {}),
+)
 
 
 def extra_pe_headers() -> dict[str, bytes]:
-    """Headers beyond pebuild's table, found on the reference while probing."""
     return {
-        "virtual address not aligned": build_pe(
-            sections=((0x1010, 0x1000, 0x200, 0x200),), entry=0x1010
-        ),
-        "raw offset plus size overflows inside the file": build_pe(
-            sections=(_TEXT, (0x2000, 0x1000, 0x300, 0xFFFFFF00)), size=0x400
-        ),
-        "raw data past the end, overflowing": build_pe(sections=(_TEXT, _PAST_END), size=0x400),
-        "raw data past the end at a high address": build_pe(
-            sections=(_TEXT, (0x80000000, 0x1000, 0xF0000000, 0x20000000)), size=0x400
-        ),
-        "raw data past the end with a 2 GiB virtual size": build_pe(
-            sections=(_TEXT, (0x2000, 0x80000000, 0xF0000000, 0x20000000)), size=0x400
-        ),
-        "raw data past the end, then a gap": build_pe(
-            sections=(_TEXT, _PAST_END, (0x5000, 0x1000, 0x400, 0x200)), size=0x600
-        ),
-        "raw data past the end leaves no gap behind": build_pe(
-            sections=(_TEXT, (0x5000, 0x1000, 0x9000, 0x200)), size=0x400
-        ),
-        "second section's raw data past the end": build_pe(
-            sections=((0x1000, 0x1000, 0x200, 0x200), (0x2000, 0x1000, 0x3000, 0x200))
-        ),
-        "gap between sections": build_pe(sections=(_TEXT, (0x5000, 0x1000, 0x400, 0x200))),
-        "gap between sections at a high address": build_pe(
-            sections=((0x1000, 0x1000, 0x200, 0x200), (0x90909000, 0x1000, 0x400, 0x200))
-        ),
-        "first section after a gap": build_pe(
-            sections=((0x2000, 0x1000, 0x200, 0x200),), entry=0x2000
-        ),
-        "97 sections in a row": build_pe(
-            section_count=97,
-            sections=tuple((0x1000 * (n + 1), 0x1000, 0x200, 0x200) for n in range(97)),
-        ),
-        "raw data past the end, first": build_pe(
-            sections=((0x1000, 0x1000, 0xF0000000, 0x20000000), (0x2000, 0x1000, 0x200, 0x200)),
-            entry=0x2000,
-            size=0x400,
-        ),
-        "raw data past the end, misaligned": build_pe(
-            sections=(_TEXT, (0x2010, 0x1000, 0xF0000000, 0x20000000)), size=0x400
-        ),
-        "raw data past the end holds the entry point": build_pe(
-            sections=(_TEXT, _PAST_END), entry=0x2010, size=0x400
-        ),
-        "raw data past the end, then a 2 GiB virtual size": build_pe(
-            sections=((0x1000, 0x1000, 0x9000, 0x200), (0x2000, 0x90909090, 0x400, 0x200)),
-            entry=0x200,
-            size=0x600,
-        ),
-        "no raw data, past the end, after a gap": build_pe(
-            sections=(_TEXT, (0x5000, 0x1000, 0x9000, 0)), size=0x400
-        ),
-        "sections overlap": build_pe(sections=(_TEXT, (0x1800, 0x1000, 0x400, 0x200))),
-        "first section at address 0": build_pe(sections=((0x0, 0x1000, 0x200, 0x200),), entry=0x10),
-        "first section at a high address": build_pe(
-            sections=((0x90909000, 0x1000, 0x200, 0x200),), entry=0x90909000
-        ),
-        "virtual size 0x7fffd000": build_pe(sections=((0x1000, 0x7FFFD000, 0x200, 0x200),)),
-        "virtual size 0x80000000": build_pe(sections=((0x1000, 0x80000000, 0x200, 0x200),)),
-        "second virtual size 0x90000000": build_pe(
-            sections=((0x1000, 0x1000, 0x200, 0x200), (0x2000, 0x90000000, 0x400, 0x200))
-        ),
+        name: build_pe(sections=sections, **arguments)
+        for name, sections, arguments in _EXTRA_HEADERS
     }
 
 

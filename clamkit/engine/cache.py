@@ -313,7 +313,7 @@ def load_engine(
         _write_all(directory, unwritten, stamp)
     engine = join_engines([part.engine for part in parts])
     report = LoadReport.joined([part.report for part in parts], warnings)
-    _return_freed_memory()  # the join's temporaries
+    _return_freed_memory()  # once, for every part's unpickling and the join
     return engine, report, all_cached
 
 
@@ -450,7 +450,6 @@ def _read(path: Path, unit_path: str) -> _Part | None:
         # page of the file needs to stay resident (the lazy items map theirs
         # back in as they are first used).
         mapped.madvise(mmap.MADV_DONTNEED)
-        _return_freed_memory()
         return _Part(
             Engine(**state["engine"]),
             _rebased(state["report"], state["path"], unit_path),
@@ -462,8 +461,9 @@ def _read(path: Path, unit_path: str) -> _Part | None:
 
 
 def _return_freed_memory() -> None:
-    """Hand the unpickling's freed temporaries back to the system (glibc keeps
-    them otherwise): about 6 MB less for every process that shares the engine."""
+    """Hand the freed temporaries of reading and joining the parts back to the
+    system (glibc keeps them otherwise): about 6 MB less for every process
+    that shares the engine."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
