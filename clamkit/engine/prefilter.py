@@ -147,14 +147,15 @@ class JoinedPrefilter:
         return found
 
 
-def _chunks(view: Buffer, overlap: int) -> Iterable[tuple[int, Buffer, bool]]:
-    """(start, piece, last) over the view; each piece overlaps the next by ``overlap``."""
+def _chunks(view: Buffer, overlap: int, step: int) -> Iterable[tuple[int, Buffer, bool]]:
+    """(start, piece, last) over the view, ``step`` bytes apart; each piece
+    overlaps the next by ``overlap``."""
     size = len(view)
     whole = memoryview(view) if not isinstance(view, memoryview) else view
-    for start in range(0, max(size, 1), CHUNK_SIZE):
-        last = start + CHUNK_SIZE >= size
-        yield start, whole[start : start + CHUNK_SIZE + overlap], last
-        release_pages(view, start, CHUNK_SIZE)
+    for start in range(0, max(size, 1), step):
+        last = start + step >= size
+        yield start, whole[start : start + step + overlap], last
+        release_pages(view, start, step)
 
 
 def release_pages(view: Buffer, start: int, length: int) -> None:
@@ -168,9 +169,9 @@ def release_pages(view: Buffer, start: int, length: int) -> None:
         view.madvise(mmap.MADV_DONTNEED, start, max(min(length, len(view) - start), 0))
 
 
-def _keep(start: int, last: bool) -> bool:
+def _keep(start: int, last: bool, step: int) -> bool:
     # A hit starting in the overlap is found again, whole, in the next chunk.
-    return start < CHUNK_SIZE or last
+    return start < step or last
 
 
 class HyperscanPrefilter:
@@ -223,12 +224,13 @@ class HyperscanPrefilter:
         def on_match(anchor_id: int, _from: int, end: int, _flags: int, _context: None) -> None:
             ends.append((end, anchor_id))
 
-        for chunk_start, piece, last in _chunks(view, self._overlap):
+        step = CHUNK_SIZE
+        for chunk_start, piece, last in _chunks(view, self._overlap, step):
             for database in databases:
                 database.scan(piece, match_event_handler=on_match)
             for end, anchor_id in ends:
                 start = end - lengths[anchor_id]
-                if _keep(start, last):
+                if _keep(start, last, step):
                     found.append((chunk_start + start, anchor_id))
             ends.clear()
         found.sort()
@@ -256,7 +258,10 @@ class AhoCorasickPrefilter:
         if not pairs or not len(view):
             return found
         lengths = self._lengths
-        for chunk_start, piece, last in _chunks(view, self._overlap):
+        # pyahocorasick matches str: each chunk is copied up to four times
+        # (bytes, text, lowered bytes and text), so chunks are smaller here.
+        step = max(CHUNK_SIZE // 4, 1)
+        for chunk_start, piece, last in _chunks(view, self._overlap, step):
             chunk = bytes(piece)
             text = chunk.decode("latin-1")
             lowered = None
@@ -269,7 +274,7 @@ class AhoCorasickPrefilter:
                         lowered = chunk.lower().decode("latin-1")
                     for end, anchor_id in automaton.iter(lowered if lower else text):
                         start = end - lengths[anchor_id] + 1
-                        if _keep(start, last):
+                        if _keep(start, last, step):
                             found.append((chunk_start + start, anchor_id))
         found.sort()
         return found
